@@ -1,0 +1,139 @@
+//! Provider codes: string enums that never fail on a value we have not seen.
+//!
+//! [`code_enum!`](crate::code_enum) declares an enum of the documented
+//! codes plus `Unknown(String<N>)`, which keeps the text of any other code
+//! (truncated to `N` bytes) so it can be logged and shown. Serialization
+//! writes the code back exactly; decoding never fails on an unknown code.
+
+/// Declare a string code enum with an `Unknown` catch-all.
+///
+/// ```ignore
+/// code_enum! {
+///     /// Doc for the enum.
+///     pub enum TenderType(UNKNOWN_CAP) {
+///         /// Doc for the variant.
+///         Cash = "CASH",
+///         Other = "OTHER",
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! code_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident($cap:expr) {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )*
+            /// A code not in the documents, kept as received (truncated to
+            /// the capacity).
+            Unknown(::heapless::String<{ $cap }>),
+        }
+
+        impl $name {
+            /// Every documented code.
+            pub const KNOWN: &'static [$name] = &[$($name::$variant),*];
+
+            /// The code as written on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( $name::$variant => $text, )*
+                    $name::Unknown(text) => text.as_str(),
+                }
+            }
+
+            /// Read a code; anything undocumented becomes `Unknown`.
+            pub fn from_code(code: &str) -> Self {
+                match code {
+                    $( $text => $name::$variant, )*
+                    other => {
+                        let mut text = ::heapless::String::new();
+                        for c in other.chars() {
+                            if text.push(c).is_err() {
+                                break;
+                            }
+                        }
+                        $name::Unknown(text)
+                    }
+                }
+            }
+
+            /// Whether this is a documented code.
+            pub fn is_known(&self) -> bool {
+                !matches!(self, $name::Unknown(_))
+            }
+        }
+
+        impl ::core::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        #[cfg(feature = "defmt")]
+        impl ::defmt::Format for $name {
+            fn format(&self, f: ::defmt::Formatter<'_>) {
+                ::defmt::write!(f, "{=str}", self.as_str())
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct CodeVisitor;
+                impl ::serde::de::Visitor<'_> for CodeVisitor {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                        f.write_str(concat!("a ", stringify!($name), " code"))
+                    }
+                    fn visit_str<E: ::serde::de::Error>(self, v: &str) -> Result<$name, E> {
+                        Ok($name::from_code(v))
+                    }
+                }
+                deserializer.deserialize_str(CodeVisitor)
+            }
+        }
+    };
+}
+
+/// Capacity of the text kept for an unknown code: the longest documented
+/// code (`MORE_THAN_ONE_FINANCIAL_SCOPE_NOT_SUPPORTED`, 43 bytes) rounded up.
+pub const UNKNOWN_CODE_CAP: usize = 48;
+
+#[cfg(test)]
+mod tests {
+    use heapless::String;
+
+    crate::code_enum! {
+        /// Test codes.
+        pub enum Fruit(8) {
+            /// An apple.
+            Apple = "APPLE",
+            /// A pear.
+            Pear = "PEAR",
+        }
+    }
+
+    #[test]
+    fn known_and_unknown_codes_round_trip() {
+        let (f, _): (Fruit, _) = serde_json_core::from_str(r#""PEAR""#).unwrap();
+        assert_eq!(f, Fruit::Pear);
+        let (f, _): (Fruit, _) = serde_json_core::from_str(r#""DRAGONFRUIT""#).unwrap();
+        assert_eq!(f, Fruit::Unknown(String::try_from("DRAGONFR").unwrap()));
+        assert!(!f.is_known());
+        let (f, _): (Fruit, _) = serde_json_core::from_str(r#""kiwi""#).unwrap();
+        let mut buf = [0u8; 16];
+        let n = serde_json_core::to_slice(&f, &mut buf).unwrap();
+        assert_eq!(&buf[..n], br#""kiwi""#);
+        assert_eq!(Fruit::KNOWN.len(), 2);
+    }
+}

@@ -1,0 +1,62 @@
+//! till-core: the protocol core of the till payment terminal.
+//!
+//! `#![no_std]`, no allocator, no `unsafe`. The same code runs in the
+//! firmware (Embassy on Cortex-M), in the desktop `till` command and under
+//! `cargo test`.
+//!
+//! # How the pieces fit
+//!
+//! - [`money`], [`id`], [`time`]: the value types every API shares: integer
+//!   minor units with an ISO 4217 [`money::Currency`], UUID v4 request ids and
+//!   idempotency keys drawn from an RNG the caller passes in, millisecond
+//!   instants and RFC 3339 timestamps. Nothing here reads a clock or an RNG
+//!   by itself.
+//! - [`json`]: the one guarded decode entry point (size cap, nesting pre-scan,
+//!   escaped strings) and the one encode entry point into the caller's buffer.
+//! - [`http`]: request and response heads with exactly the headers the three
+//!   APIs use, and a path/query builder.
+//! - [`fmt`]: the logging shim (defmt | log | nothing) and the redaction types
+//!   that keep secrets and personal data out of every log.
+//! - One folder per API with the same shape — [`conductor`], [`momo`],
+//!   [`electrum`] — each holding `wire` (request and response types), `error`
+//!   (the provider's error codes, with an `Unknown` catch-all that keeps the
+//!   text) and `path` (the endpoint table).
+//!
+//! Every fixed capacity is a named constant next to the type that uses it,
+//! with the reason for its size.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo
+    )
+)]
+
+#[cfg(all(feature = "defmt", feature = "log"))]
+compile_error!("till-core: enable at most one of the `defmt` and `log` features");
+
+#[cfg(test)]
+extern crate std;
+
+#[macro_use]
+pub mod fmt;
+
+pub mod code;
+pub mod conductor;
+pub mod electrum;
+pub mod http;
+pub mod id;
+pub mod json;
+pub mod momo;
+pub mod money;
+pub mod time;
+
+/// The version of this crate, for banners and user agents.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
