@@ -24,6 +24,7 @@ use heapless::String;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 #[cfg(not(any(feature = "defmt", feature = "log")))]
+#[allow(unused_macros)]
 macro_rules! till_log {
     ($level:ident, $($arg:expr),* $(,)?) => {{
         // Evaluate nothing at run time but keep the arguments "used".
@@ -34,11 +35,13 @@ macro_rules! till_log {
 }
 
 #[cfg(feature = "defmt")]
+#[allow(unused_macros)]
 macro_rules! till_log {
     ($level:ident, $($arg:expr),* $(,)?) => { ::defmt::$level!($($arg),*) };
 }
 
 #[cfg(feature = "log")]
+#[allow(unused_macros)]
 macro_rules! till_log {
     ($level:ident, $($arg:expr),* $(,)?) => { ::log::$level!($($arg),*) };
 }

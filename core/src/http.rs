@@ -72,13 +72,18 @@ impl fmt::Display for Method {
 /// parameters) fits in 384 bytes.
 pub const PATH_CAP: usize = 384;
 
-/// Longest header value: an `Idempotency-Key` (255 bytes) or a callback URL;
-/// a Basic credential of two 64-byte halves in base64 is 180.
+/// Longest ordinary header value: an `Idempotency-Key` (255 bytes) or a
+/// callback URL.
 pub const HEADER_VALUE_CAP: usize = 256;
 
-/// Most request headers: Authorization, Content-Type, Accept and the four
-/// API-specific ones MoMo sends (reference id, environment, callback,
-/// subscription key) are seven; one spare.
+/// Longest `Authorization` value: `Bearer ` and a MoMo access token (a JWT,
+/// see [`crate::momo::wire::ACCESS_TOKEN_CAP`]). Kept apart from the other
+/// headers so only one slot is this large.
+pub const AUTHORIZATION_CAP: usize = crate::momo::wire::ACCESS_TOKEN_CAP + 16;
+
+/// Most request headers besides `Authorization`: Content-Type, Accept and
+/// the four MoMo sends (reference id, environment, callback, subscription
+/// key) are six; two spare.
 pub const MAX_HEADERS: usize = 8;
 
 /// The request headers the APIs use.
@@ -164,6 +169,7 @@ pub const APPLICATION_JSON: &str = "application/json";
 pub struct RequestHead {
     method: Method,
     path: String<PATH_CAP>,
+    authorization: Option<Secret<String<AUTHORIZATION_CAP>>>,
     headers: Vec<Header, MAX_HEADERS>,
 }
 
@@ -174,6 +180,7 @@ impl RequestHead {
         Ok(Self {
             method,
             path: String::try_from(path).map_err(|_| HeadError::PathTooLong)?,
+            authorization: None,
             headers: Vec::new(),
         })
     }
@@ -188,13 +195,21 @@ impl RequestHead {
         self.path.as_str()
     }
 
-    /// All headers in the order added.
+    /// The `Authorization` value, for the transport only.
+    pub fn authorization(&self) -> Option<&str> {
+        self.authorization.as_ref().map(|a| a.expose().as_str())
+    }
+
+    /// All headers but `Authorization`, in the order added.
     pub fn headers(&self) -> &[Header] {
         &self.headers
     }
 
     /// The value of `name`, if set.
     pub fn header(&self, name: HeaderName) -> Option<&str> {
+        if name == HeaderName::Authorization {
+            return self.authorization();
+        }
         self.headers
             .iter()
             .find(|h| h.name == name)
@@ -205,6 +220,11 @@ impl RequestHead {
     pub fn set(&mut self, name: HeaderName, value: &str) -> Result<&mut Self, HeadError> {
         if value.bytes().any(|b| b.is_ascii_control()) {
             return Err(HeadError::InvalidValue);
+        }
+        if name == HeaderName::Authorization {
+            let value = String::try_from(value).map_err(|_| HeadError::ValueTooLong)?;
+            self.authorization = Some(Secret::new(value));
+            return Ok(self);
         }
         let value = String::try_from(value).map_err(|_| HeadError::ValueTooLong)?;
         if let Some(h) = self.headers.iter_mut().find(|h| h.name == name) {
@@ -219,7 +239,7 @@ impl RequestHead {
 
     /// `Authorization: Bearer <token>`.
     pub fn bearer(&mut self, token: &Secret<impl AsRef<str>>) -> Result<&mut Self, HeadError> {
-        let mut value: String<HEADER_VALUE_CAP> = String::new();
+        let mut value: String<AUTHORIZATION_CAP> = String::new();
         value
             .push_str("Bearer ")
             .and_then(|_| value.push_str(token.expose().as_ref()))
@@ -233,7 +253,7 @@ impl RequestHead {
         user: &str,
         password: &Secret<impl AsRef<str>>,
     ) -> Result<&mut Self, HeadError> {
-        let mut value: String<HEADER_VALUE_CAP> = String::new();
+        let mut value: String<AUTHORIZATION_CAP> = String::new();
         value
             .push_str("Basic ")
             .map_err(|_| HeadError::ValueTooLong)?;
@@ -256,6 +276,7 @@ impl fmt::Debug for RequestHead {
         f.debug_struct("RequestHead")
             .field("method", &self.method)
             .field("path", &self.path.as_str())
+            .field("authorization", &self.authorization)
             .field("headers", &self.headers)
             .finish()
     }
@@ -417,6 +438,7 @@ impl PathBuilder {
         RequestHead {
             method,
             path: self.path,
+            authorization: None,
             headers: Vec::new(),
         }
     }
