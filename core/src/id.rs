@@ -8,7 +8,6 @@ use core::fmt;
 
 use heapless::String;
 use rand_core::RngCore;
-use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why an identifier was rejected.
@@ -136,26 +135,34 @@ impl defmt::Format for Uuid {
     }
 }
 
+impl core::str::FromStr for Uuid {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        Self::parse(s)
+    }
+}
+
 impl Serialize for Uuid {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.to_text().as_str())
+        serializer.collect_str(self)
     }
 }
 
 impl<'de> Deserialize<'de> for Uuid {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Uuid;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a UUID")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Uuid, E> {
-                Uuid::parse(v).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
-            }
-        }
-        deserializer.deserialize_str(V)
+        crate::json::deserialize_from_str(deserializer, "a UUID")
     }
+}
+
+/// 1 to `N` bytes, each `allowed`.
+fn bounded<const N: usize>(text: &str, allowed: fn(u8) -> bool) -> Result<String<N>, IdError> {
+    if text.is_empty() {
+        return Err(IdError::Length { max: N });
+    }
+    if !text.bytes().all(allowed) {
+        return Err(IdError::Character);
+    }
+    String::try_from(text).map_err(|_| IdError::Length { max: N })
 }
 
 /// Longest idempotency key Conductor accepts.
@@ -182,19 +189,7 @@ impl IdempotencyKey {
 
     /// Validate a key from configuration or storage.
     pub fn parse(text: &str) -> Result<Self, IdError> {
-        if text.is_empty() || text.len() > IDEMPOTENCY_KEY_MAX {
-            return Err(IdError::Length {
-                max: IDEMPOTENCY_KEY_MAX,
-            });
-        }
-        if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(IdError::Character);
-        }
-        String::try_from(text)
-            .map(Self)
-            .map_err(|_| IdError::Length {
-                max: IDEMPOTENCY_KEY_MAX,
-            })
+        bounded(text, |b| b.is_ascii_alphanumeric() || b == b'-').map(Self)
     }
 
     /// The key as sent in the header.
@@ -241,22 +236,10 @@ impl ExternalReference {
 
     /// Validate a reference.
     pub fn parse(text: &str) -> Result<Self, IdError> {
-        if text.is_empty() || text.len() > EXTERNAL_REFERENCE_MAX {
-            return Err(IdError::Length {
-                max: EXTERNAL_REFERENCE_MAX,
-            });
-        }
-        if !text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-        {
-            return Err(IdError::Character);
-        }
-        String::try_from(text)
-            .map(Self)
-            .map_err(|_| IdError::Length {
-                max: EXTERNAL_REFERENCE_MAX,
-            })
+        bounded(text, |b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+        })
+        .map(Self)
     }
 
     /// The reference as text.
@@ -284,26 +267,22 @@ impl defmt::Format for ExternalReference {
     }
 }
 
+impl core::str::FromStr for ExternalReference {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        Self::parse(s)
+    }
+}
+
 impl Serialize for ExternalReference {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
+        serializer.collect_str(self)
     }
 }
 
 impl<'de> Deserialize<'de> for ExternalReference {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = ExternalReference;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an external reference")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<ExternalReference, E> {
-                ExternalReference::parse(v)
-                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
-            }
-        }
-        deserializer.deserialize_str(V)
+        crate::json::deserialize_from_str(deserializer, "an external reference")
     }
 }
 
@@ -356,10 +335,7 @@ mod tests {
         assert_eq!(IdempotencyKey::parse(k.as_str()).unwrap(), k);
         // The document's own sample key (not a valid UUID, a valid key).
         assert!(IdempotencyKey::parse("g6378cb0-62b0-11ee-8c99-0242ac120003").is_ok());
-        assert_eq!(
-            IdempotencyKey::parse(""),
-            Err(IdError::Length { max: 255 })
-        );
+        assert_eq!(IdempotencyKey::parse(""), Err(IdError::Length { max: 255 }));
         let long = "a".repeat(256);
         assert_eq!(
             IdempotencyKey::parse(&long),
@@ -374,10 +350,7 @@ mod tests {
     fn external_references() {
         assert!(ExternalReference::parse("jvboay10o2").is_ok());
         assert!(ExternalReference::parse("5e4b65ba-1e15-44c8-b11f-d0beda039246").is_ok());
-        assert_eq!(
-            ExternalReference::parse("a/b"),
-            Err(IdError::Character)
-        );
+        assert_eq!(ExternalReference::parse("a/b"), Err(IdError::Character));
         assert_eq!(
             ExternalReference::parse(""),
             Err(IdError::Length { max: 255 })

@@ -11,7 +11,10 @@
 //! [`EncodeError::BufferTooSmall`].
 
 use core::fmt;
+use core::marker::PhantomData;
+use core::str::FromStr;
 
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json_core::de::Error as SjcDeError;
 use serde_json_core::ser::Error as SjcSerError;
@@ -201,6 +204,14 @@ fn pre_scan(body: &[u8]) -> Result<Scan, DecodeError> {
 
 /// Decode one JSON body into `T`: the only JSON entry point of the core.
 pub fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
+    let result = decode_guarded(body);
+    if let Err(e) = &result {
+        debug!("json: body of {} bytes refused: {}", body.len(), e);
+    }
+    result
+}
+
+fn decode_guarded<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
     if body.len() > MAX_BODY_LEN {
         return Err(DecodeError::TooLarge {
             len: body.len(),
@@ -216,6 +227,31 @@ pub fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> 
         serde_json_core::from_slice(body)?
     };
     Ok(value)
+}
+
+/// Deserialize a JSON string through `T`'s `FromStr`: the one visitor behind
+/// every text-encoded value type (amounts, codes, ids, timestamps). A string
+/// that does not parse is [`DecodeError::Invalid`].
+pub(crate) fn deserialize_from_str<'de, D, T>(
+    deserializer: D,
+    expecting: &'static str,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+{
+    struct FromStrVisitor<T>(&'static str, PhantomData<T>);
+    impl<T: FromStr> Visitor<'_> for FromStrVisitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            v.parse()
+                .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+        }
+    }
+    deserializer.deserialize_str(FromStrVisitor(expecting, PhantomData))
 }
 
 /// Why a value could not be encoded.
@@ -277,8 +313,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_skipped_at_any_depth() {
-        let note: Note =
-            decode(br#"{"extra":{"deep":[1,{"x":null}]},"text":"ok"}"#).unwrap();
+        let note: Note = decode(br#"{"extra":{"deep":[1,{"x":null}]},"text":"ok"}"#).unwrap();
         assert_eq!(note.text.as_str(), "ok");
         assert_eq!(note.n, None);
     }
@@ -325,7 +360,10 @@ mod tests {
             decode::<Note>(br#"{"text":"a"} x"#),
             Err(DecodeError::Syntax(SyntaxError::TrailingCharacters))
         );
-        assert_eq!(decode::<Note>(br#"{"text":5}"#), Err(DecodeError::WrongType));
+        assert_eq!(
+            decode::<Note>(br#"{"text":5}"#),
+            Err(DecodeError::WrongType)
+        );
         assert_eq!(decode::<Note>(br#"{"n":5}"#), Err(DecodeError::Invalid));
         assert_eq!(
             decode::<Note>(br#"{"text":"0123456789012345678901234567890123"}"#),

@@ -56,6 +56,7 @@ pub mod id;
 pub mod json;
 pub mod momo;
 pub mod money;
+pub mod outbox;
 pub mod time;
 
 /// The version of this crate, for banners and user agents.

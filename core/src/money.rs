@@ -16,7 +16,6 @@
 use core::fmt;
 use core::str::FromStr;
 
-use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why an amount could not be read or converted.
@@ -462,23 +461,13 @@ impl Decimal {
 
 impl Serialize for Decimal {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.to_text().as_str())
+        serializer.collect_str(self)
     }
 }
 
 impl<'de> Deserialize<'de> for Decimal {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct DecimalVisitor;
-        impl Visitor<'_> for DecimalVisitor {
-            type Value = Decimal;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a non-negative decimal amount string")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
-                Decimal::parse(v).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
-            }
-        }
-        deserializer.deserialize_str(DecimalVisitor)
+        crate::json::deserialize_from_str(deserializer, "a non-negative decimal amount string")
     }
 }
 
@@ -493,9 +482,7 @@ impl AlphaCode {
     /// Parse three upper case ASCII letters.
     pub fn parse(text: &str) -> Result<Self, MoneyError> {
         match text.as_bytes() {
-            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => {
-                Ok(Self([*a, *b, *c]))
-            }
+            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => Ok(Self([*a, *b, *c])),
             _ => Err(MoneyError::UnknownCurrency),
         }
     }
@@ -540,6 +527,13 @@ impl defmt::Format for AlphaCode {
     }
 }
 
+impl FromStr for AlphaCode {
+    type Err = MoneyError;
+    fn from_str(s: &str) -> Result<Self, MoneyError> {
+        Self::parse(s)
+    }
+}
+
 impl From<Currency> for AlphaCode {
     fn from(c: Currency) -> Self {
         Self::from_currency(c)
@@ -548,23 +542,13 @@ impl From<Currency> for AlphaCode {
 
 impl Serialize for AlphaCode {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
+        serializer.collect_str(self)
     }
 }
 
 impl<'de> Deserialize<'de> for AlphaCode {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = AlphaCode;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an ISO 4217 alphabetic currency code")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<AlphaCode, E> {
-                AlphaCode::parse(v).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
-            }
-        }
-        deserializer.deserialize_str(V)
+        crate::json::deserialize_from_str(deserializer, "an ISO 4217 alphabetic currency code")
     }
 }
 
@@ -599,14 +583,6 @@ impl NumericCode {
         Currency::from_numeric(self.0)
     }
 
-    fn digits(self) -> [u8; 3] {
-        let v = self.0 % 1000;
-        [
-            b'0' + (v / 100) as u8,
-            b'0' + (v / 10 % 10) as u8,
-            b'0' + (v % 10) as u8,
-        ]
-    }
 }
 
 impl fmt::Debug for NumericCode {
@@ -628,6 +604,13 @@ impl defmt::Format for NumericCode {
     }
 }
 
+impl FromStr for NumericCode {
+    type Err = MoneyError;
+    fn from_str(s: &str) -> Result<Self, MoneyError> {
+        Self::parse(s)
+    }
+}
+
 impl From<Currency> for NumericCode {
     fn from(c: Currency) -> Self {
         Self::from_currency(c)
@@ -636,24 +619,13 @@ impl From<Currency> for NumericCode {
 
 impl Serialize for NumericCode {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let digits = self.digits();
-        serializer.serialize_str(core::str::from_utf8(&digits).unwrap_or("000"))
+        serializer.collect_str(self)
     }
 }
 
 impl<'de> Deserialize<'de> for NumericCode {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = NumericCode;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a three-digit ISO 4217 numeric currency code")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<NumericCode, E> {
-                NumericCode::parse(v).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
-            }
-        }
-        deserializer.deserialize_str(V)
+        crate::json::deserialize_from_str(deserializer, "a three-digit ISO 4217 numeric currency code")
     }
 }
 
@@ -682,14 +654,21 @@ mod tests {
         let zar = Currency::ZAR;
         assert_eq!(Amount::parse_decimal("395.50", zar).unwrap().minor(), 39550);
         assert_eq!(Amount::parse_decimal("20", zar).unwrap().minor(), 2000);
-        assert_eq!(Amount::parse_decimal("1200.00", zar).unwrap().minor(), 120000);
+        assert_eq!(
+            Amount::parse_decimal("1200.00", zar).unwrap().minor(),
+            120000
+        );
         assert_eq!(Amount::parse_decimal("0.5", zar).unwrap().minor(), 50);
         assert_eq!(
-            Amount::parse_decimal("1000", Currency::UGX).unwrap().minor(),
+            Amount::parse_decimal("1000", Currency::UGX)
+                .unwrap()
+                .minor(),
             1000
         );
         assert_eq!(
-            Amount::parse_decimal("1.234", Currency::TND).unwrap().minor(),
+            Amount::parse_decimal("1.234", Currency::TND)
+                .unwrap()
+                .minor(),
             1234
         );
     }
@@ -698,8 +677,13 @@ mod tests {
     fn rejects_bad_amounts_with_typed_errors() {
         let zar = Currency::ZAR;
         assert_eq!(Amount::parse_decimal("-1", zar), Err(MoneyError::Negative));
-        assert_eq!(Amount::parse_decimal("-0.01", zar), Err(MoneyError::Negative));
-        for bad in ["", "abc", "1,00", "1.2.3", ".5", "5.", "+5", " 5", "1e3", "٣"] {
+        assert_eq!(
+            Amount::parse_decimal("-0.01", zar),
+            Err(MoneyError::Negative)
+        );
+        for bad in [
+            "", "abc", "1,00", "1.2.3", ".5", "5.", "+5", " 5", "1e3", "٣",
+        ] {
             assert_eq!(
                 Amount::parse_decimal(bad, zar),
                 Err(MoneyError::NonNumeric),
@@ -727,8 +711,14 @@ mod tests {
             Amount::parse_decimal("123456789012345678901234", zar),
             Err(MoneyError::Overflow)
         );
-        assert_eq!(Currency::from_alpha("ZZZ"), Err(MoneyError::UnknownCurrency));
-        assert_eq!(Currency::from_numeric(999), Err(MoneyError::UnknownCurrency));
+        assert_eq!(
+            Currency::from_alpha("ZZZ"),
+            Err(MoneyError::UnknownCurrency)
+        );
+        assert_eq!(
+            Currency::from_numeric(999),
+            Err(MoneyError::UnknownCurrency)
+        );
     }
 
     #[test]
@@ -770,7 +760,10 @@ mod tests {
             Amount::from_minor_numeric(1, NumericCode::parse("999").unwrap()),
             Err(MoneyError::UnknownCurrency)
         );
-        assert_eq!(NumericCode::parse("072").unwrap().currency(), Ok(Currency::BWP));
+        assert_eq!(
+            NumericCode::parse("072").unwrap().currency(),
+            Ok(Currency::BWP)
+        );
         assert_eq!(NumericCode::from(Currency::DZD).to_string(), "012");
     }
 

@@ -12,7 +12,6 @@
 use core::fmt;
 use core::ops::{Add, Sub};
 
-use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A span of time in milliseconds.
@@ -315,6 +314,13 @@ impl Timestamp {
     }
 }
 
+impl core::str::FromStr for Timestamp {
+    type Err = TimeError;
+    fn from_str(s: &str) -> Result<Self, TimeError> {
+        Self::parse(s)
+    }
+}
+
 impl From<UnixTime> for Timestamp {
     fn from(t: UnixTime) -> Self {
         t.to_timestamp()
@@ -350,23 +356,13 @@ impl fmt::Display for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.to_text().as_str())
+        serializer.collect_str(self)
     }
 }
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Timestamp;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an RFC 3339 date-time")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Timestamp, E> {
-                Timestamp::parse(v).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
-            }
-        }
-        deserializer.deserialize_str(V)
+        crate::json::deserialize_from_str(deserializer, "an RFC 3339 date-time")
     }
 }
 
@@ -426,7 +422,10 @@ mod tests {
             no_frac.unix_time().to_timestamp().to_string(),
             "2023-09-06T00:00:00.000Z"
         );
-        assert_eq!(UnixTime::from_millis(0).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            UnixTime::from_millis(0).to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]
@@ -449,7 +448,9 @@ mod tests {
             Err(TimeError::Range)
         );
         assert_eq!(
-            Timestamp::parse("2016-12-31T23:59:60Z").unwrap().to_string(),
+            Timestamp::parse("2016-12-31T23:59:60Z")
+                .unwrap()
+                .to_string(),
             "2016-12-31T23:59:59Z"
         );
     }

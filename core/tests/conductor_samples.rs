@@ -29,7 +29,10 @@ fn account_enquiry() {
     assert_eq!(due.rules, None);
     let bills = r.bills.unwrap();
     let bill = &bills[0];
-    assert_eq!(bill.id.as_str(), "bill_41caa5ae-369b-4646-bf06-f2673bdd08fc");
+    assert_eq!(
+        bill.id.as_str(),
+        "bill_41caa5ae-369b-4646-bf06-f2673bdd08fc"
+    );
     let rules = bill.amount_due.unwrap().rules.unwrap();
     assert_eq!(rules.allows(zar(2000)), Ok(true));
     assert_eq!(rules.allows(zar(1999)), Ok(false));
@@ -53,7 +56,10 @@ fn transactions() {
     assert_eq!(complete.payment_method, PaymentMethod::Cash);
     let cancel: CancelTransactionRequest =
         round_trip("conductor/cancel_transaction_request.json", &[]);
-    assert_eq!(cancel.reason.as_deref(), Some("Credit card declined payment."));
+    assert_eq!(
+        cancel.reason.as_deref(),
+        Some("Credit card declined payment.")
+    );
     for path in [
         "conductor/create_transaction_response.json",
         "conductor/complete_transaction_response.json",
@@ -115,7 +121,10 @@ fn catalogue_and_orders() {
     ] {
         let r: OrderResponse = round_trip(path, &[]);
         let o = r.data.unwrap();
-        assert_eq!(o.amount.unwrap().to_amount(), Ok(Amount::from_minor(1_650_000, Currency::NGN)));
+        assert_eq!(
+            o.amount.unwrap().to_amount(),
+            Ok(Amount::from_minor(1_650_000, Currency::NGN))
+        );
         // The lines add up to the total.
         let sum = o
             .products

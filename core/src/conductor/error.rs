@@ -125,14 +125,18 @@ mod tests {
             assert_eq!(&Code::from_code(code.as_str()), code);
             assert!(code.is_known());
         }
-        assert_eq!(Code::AlreadyCompleted.documented_status(), Some(Status(400)));
+        assert_eq!(
+            Code::AlreadyCompleted.documented_status(),
+            Some(Status(400))
+        );
         assert_eq!(Code::Conflict.documented_status(), Some(Status(409)));
         assert_eq!(Code::Success.documented_status(), None);
     }
 
     #[test]
     fn unknown_codes_keep_their_text() {
-        let body = br#"{"status":{"operation_id":"op-1","code":"RATE_LIMITED","message":"Slow down"}}"#;
+        let body =
+            br#"{"status":{"operation_id":"op-1","code":"RATE_LIMITED","message":"Slow down"}}"#;
         let err: ErrorResponse = json::decode(body).unwrap();
         assert_eq!(err.code().as_str(), "RATE_LIMITED");
         assert!(!err.code().is_known());

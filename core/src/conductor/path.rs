@@ -64,9 +64,10 @@ impl Operation {
     /// The HTTP method.
     pub const fn method(self) -> Method {
         match self {
-            Self::GetTransaction | Self::PartnerGetTransaction | Self::GetCatalogs | Self::GetOrder => {
-                Method::Get
-            }
+            Self::GetTransaction
+            | Self::PartnerGetTransaction
+            | Self::GetCatalogs
+            | Self::GetOrder => Method::Get,
             _ => Method::Post,
         }
     }
@@ -81,7 +82,9 @@ impl Operation {
             Self::CompleteTransaction => "/conductor/v1/transactions/{transaction_id}/complete",
             Self::CancelTransaction => "/conductor/v1/transactions/{transaction_id}/cancel",
             Self::PartnerCreateTransaction => PARTNER_TRANSACTIONS,
-            Self::PartnerGetTransaction => "/conductor/v1/partners/transactions/{external_reference}",
+            Self::PartnerGetTransaction => {
+                "/conductor/v1/partners/transactions/{external_reference}"
+            }
             Self::PartnerCompleteTransaction => {
                 "/conductor/v1/partners/transactions/{external_reference}/complete"
             }
@@ -142,12 +145,22 @@ pub fn get_transaction(transaction_id: &str) -> Result<RequestHead, HeadError> {
 
 /// `POST /conductor/v1/transactions/{transaction_id}/complete`.
 pub fn complete_transaction(transaction_id: &str) -> Result<RequestHead, HeadError> {
-    with_id(Operation::CompleteTransaction, TRANSACTIONS, transaction_id, "/complete")
+    with_id(
+        Operation::CompleteTransaction,
+        TRANSACTIONS,
+        transaction_id,
+        "/complete",
+    )
 }
 
 /// `POST /conductor/v1/transactions/{transaction_id}/cancel`.
 pub fn cancel_transaction(transaction_id: &str) -> Result<RequestHead, HeadError> {
-    with_id(Operation::CancelTransaction, TRANSACTIONS, transaction_id, "/cancel")
+    with_id(
+        Operation::CancelTransaction,
+        TRANSACTIONS,
+        transaction_id,
+        "/cancel",
+    )
 }
 
 /// `POST /conductor/v1/partners/transactions`.
@@ -157,7 +170,12 @@ pub fn partner_create_transaction() -> Result<RequestHead, HeadError> {
 
 /// `GET /conductor/v1/partners/transactions/{external_reference}`.
 pub fn partner_get_transaction(external_reference: &str) -> Result<RequestHead, HeadError> {
-    with_id(Operation::PartnerGetTransaction, PARTNER_TRANSACTIONS, external_reference, "")
+    with_id(
+        Operation::PartnerGetTransaction,
+        PARTNER_TRANSACTIONS,
+        external_reference,
+        "",
+    )
 }
 
 /// `POST /conductor/v1/partners/transactions/{external_reference}/complete`.
@@ -180,10 +198,16 @@ pub fn partner_cancel_transaction(external_reference: &str) -> Result<RequestHea
     )
 }
 
+/// Digits of a `u8` depth.
+const DEPTH_DIGITS: usize = 3;
+
 /// `GET /conductor/v1/catalogs?category_code=&depth=` (both optional;
 /// Conductor's default depth is 1).
-pub fn get_catalogs(category_code: Option<&str>, depth: Option<u8>) -> Result<RequestHead, HeadError> {
-    let mut digits = heapless::String::<3>::new();
+pub fn get_catalogs(
+    category_code: Option<&str>,
+    depth: Option<u8>,
+) -> Result<RequestHead, HeadError> {
+    let mut digits = heapless::String::<DEPTH_DIGITS>::new();
     let depth = match depth {
         Some(d) => {
             let _ = core::fmt::write(&mut digits, format_args!("{d}"));
@@ -215,18 +239,66 @@ mod tests {
     fn builders_follow_the_table() {
         let cases = [
             (healthcheck(), Operation::Healthcheck, "/healthcheck"),
-            (account_enquiry(), Operation::AccountEnquiry, "/conductor/v1/accounts"),
-            (create_transaction(), Operation::CreateTransaction, "/conductor/v1/transactions"),
-            (get_transaction("e37d07ed"), Operation::GetTransaction, "/conductor/v1/transactions/e37d07ed"),
-            (complete_transaction("t1"), Operation::CompleteTransaction, "/conductor/v1/transactions/t1/complete"),
-            (cancel_transaction("t1"), Operation::CancelTransaction, "/conductor/v1/transactions/t1/cancel"),
-            (partner_create_transaction(), Operation::PartnerCreateTransaction, "/conductor/v1/partners/transactions"),
-            (partner_get_transaction("ref-1"), Operation::PartnerGetTransaction, "/conductor/v1/partners/transactions/ref-1"),
-            (partner_complete_transaction("ref-1"), Operation::PartnerCompleteTransaction, "/conductor/v1/partners/transactions/ref-1/complete"),
-            (partner_cancel_transaction("ref-1"), Operation::PartnerCancelTransaction, "/conductor/v1/partners/transactions/ref-1/cancel"),
-            (get_catalogs(Some("ng_entertainment_cabletv"), Some(2)), Operation::GetCatalogs, "/conductor/v1/catalogs?category_code=ng_entertainment_cabletv&depth=2"),
-            (create_order(), Operation::CreateOrder, "/conductor/v1/orders"),
-            (get_order("order_qwertyuiop"), Operation::GetOrder, "/conductor/v1/orders/order_qwertyuiop"),
+            (
+                account_enquiry(),
+                Operation::AccountEnquiry,
+                "/conductor/v1/accounts",
+            ),
+            (
+                create_transaction(),
+                Operation::CreateTransaction,
+                "/conductor/v1/transactions",
+            ),
+            (
+                get_transaction("e37d07ed"),
+                Operation::GetTransaction,
+                "/conductor/v1/transactions/e37d07ed",
+            ),
+            (
+                complete_transaction("t1"),
+                Operation::CompleteTransaction,
+                "/conductor/v1/transactions/t1/complete",
+            ),
+            (
+                cancel_transaction("t1"),
+                Operation::CancelTransaction,
+                "/conductor/v1/transactions/t1/cancel",
+            ),
+            (
+                partner_create_transaction(),
+                Operation::PartnerCreateTransaction,
+                "/conductor/v1/partners/transactions",
+            ),
+            (
+                partner_get_transaction("ref-1"),
+                Operation::PartnerGetTransaction,
+                "/conductor/v1/partners/transactions/ref-1",
+            ),
+            (
+                partner_complete_transaction("ref-1"),
+                Operation::PartnerCompleteTransaction,
+                "/conductor/v1/partners/transactions/ref-1/complete",
+            ),
+            (
+                partner_cancel_transaction("ref-1"),
+                Operation::PartnerCancelTransaction,
+                "/conductor/v1/partners/transactions/ref-1/cancel",
+            ),
+            (
+                get_catalogs(Some("ng_entertainment_cabletv"), Some(2)),
+                Operation::GetCatalogs,
+                "/conductor/v1/catalogs?category_code=ng_entertainment_cabletv&depth=2",
+            ),
+            (
+                create_order(),
+                Operation::CreateOrder,
+                "/conductor/v1/orders",
+            ),
+            (
+                get_order("order_qwertyuiop"),
+                Operation::GetOrder,
+                "/conductor/v1/orders/order_qwertyuiop",
+            ),
         ];
         assert_eq!(cases.len(), Operation::ALL.len());
         for (head, op, path) in cases {
@@ -237,7 +309,10 @@ mod tests {
             let prefix = op.template().split('{').next().unwrap();
             assert!(path.starts_with(prefix), "{path} vs {}", op.template());
         }
-        assert_eq!(get_catalogs(None, None).unwrap().path(), "/conductor/v1/catalogs");
+        assert_eq!(
+            get_catalogs(None, None).unwrap().path(),
+            "/conductor/v1/catalogs"
+        );
     }
 
     #[test]

@@ -674,13 +674,17 @@ mod tests {
         let s: CustomerIdentifier = json::decode(br#""8604275423086""#).unwrap();
         assert_eq!(s.value().as_str(), "8604275423086");
         assert!(matches!(s, CustomerIdentifier::Search(_)));
-        let o: CustomerIdentifier = json::decode(br#"{"smart_card_number":"987654321237"}"#).unwrap();
+        let o: CustomerIdentifier =
+            json::decode(br#"{"smart_card_number":"987654321237"}"#).unwrap();
         assert!(matches!(
             o,
             CustomerIdentifier::Keyed(IdentifierKind::SmartCardNumber, _)
         ));
         let o: CustomerIdentifier = json::decode(br#"{"meter_number":"12"}"#).unwrap();
-        assert!(matches!(o, CustomerIdentifier::Keyed(IdentifierKind::Unknown(_), _)));
+        assert!(matches!(
+            o,
+            CustomerIdentifier::Keyed(IdentifierKind::Unknown(_), _)
+        ));
         assert_eq!(
             json::decode::<CustomerIdentifier>(b"{}"),
             Err(json::DecodeError::Invalid)
@@ -726,11 +730,20 @@ mod tests {
     #[test]
     fn message_sizes_fit_the_budget() {
         for (name, size) in [
-            ("AccountEnquiryResponse", core::mem::size_of::<AccountEnquiryResponse>()),
-            ("TransactionResponse", core::mem::size_of::<TransactionResponse>()),
+            (
+                "AccountEnquiryResponse",
+                core::mem::size_of::<AccountEnquiryResponse>(),
+            ),
+            (
+                "TransactionResponse",
+                core::mem::size_of::<TransactionResponse>(),
+            ),
             ("CatalogResponse", core::mem::size_of::<CatalogResponse>()),
             ("OrderResponse", core::mem::size_of::<OrderResponse>()),
-            ("CreateTransactionRequest", core::mem::size_of::<CreateTransactionRequest>()),
+            (
+                "CreateTransactionRequest",
+                core::mem::size_of::<CreateTransactionRequest>(),
+            ),
         ] {
             assert!(size <= MAX_MESSAGE_SIZE, "{name} is {size} bytes");
         }

@@ -73,7 +73,10 @@ crate::code_enum! {
 impl ErrorReason {
     /// Whether the payment was cancelled (either spelling).
     pub fn is_cancelled(&self) -> bool {
-        matches!(self, Self::TransactionCanceled | Self::TransactionCanceledDot)
+        matches!(
+            self,
+            Self::TransactionCanceled | Self::TransactionCanceledDot
+        )
     }
 }
 

@@ -91,8 +91,16 @@ mod tests {
     fn builders_follow_the_table() {
         let id = Uuid::parse("e83e28a3-2fbe-4265-9543-efa66f37869c").unwrap();
         let cases = [
-            (create_access_token(), Operation::CreateAccessToken, "/collection/token/"),
-            (create_payments(), Operation::CreatePayments, "/collection/v2_0/payment"),
+            (
+                create_access_token(),
+                Operation::CreateAccessToken,
+                "/collection/token/",
+            ),
+            (
+                create_payments(),
+                Operation::CreatePayments,
+                "/collection/v2_0/payment",
+            ),
             (
                 get_payment_status(&id),
                 Operation::GetPaymentStatus,

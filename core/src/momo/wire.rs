@@ -145,7 +145,10 @@ impl CreatePaymentsRequest {
         if self.money.amount.digits() == 0 {
             return Err(PaymentRequestError::ZeroAmount);
         }
-        for note in [&self.receiver_message, &self.sender_note].into_iter().flatten() {
+        for note in [&self.receiver_message, &self.sender_note]
+            .into_iter()
+            .flatten()
+        {
             if note.chars().count() > NOTE_CAP {
                 return Err(PaymentRequestError::NoteTooLong);
             }
@@ -243,7 +246,9 @@ impl<'de> Deserialize<'de> for FailureReason {
                 while let Some(key) = map.next_key::<String<UNKNOWN_CODE_CAP>>()? {
                     match key.as_str() {
                         "code" => code = Some(map.next_value::<ErrorReason>()?),
-                        "message" => message = map.next_value::<Option<String<ERROR_MESSAGE_CAP>>>()?,
+                        "message" => {
+                            message = map.next_value::<Option<String<ERROR_MESSAGE_CAP>>>()?
+                        }
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                         }
@@ -326,7 +331,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(obj.status, PaymentStatusCode::Failed);
-        assert_eq!(obj.reason.as_ref().unwrap().code(), ErrorReason::PayerNotFound);
+        assert_eq!(
+            obj.reason.as_ref().unwrap().code(),
+            ErrorReason::PayerNotFound
+        );
         let text: PaymentStatus =
             json::decode(br#"{"status":"FAILED","reason":"APPROVAL_REJECTED"}"#).unwrap();
         assert_eq!(text.reason.unwrap().code(), ErrorReason::ApprovalRejected);
@@ -338,7 +346,10 @@ mod tests {
         // Re-encoding keeps each form.
         let mut buf = [0u8; 256];
         let n = json::encode(&obj.reason, &mut buf).unwrap();
-        assert_eq!(&buf[..n], br#"{"code":"PAYER_NOT_FOUND","message":"Payer not found"}"#);
+        assert_eq!(
+            &buf[..n],
+            br#"{"code":"PAYER_NOT_FOUND","message":"Payer not found"}"#
+        );
         // An unknown status is kept; a reason that is neither form is refused.
         let odd: PaymentStatus = json::decode(br#"{"status":"REVERSED"}"#).unwrap();
         assert!(!odd.status.is_known() && !odd.status.is_final());
@@ -367,7 +378,10 @@ mod tests {
         let mut buf = [0u8; 512];
         let n = json::encode(&req, &mut buf).unwrap();
         let text = core::str::from_utf8(&buf[..n]).unwrap();
-        assert!(text.contains(r#""money":{"amount":"100.00","currency":"EUR"}"#), "{text}");
+        assert!(
+            text.contains(r#""money":{"amount":"100.00","currency":"EUR"}"#),
+            "{text}"
+        );
         assert!(text.contains(r#""customerReference":"46733123453""#));
         assert!(!format!("{req:?}").contains("46733123453"));
         req.sender_note = Some(String::try_from("Sipho's bill").unwrap());

@@ -44,7 +44,11 @@ fn remove_path(v: &mut Value, path: &[&str]) {
         return;
     };
     if let Some(name) = first.strip_suffix("[]") {
-        let target = if name.is_empty() { Some(v) } else { v.get_mut(name) };
+        let target = if name.is_empty() {
+            Some(v)
+        } else {
+            v.get_mut(name)
+        };
         if let Some(Value::Array(items)) = target {
             for item in items {
                 remove_path(item, rest);
@@ -71,9 +75,7 @@ fn canonical(v: &Value) -> Value {
         ),
         Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
         Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                Value::from(f as i64)
-            }
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
             _ => v.clone(),
         },
         other => other.clone(),

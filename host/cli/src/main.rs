@@ -12,7 +12,11 @@ fn main() -> ExitCode {
         "till {}: `{}` is not available yet: the host commands land with the host issue \
          (see README.md). The protocol core is till-core {}.",
         env!("CARGO_PKG_VERSION"),
-        if command.is_empty() { "<no command>" } else { &command },
+        if command.is_empty() {
+            "<no command>"
+        } else {
+            &command
+        },
         till_core::VERSION,
     );
     ExitCode::from(2)

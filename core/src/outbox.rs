@@ -1,0 +1,373 @@
+//! The store-and-forward outbox: advices and reversals that must reach the
+//! provider, repeated with the same identity until a final answer.
+//!
+//! This module holds the scheduling half, which is pure bookkeeping:
+//!
+//! - an index of pending entries (key, sale, creation order, attempts,
+//!   next attempt) of fixed capacity [`OUTBOX_CAPACITY`]: new sales are
+//!   refused when it cannot take their advices, never by dropping one;
+//! - order per sale: only the oldest pending entry of a sale is ever due,
+//!   so a sale's advices arrive in the order they were made;
+//! - bounded exponential backoff with jitter ([`Backoff`]); entries never
+//!   expire on their own;
+//! - restore on boot from what the [`Store`] holds.
+//!
+//! The records themselves live in the [`Store`]; the index keeps only what
+//! scheduling needs, so RAM does not grow with record size.
+
+use core::fmt;
+
+use heapless::Vec;
+
+use crate::id::Uuid;
+use crate::time::{Duration, Instant};
+
+/// Pending advices the terminal holds at once. Each one is a sale whose
+/// outcome is not yet settled with the provider; sixteen of them means the
+/// link has been down for a while, and selling more would only pile up
+/// customers waiting for their money. The terminal stops selling instead.
+pub const OUTBOX_CAPACITY: usize = 16;
+
+/// Entries one sale may add: an Electrum purchase can need its reversal and,
+/// for a provider that cannot reverse, a status check; a voucher a
+/// confirmation or a reversal. A sale starts only if this many are free.
+pub const ENTRIES_PER_SALE: usize = 2;
+
+/// Why the outbox refused something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum OutboxError {
+    /// No room: settle the pending advices before selling more.
+    Full,
+    /// An entry with this key is already pending.
+    Duplicate,
+    /// No pending entry has this key.
+    UnknownKey,
+}
+
+impl fmt::Display for OutboxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Full => "outbox full: pending advices must be delivered before new sales",
+            Self::Duplicate => "an advice with this id is already pending",
+            Self::UnknownKey => "no pending advice with this id",
+        })
+    }
+}
+
+impl core::error::Error for OutboxError {}
+
+/// Bounded exponential backoff with jitter.
+///
+/// Attempt `n` (from 0) waits `min(base * 2^n, max)`, then jitter takes it
+/// down to a uniformly chosen point of its upper half, so terminals that
+/// lost the link together do not return together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Backoff {
+    /// Delay before the first repeat.
+    pub base: Duration,
+    /// Longest delay between repeats.
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// Advices: 2 s doubling to 5 min. Electrum asks for repeats until a
+    /// final answer; five minutes keeps a terminal that is offline for hours
+    /// from hammering the provider when it returns.
+    pub const ADVICE: Self = Self {
+        base: Duration::from_secs(2),
+        max: Duration::from_secs(300),
+    };
+
+    /// The un-jittered delay before attempt `attempt` (0-based).
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let factor = 1u64.checked_shl(attempt.min(63)).unwrap_or(u64::MAX);
+        self.base.saturating_mul(factor).min(self.max)
+    }
+
+    /// The delay before attempt `attempt`, with `jitter` (any `u32`, from
+    /// the caller's RNG) choosing a point in the upper half.
+    pub fn delay(&self, attempt: u32, jitter: u32) -> Duration {
+        let ceiling = self.ceiling(attempt).as_millis();
+        let half = ceiling / 2;
+        let spread = ceiling - half;
+        // (spread * jitter) / 2^32 without overflow: spread fits 40 bits.
+        let offset = ((u128::from(spread) * u128::from(jitter)) >> 32) as u64;
+        Duration::from_millis(half + offset)
+    }
+}
+
+/// One pending advice, as the scheduler sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Entry {
+    /// The advice's own identity (its id or idempotency key): the store key,
+    /// and the same on every repeat.
+    pub key: Uuid,
+    /// The sale it belongs to; entries of one sale go out in `seq` order.
+    pub sale: Uuid,
+    /// Creation order across the outbox.
+    pub seq: u32,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Not before this instant.
+    pub next_at: Instant,
+}
+
+/// The index of pending advices. See the module docs.
+#[derive(Debug, Clone, Default)]
+pub struct Outbox {
+    entries: Vec<Entry, OUTBOX_CAPACITY>,
+    next_seq: u32,
+}
+
+impl Outbox {
+    /// An empty outbox (before restore).
+    pub const fn new() -> Self {
+        Self {
+            entries: Vec::new(),
+            next_seq: 0,
+        }
+    }
+
+    /// Pending entries, oldest first.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Number of pending entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether a new sale may start: room for [`ENTRIES_PER_SALE`] more.
+    pub fn admits_sale(&self) -> Result<(), OutboxError> {
+        if self.entries.len() + ENTRIES_PER_SALE <= OUTBOX_CAPACITY {
+            Ok(())
+        } else {
+            Err(OutboxError::Full)
+        }
+    }
+
+    /// The sequence number the next entry will get (stored in its record so
+    /// restore keeps the order).
+    pub const fn next_seq(&self) -> u32 {
+        self.next_seq
+    }
+
+    /// Add a new entry, due at `due`. Returns its sequence number.
+    pub fn push(&mut self, key: Uuid, sale: Uuid, due: Instant) -> Result<u32, OutboxError> {
+        let seq = self.next_seq;
+        self.restore(Entry {
+            key,
+            sale,
+            seq,
+            attempts: 0,
+            next_at: due,
+        })?;
+        Ok(seq)
+    }
+
+    /// Re-add an entry read back from the store (on boot). Entries may come
+    /// in any order; the index keeps them sorted by `seq`.
+    pub fn restore(&mut self, entry: Entry) -> Result<(), OutboxError> {
+        if self.entries.iter().any(|e| e.key == entry.key) {
+            return Err(OutboxError::Duplicate);
+        }
+        let at = self
+            .entries
+            .iter()
+            .position(|e| e.seq > entry.seq)
+            .unwrap_or(self.entries.len());
+        self.entries
+            .insert(at, entry)
+            .map_err(|_| OutboxError::Full)?;
+        self.next_seq = self.next_seq.max(entry.seq.wrapping_add(1));
+        Ok(())
+    }
+
+    /// The entry to send now, if any: the oldest entry that is due and is
+    /// the oldest pending entry of its sale.
+    pub fn due(&self, now: Instant) -> Option<Entry> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| {
+                let first_of_sale = self
+                    .entries
+                    .iter()
+                    .take(*i)
+                    .all(|earlier| earlier.sale != e.sale);
+                first_of_sale && e.next_at <= now
+            })
+            .map(|(_, e)| *e)
+            .next()
+    }
+
+    /// When the next entry becomes due (`None` if nothing is pending).
+    pub fn next_wakeup(&self) -> Option<Instant> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| {
+                self.entries
+                    .iter()
+                    .take(*i)
+                    .all(|earlier| earlier.sale != e.sale)
+            })
+            .map(|(_, e)| e.next_at)
+            .min()
+    }
+
+    /// The attempt for `key` got no final answer: schedule the next one.
+    pub fn retry(
+        &mut self,
+        key: Uuid,
+        now: Instant,
+        backoff: Backoff,
+        jitter: u32,
+    ) -> Result<Entry, OutboxError> {
+        let entry = self
+            .entries
+            .iter_mut()
+            .find(|e| e.key == key)
+            .ok_or(OutboxError::UnknownKey)?;
+        let delay = backoff.delay(entry.attempts, jitter);
+        entry.attempts = entry.attempts.saturating_add(1);
+        entry.next_at = now + delay;
+        Ok(*entry)
+    }
+
+    /// The provider gave a final answer for `key`: forget it. The caller
+    /// removes the record from the store first.
+    pub fn settle(&mut self, key: Uuid) -> Result<Entry, OutboxError> {
+        let at = self
+            .entries
+            .iter()
+            .position(|e| e.key == key)
+            .ok_or(OutboxError::UnknownKey)?;
+        Ok(self.entries.remove(at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> Uuid {
+        Uuid::from_bytes([n; 16])
+    }
+
+    #[test]
+    fn backoff_is_bounded_and_jittered() {
+        let b = Backoff::ADVICE;
+        assert_eq!(b.ceiling(0), Duration::from_secs(2));
+        assert_eq!(b.ceiling(3), Duration::from_secs(16));
+        assert_eq!(b.ceiling(20), Duration::from_secs(300));
+        assert_eq!(b.ceiling(u32::MAX), Duration::from_secs(300));
+        for attempt in [0, 1, 5, 40] {
+            let ceiling = b.ceiling(attempt);
+            let low = b.delay(attempt, 0);
+            let high = b.delay(attempt, u32::MAX);
+            assert_eq!(low.as_millis(), ceiling.as_millis() / 2);
+            assert!(high <= ceiling && high > low);
+        }
+    }
+
+    #[test]
+    fn sales_are_refused_when_full_never_dropped() {
+        let mut outbox = Outbox::new();
+        let mut n = 0u8;
+        while outbox.admits_sale().is_ok() {
+            outbox.push(id(n), id(n), Instant::ZERO).unwrap();
+            n += 1;
+        }
+        assert_eq!(outbox.len(), OUTBOX_CAPACITY - ENTRIES_PER_SALE + 1);
+        // A sale already under way can still record its advices.
+        outbox.push(id(100), id(100), Instant::ZERO).unwrap();
+        assert_eq!(outbox.admits_sale(), Err(OutboxError::Full));
+        while outbox.len() < OUTBOX_CAPACITY {
+            outbox.push(id(n), id(n), Instant::ZERO).unwrap();
+            n += 1;
+        }
+        assert_eq!(
+            outbox.push(id(200), id(200), Instant::ZERO),
+            Err(OutboxError::Full)
+        );
+        // Nothing was lost to make room.
+        assert_eq!(outbox.len(), OUTBOX_CAPACITY);
+        assert!(outbox.entries().iter().any(|e| e.key == id(0)));
+    }
+
+    #[test]
+    fn order_is_kept_per_sale() {
+        let mut outbox = Outbox::new();
+        let sale_a = id(1);
+        let sale_b = id(2);
+        outbox
+            .push(id(10), sale_a, Instant::from_millis(100))
+            .unwrap();
+        outbox.push(id(11), sale_a, Instant::ZERO).unwrap();
+        outbox.push(id(20), sale_b, Instant::ZERO).unwrap();
+        // id(11) is due but waits behind id(10) of the same sale.
+        assert_eq!(outbox.due(Instant::ZERO).map(|e| e.key), Some(id(20)));
+        assert_eq!(outbox.next_wakeup(), Some(Instant::ZERO));
+        outbox.settle(id(20)).unwrap();
+        assert_eq!(outbox.due(Instant::ZERO), None);
+        assert_eq!(outbox.next_wakeup(), Some(Instant::from_millis(100)));
+        assert_eq!(
+            outbox.due(Instant::from_millis(100)).map(|e| e.key),
+            Some(id(10))
+        );
+        outbox.settle(id(10)).unwrap();
+        assert_eq!(outbox.due(Instant::ZERO).map(|e| e.key), Some(id(11)));
+    }
+
+    #[test]
+    fn retries_back_off_and_never_expire() {
+        let mut outbox = Outbox::new();
+        outbox.push(id(1), id(1), Instant::ZERO).unwrap();
+        let mut now = Instant::ZERO;
+        for attempt in 0..200u32 {
+            let e = outbox.due(now).expect("still pending");
+            assert_eq!(e.attempts, attempt);
+            let e = outbox
+                .retry(e.key, now, Backoff::ADVICE, u32::MAX / 2)
+                .unwrap();
+            assert!(e.next_at > now);
+            assert!(e.next_at - now <= Backoff::ADVICE.max);
+            now = e.next_at;
+        }
+        assert_eq!(outbox.len(), 1);
+        assert_eq!(outbox.settle(id(9)), Err(OutboxError::UnknownKey));
+    }
+
+    #[test]
+    fn restore_keeps_creation_order() {
+        let mut outbox = Outbox::new();
+        for seq in [5u32, 1, 3] {
+            outbox
+                .restore(Entry {
+                    key: id(seq as u8),
+                    sale: id(seq as u8),
+                    seq,
+                    attempts: 7,
+                    next_at: Instant::ZERO,
+                })
+                .unwrap();
+        }
+        let order: std::vec::Vec<u32> = outbox.entries().iter().map(|e| e.seq).collect();
+        assert_eq!(order, [1, 3, 5]);
+        assert_eq!(outbox.next_seq(), 6);
+        assert_eq!(
+            outbox.restore(outbox.entries()[0]),
+            Err(OutboxError::Duplicate)
+        );
+    }
+}
