@@ -50,7 +50,9 @@ pub mod fmt;
 
 pub mod code;
 pub mod conductor;
+pub mod driver;
 pub mod electrum;
+pub mod flow;
 pub mod http;
 pub mod id;
 pub mod json;

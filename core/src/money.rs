@@ -582,7 +582,6 @@ impl NumericCode {
     pub fn currency(self) -> Result<Currency, MoneyError> {
         Currency::from_numeric(self.0)
     }
-
 }
 
 impl fmt::Debug for NumericCode {
@@ -625,7 +624,10 @@ impl Serialize for NumericCode {
 
 impl<'de> Deserialize<'de> for NumericCode {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::json::deserialize_from_str(deserializer, "a three-digit ISO 4217 numeric currency code")
+        crate::json::deserialize_from_str(
+            deserializer,
+            "a three-digit ISO 4217 numeric currency code",
+        )
     }
 }
 

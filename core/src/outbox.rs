@@ -17,10 +17,12 @@
 
 use core::fmt;
 
-use heapless::Vec;
+use heapless::{String, Vec};
+use serde::{Deserialize, Serialize};
 
-use crate::id::Uuid;
-use crate::time::{Duration, Instant};
+use crate::conductor::wire::{PaymentMethod, ID_CAP, REASON_CAP};
+use crate::id::{ExternalReference, Uuid};
+use crate::time::{Duration, Instant, Timestamp};
 
 /// Pending advices the terminal holds at once. Each one is a sale whose
 /// outcome is not yet settled with the provider; sixteen of them means the
@@ -32,6 +34,177 @@ pub const OUTBOX_CAPACITY: usize = 16;
 /// for a provider that cannot reverse, a status check; a voucher a
 /// confirmation or a reversal. A sale starts only if this many are free.
 pub const ENTRIES_PER_SALE: usize = 2;
+
+/// Largest encoded record: an Electrum confirmation with two tenders and
+/// all amounts is about 900 bytes of JSON; 2 KiB leaves headroom and still
+/// fits a flash page of the smallest supported part.
+pub const RECORD_MAX_LEN: usize = 2048;
+
+/// What a Conductor advice is about: a transaction by id, or a partner
+/// transaction by external reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConductorTarget {
+    /// `/conductor/v1/transactions/{id}`
+    Transaction(String<ID_CAP>),
+    /// `/conductor/v1/partners/transactions/{external_reference}`
+    Partner(ExternalReference),
+}
+
+/// The pending work a record stands for: enough to rebuild the request
+/// byte for byte (same ids, same idempotency key) after a power loss.
+/// Credentials are not stored; they come from the configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Advice {
+    /// Conductor complete, repeated under the same `Idempotency-Key`.
+    ConductorComplete {
+        /// Which transaction.
+        target: ConductorTarget,
+        /// The key of the first attempt, reused on every repeat.
+        idempotency_key: Uuid,
+        /// How the customer paid.
+        payment_method: PaymentMethod,
+    },
+    /// Conductor cancel, repeated under the same `Idempotency-Key`.
+    ConductorCancel {
+        /// Which transaction.
+        target: ConductorTarget,
+        /// The key of the first attempt, reused on every repeat.
+        idempotency_key: Uuid,
+        /// Why the money could not be collected.
+        reason: Option<String<REASON_CAP>>,
+    },
+    /// A MoMo payment whose outcome is not known yet: poll its status by
+    /// the X-Reference-Id until SUCCESSFUL or FAILED.
+    MomoStatus {
+        /// The X-Reference-Id of the CreatePayments call.
+        reference_id: Uuid,
+    },
+}
+
+/// One durable outbox record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Store key and scheduling identity: the same on every repeat.
+    pub key: Uuid,
+    /// The sale the record belongs to.
+    pub sale: Uuid,
+    /// Creation order (see [`Outbox::next_seq`]).
+    pub seq: u32,
+    /// When it was made (wall clock), for operators listing the outbox.
+    pub created: Timestamp,
+    /// What to send.
+    pub advice: Advice,
+}
+
+/// A change to the durable store, requested by a flow through
+/// [`crate::flow::Output::Persist`].
+// No heap to box into: the value is moved once and then consumed.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreOp {
+    /// Write (or overwrite) the record under `record.key`.
+    Put(Record),
+    /// Remove the record with this key (a final answer arrived).
+    Remove(Uuid),
+}
+
+/// Durable key-value storage for records: flash (sequential-storage) on the
+/// board and on the host, memory in tests. Writes must be durable when the
+/// future completes; a put replaces the earlier record of the same key
+/// atomically.
+#[allow(async_fn_in_trait)]
+pub trait Store {
+    /// Why the store failed.
+    type Error: fmt::Debug;
+
+    /// Write `bytes` (an encoded [`Record`]) under `key`.
+    async fn put(&mut self, key: Uuid, bytes: &[u8]) -> Result<(), Self::Error>;
+
+    /// Remove `key`; removing a missing key is not an error.
+    async fn remove(&mut self, key: Uuid) -> Result<(), Self::Error>;
+
+    /// Read every stored record, in any order, calling `each` with its key
+    /// and bytes (valid only during the call).
+    async fn for_each(
+        &mut self,
+        buf: &mut [u8],
+        each: &mut dyn FnMut(Uuid, &[u8]),
+    ) -> Result<(), Self::Error>;
+}
+
+/// A [`Store`] in memory, for tests and for hosts without a disk.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    records: Vec<(Uuid, Vec<u8, RECORD_MAX_LEN>), OUTBOX_CAPACITY>,
+}
+
+/// Why the memory store refused a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum MemoryStoreError {
+    /// More than [`OUTBOX_CAPACITY`] records.
+    Full,
+    /// A record longer than [`RECORD_MAX_LEN`].
+    TooLarge,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub const fn new() -> Self {
+        Self {
+            records: Vec::new(),
+        }
+    }
+
+    /// Number of records held.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The bytes stored under `key`.
+    pub fn get(&self, key: Uuid) -> Option<&[u8]> {
+        self.records
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+impl Store for MemoryStore {
+    type Error = MemoryStoreError;
+
+    async fn put(&mut self, key: Uuid, bytes: &[u8]) -> Result<(), Self::Error> {
+        let value = Vec::from_slice(bytes).map_err(|_| MemoryStoreError::TooLarge)?;
+        if let Some((_, v)) = self.records.iter_mut().find(|(k, _)| *k == key) {
+            *v = value;
+            return Ok(());
+        }
+        self.records
+            .push((key, value))
+            .map_err(|_| MemoryStoreError::Full)
+    }
+
+    async fn remove(&mut self, key: Uuid) -> Result<(), Self::Error> {
+        self.records.retain(|(k, _)| *k != key);
+        Ok(())
+    }
+
+    async fn for_each(
+        &mut self,
+        _buf: &mut [u8],
+        each: &mut dyn FnMut(Uuid, &[u8]),
+    ) -> Result<(), Self::Error> {
+        for (k, v) in &self.records {
+            each(*k, v);
+        }
+        Ok(())
+    }
+}
 
 /// Why the outbox refused something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

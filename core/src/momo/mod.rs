@@ -14,5 +14,6 @@
 //! `X-Target-Environment`.
 
 pub mod error;
+pub mod flow;
 pub mod path;
 pub mod wire;

@@ -110,3 +110,4 @@ pub fn decode_err<T: DeserializeOwned + std::fmt::Debug>(path: &str) -> DecodeEr
         Err(e) => e,
     }
 }
+pub mod harness;

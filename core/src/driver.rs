@@ -1,0 +1,130 @@
+//! The one driver loop, shared by firmware and host.
+//!
+//! Firmware and host implement three small traits — [`Transport`] (one
+//! HTTPS exchange), [`crate::outbox::Store`] (durable records) and [`Clock`]
+//! (both clocks and a timer) — and call [`run`]. They never re-implement a
+//! flow.
+
+use core::fmt;
+
+use crate::flow::{Flow, FlowError, Input, Now, Output, TransportFailure};
+use crate::http::{RequestHead, ResponseHead};
+use crate::json;
+use crate::outbox::{Store, StoreOp};
+use crate::time::Instant;
+
+/// One HTTP exchange over whatever connection the platform has.
+#[allow(async_fn_in_trait)]
+pub trait Transport {
+    /// Send `head` and `body`, read the answer's head and its body into
+    /// `response`. Returns the head and the body length. A body longer than
+    /// `response` is cut at its length (the flow then sees malformed JSON).
+    async fn exchange(
+        &mut self,
+        head: &RequestHead,
+        body: &[u8],
+        response: &mut [u8],
+    ) -> Result<(ResponseHead, usize), TransportFailure>;
+}
+
+/// Both clocks, and a timer.
+#[allow(async_fn_in_trait)]
+pub trait Clock {
+    /// Monotonic and wall-clock time now.
+    fn now(&mut self) -> Now;
+
+    /// Return at or after `until`.
+    async fn sleep_until(&mut self, until: Instant);
+}
+
+/// The buffers one flow run uses; all owned by the caller.
+pub struct Buffers<'a> {
+    /// Request bodies are encoded here.
+    pub body: &'a mut [u8],
+    /// Response bodies are read here.
+    pub response: &'a mut [u8],
+    /// Records are encoded here before they are stored.
+    pub record: &'a mut [u8],
+}
+
+/// Why a run stopped without an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriveError<E> {
+    /// A record could not be stored. The request it protects was NOT sent.
+    Store(E),
+    /// A record could not be encoded (a buffer too small: a bug).
+    Record(json::EncodeError),
+    /// The flow could not build its next request (a bug or bad config).
+    Flow(FlowError),
+}
+
+impl<E: fmt::Debug> fmt::Display for DriveError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(e) => write!(
+                f,
+                "store failed ({e:?}); the protected request was not sent"
+            ),
+            Self::Record(e) => write!(f, "record could not be encoded: {e}"),
+            Self::Flow(e) => write!(f, "flow: {e}"),
+        }
+    }
+}
+
+impl<E: fmt::Debug> core::error::Error for DriveError<E> {}
+
+/// Apply one store operation durably.
+pub async fn persist<S: Store>(
+    store: &mut S,
+    op: &StoreOp,
+    record_buf: &mut [u8],
+) -> Result<(), DriveError<S::Error>> {
+    match op {
+        StoreOp::Put(record) => {
+            let len = json::encode(record, record_buf).map_err(DriveError::Record)?;
+            let bytes = record_buf.get(..len).unwrap_or_default();
+            store
+                .put(record.key, bytes)
+                .await
+                .map_err(DriveError::Store)
+        }
+        StoreOp::Remove(key) => store.remove(*key).await.map_err(DriveError::Store),
+    }
+}
+
+/// Drive `flow` to its outcome: the loop of the module docs of
+/// [`crate::flow`]. Every `Persist` is completed before the next `poll`.
+pub async fn run<F, T, S, C>(
+    flow: &mut F,
+    transport: &mut T,
+    store: &mut S,
+    clock: &mut C,
+    bufs: Buffers<'_>,
+) -> Result<F::Outcome, DriveError<S::Error>>
+where
+    F: Flow,
+    T: Transport,
+    S: Store,
+    C: Clock,
+{
+    loop {
+        let now = clock.now();
+        match flow.poll(now, bufs.body).map_err(DriveError::Flow)? {
+            Output::Persist(op) => persist(store, &op, bufs.record).await?,
+            Output::Send(tx) => {
+                let body = bufs.body.get(..tx.body_len).unwrap_or_default();
+                let result = transport.exchange(&tx.head, body, bufs.response).await;
+                let now = clock.now();
+                match result {
+                    Ok((head, len)) => {
+                        let body = bufs.response.get(..len).unwrap_or_default();
+                        flow.handle(Input::Response { head: &head, body }, now);
+                    }
+                    Err(failure) => flow.handle(Input::Failed(failure), now),
+                }
+            }
+            Output::Wait(until) => clock.sleep_until(until).await,
+            Output::Done(outcome) => return Ok(outcome),
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The sans-IO contract every flow follows.
+//!
+//! A flow ("sell airtime", "pay a bill", "MoMo payment") is a state machine
+//! that never reads a clock, an RNG, a socket or flash. The driver feeds it
+//! time and answers, and acts on what it asks for:
+//!
+//! ```text
+//! loop {
+//!     match flow.poll(now, &mut body_buf)? {
+//!         Output::Persist(op) => store.apply(op).await?,   // durable BEFORE the send it protects
+//!         Output::Send(tx)    => {
+//!             let input = transport.exchange(&tx.head, &body_buf[..tx.body_len], &mut resp_buf).await;
+//!             flow.handle(input, now);
+//!         }
+//!         Output::Wait(until) => clock.sleep_until(until).await,
+//!         Output::Done(outcome) => return outcome,
+//!     }
+//! }
+//! ```
+//!
+//! **Drain order.** After construction and after every `handle`, call
+//! `poll` until it returns `Send`, `Wait` or `Done`; `Persist` outputs come
+//! first and must be completed (written durably) before the next `poll`.
+//! `poll` never returns a `Send` for a request that moves money unless the
+//! `Persist` that can finish or undo it came before.
+//!
+//! [`crate::driver`] implements this loop once for firmware and host.
+
+use core::fmt;
+
+use crate::http::{RequestHead, ResponseHead};
+use crate::outbox::StoreOp;
+use crate::time::{Instant, UnixTime};
+
+/// The two clocks a flow is given at every step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Now {
+    /// Monotonic time, for timeouts, backoff and polling.
+    pub instant: Instant,
+    /// Wall-clock time, for the `time` fields of messages. The terminal
+    /// starts no sale before it knows the time (SNTP on the board).
+    pub unix: UnixTime,
+}
+
+/// A request the flow wants sent: the head, and the length of the body it
+/// encoded into the caller's buffer (`0` for GET and empty POSTs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Method, path and headers.
+    pub head: RequestHead,
+    /// Bytes of the body at the start of the caller's buffer.
+    pub body_len: usize,
+}
+
+/// How an exchange failed without an HTTP answer, and whether the request
+/// may have reached the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TransportFailure {
+    /// No connection (DNS, TCP connect, TLS handshake): nothing was sent.
+    Connect,
+    /// The connection failed before the request was fully written: the
+    /// server cannot have acted on it.
+    BeforeWrite,
+    /// The request was written, but no complete answer came (timeout,
+    /// reset, truncated response): the server may have acted on it.
+    AfterWrite,
+}
+
+impl TransportFailure {
+    /// Whether the server may have received (and acted on) the request.
+    pub const fn may_have_reached(self) -> bool {
+        matches!(self, Self::AfterWrite)
+    }
+}
+
+impl fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "could not connect",
+            Self::BeforeWrite => "failed before the request was sent",
+            Self::AfterWrite => "no answer after the request was sent",
+        })
+    }
+}
+
+/// What the transport brings back for one [`Transmit`].
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// An HTTP answer: head and body bytes (possibly not JSON at all).
+    Response {
+        /// Status and the headers the core reads.
+        head: &'a ResponseHead,
+        /// The body as received.
+        body: &'a [u8],
+    },
+    /// No HTTP answer.
+    Failed(TransportFailure),
+}
+
+/// What a flow asks of its driver.
+// No heap to box into: the value is moved once and then consumed.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output<O> {
+    /// Write (or remove) an outbox record durably, then poll again.
+    Persist(StoreOp),
+    /// Send this request, then `handle` what comes back.
+    Send(Transmit),
+    /// Nothing to do before this instant (backoff, polling interval).
+    Wait(Instant),
+    /// The flow is over.
+    Done(O),
+}
+
+/// A flow could not produce its next output: a bug or a configuration
+/// problem on this side, never caused by what the server sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum FlowError {
+    /// The body buffer is too small for the request.
+    BufferTooSmall {
+        /// Size of the buffer given.
+        capacity: usize,
+    },
+    /// A path or header did not fit its capacity.
+    Head(crate::http::HeadError),
+    /// `poll` was called after `Done`.
+    Finished,
+    /// `poll` was called while the flow waits for the answer to its `Send`.
+    AwaitingInput,
+}
+
+impl fmt::Display for FlowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BufferTooSmall { capacity } => {
+                write!(f, "request body does not fit {capacity} bytes")
+            }
+            Self::Head(e) => write!(f, "request head: {e}"),
+            Self::Finished => f.write_str("flow already finished"),
+            Self::AwaitingInput => f.write_str("flow is waiting for the answer to its request"),
+        }
+    }
+}
+
+impl core::error::Error for FlowError {}
+
+impl From<crate::http::HeadError> for FlowError {
+    fn from(e: crate::http::HeadError) -> Self {
+        Self::Head(e)
+    }
+}
+
+impl From<crate::json::EncodeError> for FlowError {
+    fn from(e: crate::json::EncodeError) -> Self {
+        match e {
+            crate::json::EncodeError::BufferTooSmall { capacity } => {
+                Self::BufferTooSmall { capacity }
+            }
+            crate::json::EncodeError::Unsupported => Self::BufferTooSmall { capacity: 0 },
+        }
+    }
+}
+
+/// One sans-IO state machine.
+pub trait Flow {
+    /// What the flow reports when it is over.
+    type Outcome;
+
+    /// The next thing to do. Encodes a request body into `body` when it
+    /// returns [`Output::Send`].
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<Self::Outcome>, FlowError>;
+
+    /// Feed the answer (or failure) for the last `Send`.
+    fn handle(&mut self, input: Input<'_>, now: Now);
+}
+
+/// What happened to the customer's money, in the words a shop owner uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Money {
+    /// The provider took the payment: give the customer the receipt.
+    Charged,
+    /// Nothing was taken (declined, failed, or reversed): give the money
+    /// back or do not take it.
+    NotCharged,
+    /// Not known yet: an advice in the outbox will settle it. Keep the
+    /// tender until it does.
+    Pending,
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Charged => "charged",
+            Self::NotCharged => "not charged",
+            Self::Pending => "pending",
+        })
+    }
+}

@@ -1,0 +1,649 @@
+//! The MoMo payment flow: token → CreatePayments → status polling.
+//!
+//! ```text
+//! [Token] → Persisting → Creating → Polling ⟲ → Settling → Final
+//!    ↑ 401 (once) ↙          ↘ 400: not charged
+//! ```
+//!
+//! - The access token is cached in a [`TokenCache`] the caller keeps
+//!   between payments; it is refreshed [`TOKEN_REFRESH_MARGIN`] before
+//!   expiry, and once when a call answers 401.
+//! - Before CreatePayments goes out, a [`Advice::MomoStatus`] record with the
+//!   fresh `X-Reference-Id` is persisted: whatever happens next, the
+//!   terminal can learn the outcome by polling that reference.
+//! - A lost answer to CreatePayments is never repeated blindly: the flow
+//!   polls the same reference instead. CreatePayments is repeated (same
+//!   reference) only when it cannot have reached MoMo, or after 401.
+//! - Polling backs off up to [`POLL_BACKOFF`]`.max` and stops at the
+//!   configured deadline; a 404 right after the 202 is polled again.
+//! - The outcome is `Charged` only on SUCCESSFUL, `NotCharged` only on
+//!   FAILED, a 400, or when CreatePayments provably never reached MoMo;
+//!   anything else is `Pending`, and the record stays in the outbox.
+
+use core::fmt;
+
+use heapless::String;
+use rand_core::RngCore;
+
+use super::error::{ErrorBody, ErrorReason};
+use super::path;
+use super::wire::{
+    CreatePaymentsRequest, CustomerReference, Money as WireMoney, PaymentStatus, PaymentStatusCode,
+    TokenResponse, ACCESS_TOKEN_CAP, API_KEY_CAP, FINANCIAL_TRANSACTION_ID_CAP, NOTE_CAP,
+    PROVIDER_NAME_CAP, REFERENCE_CAP, TARGET_ENVIRONMENT_CAP,
+};
+use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
+use crate::fmt::Secret;
+use crate::http::{HeadError, HeaderName, RequestHead, Status};
+use crate::id::Uuid;
+use crate::json;
+use crate::money::Amount;
+use crate::outbox::{Advice, Backoff, Record, StoreOp};
+use crate::time::{Duration, Instant};
+
+/// Refresh the token this long before MoMo says it expires, so a token
+/// never runs out between being checked and being used.
+pub const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// Status polling: 1 s doubling to 10 s. MoMo approvals take seconds to a
+/// minute (the customer confirms on the phone).
+pub const POLL_BACKOFF: Backoff = Backoff {
+    base: Duration::from_secs(1),
+    max: Duration::from_secs(10),
+};
+
+/// Longest subscription key (`Ocp-Apim-Subscription-Key`): 32 hex digits.
+pub const SUBSCRIPTION_KEY_CAP: usize = 64;
+
+/// Longest callback URL sent in `X-Callback-Url`.
+pub const CALLBACK_URL_CAP: usize = crate::http::HEADER_VALUE_CAP;
+
+/// How the terminal talks to MoMo.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `Ocp-Apim-Subscription-Key`.
+    pub subscription_key: Secret<String<SUBSCRIPTION_KEY_CAP>>,
+    /// The API user (a UUID), Basic user name for the token.
+    pub api_user: Uuid,
+    /// The API key, Basic password for the token.
+    pub api_key: Secret<String<API_KEY_CAP>>,
+    /// `X-Target-Environment` (`sandbox`, `mtnuganda`, …).
+    pub target_environment: String<TARGET_ENVIRONMENT_CAP>,
+    /// `X-Callback-Url`, if the terminal can receive callbacks (behind NAT
+    /// it cannot, and polls instead).
+    pub callback_url: Option<String<CALLBACK_URL_CAP>>,
+    /// How long to poll before handing the payment to the outbox.
+    pub poll_deadline: Duration,
+}
+
+/// The bearer token, kept between payments.
+#[derive(Debug, Clone, Default)]
+pub struct TokenCache {
+    token: Option<(Secret<String<ACCESS_TOKEN_CAP>>, Instant)>,
+}
+
+impl TokenCache {
+    /// An empty cache.
+    pub const fn new() -> Self {
+        Self { token: None }
+    }
+
+    /// The token, if it is still good at `now`.
+    pub fn valid_at(&self, now: Instant) -> Option<&Secret<String<ACCESS_TOKEN_CAP>>> {
+        self.token
+            .as_ref()
+            .filter(|(_, refresh_at)| now < *refresh_at)
+            .map(|(t, _)| t)
+    }
+
+    /// Forget the token (after a 401).
+    pub fn invalidate(&mut self) {
+        self.token = None;
+    }
+
+    fn store(&mut self, response: TokenResponse, now: Instant) {
+        let lifetime = Duration::from_secs(u64::from(response.expires_in));
+        let usable = Duration::from_millis(
+            lifetime
+                .as_millis()
+                .saturating_sub(TOKEN_REFRESH_MARGIN.as_millis()),
+        );
+        self.token = Some((response.access_token, now + usable));
+    }
+}
+
+/// What the customer wants to pay.
+#[derive(Debug, Clone)]
+pub struct PaymentRequest {
+    /// The amount.
+    pub amount: Amount,
+    /// The customer at the provider (an MSISDN); printed masked.
+    pub customer: CustomerReference,
+    /// The service provider being paid.
+    pub provider: String<PROVIDER_NAME_CAP>,
+    /// The terminal's own reference for the payment.
+    pub external_id: Option<String<REFERENCE_CAP>>,
+    /// A note for the customer's history.
+    pub note: Option<String<NOTE_CAP>>,
+}
+
+/// Why a payment was refused before MoMo took it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// MoMo answered 400 (with its reason, when the body said).
+    BadRequest(Option<ErrorReason>),
+    /// The credentials were refused (401 on the token, or twice on a call).
+    Unauthorized,
+    /// The request would be refused (note too long, apostrophe, zero).
+    Invalid(super::wire::PaymentRequestError),
+    /// MoMo could not be reached before the deadline; nothing was taken.
+    Unreachable,
+}
+
+/// How a payment ended.
+// No heap to box into: the value is moved once and then consumed.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaymentOutcome {
+    /// SUCCESSFUL: the money moved.
+    Successful {
+        /// The X-Reference-Id.
+        reference_id: Uuid,
+        /// MoMo's transaction id, for the receipt.
+        financial_transaction_id: Option<String<FINANCIAL_TRANSACTION_ID_CAP>>,
+    },
+    /// FAILED: no money moved.
+    Failed {
+        /// The X-Reference-Id.
+        reference_id: Uuid,
+        /// Why, when MoMo said.
+        reason: Option<ErrorReason>,
+    },
+    /// Never taken by MoMo.
+    Refused(Refusal),
+    /// Not final by the deadline: the outbox keeps polling the reference.
+    Pending {
+        /// The X-Reference-Id the outbox polls.
+        reference_id: Uuid,
+        /// The record that settles it.
+        record: Record,
+    },
+}
+
+impl PaymentOutcome {
+    /// What happened to the customer's money.
+    pub fn money(&self) -> Money {
+        match self {
+            Self::Successful { .. } => Money::Charged,
+            Self::Failed { .. } | Self::Refused(_) => Money::NotCharged,
+            Self::Pending { .. } => Money::Pending,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum AfterToken {
+    Persist,
+    Create,
+    Poll,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum State {
+    /// Fetch a token at `at`, then go on to `then`.
+    Token {
+        then: AfterToken,
+        at: Instant,
+    },
+    AwaitingToken {
+        then: AfterToken,
+    },
+    /// Write the status record before anything can move money.
+    Persisting,
+    /// Send CreatePayments at `at`.
+    Creating {
+        at: Instant,
+    },
+    AwaitingCreate,
+    /// Ask for the status at `at`.
+    Polling {
+        at: Instant,
+    },
+    AwaitingStatus,
+    /// Remove the record (a final answer came), then report.
+    Settling,
+    Final,
+}
+
+impl State {
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Token { .. } => "Token",
+            Self::AwaitingToken { .. } => "AwaitingToken",
+            Self::Persisting => "Persisting",
+            Self::Creating { .. } => "Creating",
+            Self::AwaitingCreate => "AwaitingCreate",
+            Self::Polling { .. } => "Polling",
+            Self::AwaitingStatus => "AwaitingStatus",
+            Self::Settling => "Settling",
+            Self::Final => "Final",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One MoMo payment. See the module docs for the states.
+pub struct Payment<'a> {
+    config: &'a Config,
+    tokens: &'a mut TokenCache,
+    request: PaymentRequest,
+    reference_id: Uuid,
+    sale: Uuid,
+    seq: u32,
+    state: State,
+    started: Instant,
+    /// The status record is in the store.
+    persisted: bool,
+    /// MoMo may have created the payment (a 202, a lost answer, a 5xx, a
+    /// 409): from then on only a status answer may say "not charged".
+    maybe_created: bool,
+    /// A 401 was already answered with a fresh token; a second one is final.
+    refreshed_after_401: bool,
+    attempts: u32,
+    jitter: u32,
+    outcome: Option<PaymentOutcome>,
+}
+
+impl<'a> Payment<'a> {
+    /// Start a payment. `seq` is the outbox's next sequence number
+    /// ([`crate::outbox::Outbox::next_seq`]); the RNG draws the
+    /// X-Reference-Id, the sale id and the jitter.
+    pub fn new(
+        config: &'a Config,
+        tokens: &'a mut TokenCache,
+        request: PaymentRequest,
+        seq: u32,
+        now: Now,
+        rng: &mut impl RngCore,
+    ) -> Self {
+        let reference_id = Uuid::new_v4(rng);
+        let sale = Uuid::new_v4(rng);
+        let mut payment = Self {
+            config,
+            tokens,
+            request,
+            reference_id,
+            sale,
+            seq,
+            state: State::Persisting,
+            started: now.instant,
+            persisted: false,
+            maybe_created: false,
+            refreshed_after_401: false,
+            attempts: 0,
+            jitter: rng.next_u32(),
+            outcome: None,
+        };
+        if let Err(e) = payment.body().validate() {
+            payment.finish(PaymentOutcome::Refused(Refusal::Invalid(e)));
+        } else if payment.tokens.valid_at(now.instant).is_none() {
+            payment.state = State::Token {
+                then: AfterToken::Persist,
+                at: now.instant,
+            };
+        }
+        payment
+    }
+
+    /// The X-Reference-Id of this payment.
+    pub fn reference_id(&self) -> Uuid {
+        self.reference_id
+    }
+
+    fn set_state(&mut self, new: State) {
+        if self.state != new {
+            debug!("momo payment: {} => {}", self.state, new);
+        }
+        self.state = new;
+    }
+
+    fn deadline(&self) -> Instant {
+        self.started + self.config.poll_deadline
+    }
+
+    fn record(&self, now: Now) -> Record {
+        Record {
+            key: self.reference_id,
+            sale: self.sale,
+            seq: self.seq,
+            created: now.unix.to_timestamp(),
+            advice: Advice::MomoStatus {
+                reference_id: self.reference_id,
+            },
+        }
+    }
+
+    fn body(&self) -> CreatePaymentsRequest {
+        CreatePaymentsRequest {
+            external_transaction_id: self.request.external_id.clone(),
+            money: WireMoney::from(self.request.amount),
+            customer_reference: self.request.customer.clone(),
+            service_provider_user_name: self.request.provider.clone(),
+            coupon_id: None,
+            product_id: None,
+            product_offering_id: None,
+            receiver_message: None,
+            sender_note: self.request.note.clone(),
+            max_number_of_retries: None,
+            include_sender_charges: None,
+        }
+    }
+
+    /// Headers every call but the token one carries.
+    fn api_head(&self, mut head: RequestHead, now: Instant) -> Result<RequestHead, HeadError> {
+        head.set(
+            HeaderName::OcpApimSubscriptionKey,
+            self.config.subscription_key.expose(),
+        )?;
+        head.set(
+            HeaderName::XTargetEnvironment,
+            &self.config.target_environment,
+        )?;
+        if let Some(token) = self.tokens.valid_at(now) {
+            head.bearer(token)?;
+        }
+        Ok(head)
+    }
+
+    fn token_request(&self) -> Result<RequestHead, HeadError> {
+        let mut head = path::create_access_token()?;
+        head.basic(&self.config.api_user.to_text(), &self.config.api_key)?;
+        head.set(
+            HeaderName::OcpApimSubscriptionKey,
+            self.config.subscription_key.expose(),
+        )?;
+        Ok(head)
+    }
+
+    fn finish(&mut self, outcome: PaymentOutcome) {
+        info!("momo payment {}: {}", self.reference_id, outcome.money());
+        let settles = !matches!(outcome, PaymentOutcome::Pending { .. });
+        self.outcome = Some(outcome);
+        if settles && self.persisted {
+            self.set_state(State::Settling);
+        } else {
+            self.set_state(State::Final);
+        }
+    }
+
+    /// Stop trying: "not charged" only if MoMo cannot have the payment.
+    fn give_up(&mut self, refusal: Refusal, now: Now) {
+        if self.maybe_created {
+            let record = self.record(now);
+            self.finish(PaymentOutcome::Pending {
+                reference_id: self.reference_id,
+                record,
+            });
+        } else {
+            self.finish(PaymentOutcome::Refused(refusal));
+        }
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let delay = POLL_BACKOFF.delay(self.attempts, self.jitter);
+        self.attempts = self.attempts.saturating_add(1);
+        // Vary the jitter between attempts without another RNG draw.
+        self.jitter = self.jitter.rotate_left(7) ^ 0x9e37_79b9;
+        delay
+    }
+
+    /// Try `state` again after a backoff, or give up at the deadline.
+    fn later(&mut self, now: Now, retry: impl FnOnce(Instant) -> State) {
+        let at = now.instant + self.next_delay();
+        if at > self.deadline() {
+            self.give_up(Refusal::Unreachable, now);
+        } else {
+            self.set_state(retry(at));
+        }
+    }
+
+    fn after_token(&mut self, then: AfterToken, now: Now) {
+        self.set_state(match then {
+            AfterToken::Persist => State::Persisting,
+            AfterToken::Create => State::Creating { at: now.instant },
+            AfterToken::Poll => State::Polling { at: now.instant },
+        });
+    }
+
+    fn on_token(&mut self, then: AfterToken, input: Input<'_>, now: Now) {
+        match input {
+            Input::Response { head, body } if head.status == Status::OK => {
+                match json::decode::<TokenResponse>(body) {
+                    Ok(token) => {
+                        self.tokens.store(token, now.instant);
+                        self.after_token(then, now);
+                    }
+                    Err(e) => {
+                        warn!("momo token: unreadable answer: {}", e);
+                        self.later(now, |at| State::Token { then, at });
+                    }
+                }
+            }
+            Input::Response { head, .. } if head.status == Status::UNAUTHORIZED => {
+                error!("momo token: credentials refused (401)");
+                self.give_up(Refusal::Unauthorized, now);
+            }
+            _ => self.later(now, |at| State::Token { then, at }),
+        }
+    }
+
+    fn on_create(&mut self, input: Input<'_>, now: Now) {
+        let status = match input {
+            Input::Response { head, .. } => head.status,
+            Input::Failed(failure) => {
+                if failure.may_have_reached() {
+                    // The answer was lost: learn the outcome by polling the
+                    // same reference, never by posting again.
+                    self.maybe_created = true;
+                    self.attempts = 0;
+                    self.later(now, |at| State::Polling { at });
+                } else {
+                    self.later(now, |at| State::Creating { at });
+                }
+                return;
+            }
+        };
+        if status != Status::UNAUTHORIZED {
+            self.refreshed_after_401 = false;
+        }
+        match status {
+            Status::ACCEPTED => {
+                self.maybe_created = true;
+                self.attempts = 0;
+                self.later(now, |at| State::Polling { at });
+            }
+            Status::UNAUTHORIZED if !self.refreshed_after_401 => {
+                self.refreshed_after_401 = true;
+                self.tokens.invalidate();
+                self.set_state(State::Token {
+                    then: AfterToken::Create,
+                    at: now.instant,
+                });
+            }
+            Status::UNAUTHORIZED => self.give_up(Refusal::Unauthorized, now),
+            Status::CONFLICT => {
+                // Only possible if this reference was used before, i.e. an
+                // earlier attempt did reach MoMo: poll it.
+                error!(
+                    "momo: 409 on CreatePayments for {}: reference already used",
+                    self.reference_id
+                );
+                self.maybe_created = true;
+                self.later(now, |at| State::Polling { at });
+            }
+            Status::SERVICE_UNAVAILABLE => {
+                // Not processed; repeating with the same reference is safe
+                // (a payment that did get created answers 409, then polls).
+                self.maybe_created = true;
+                self.later(now, |at| State::Creating { at });
+            }
+            s if s.class() == crate::http::StatusClass::ServerError => {
+                self.maybe_created = true;
+                self.attempts = 0;
+                self.later(now, |at| State::Polling { at });
+            }
+            s if s.class() == crate::http::StatusClass::ClientError => {
+                let reason = match input {
+                    Input::Response { body, .. } => {
+                        json::decode::<ErrorBody>(body).ok().map(|b| b.code)
+                    }
+                    Input::Failed(_) => None,
+                };
+                warn!("momo: CreatePayments refused with {}", s);
+                self.finish(PaymentOutcome::Refused(Refusal::BadRequest(reason)));
+            }
+            _ => {
+                // 2xx other than 202, 3xx: not the documented answer; the
+                // payment may exist, so poll.
+                self.maybe_created = true;
+                self.later(now, |at| State::Polling { at });
+            }
+        }
+    }
+
+    fn on_status(&mut self, input: Input<'_>, now: Now) {
+        let Input::Response { head, body } = input else {
+            self.later(now, |at| State::Polling { at });
+            return;
+        };
+        if head.status == Status::UNAUTHORIZED && !self.refreshed_after_401 {
+            self.refreshed_after_401 = true;
+            self.tokens.invalidate();
+            self.set_state(State::Token {
+                then: AfterToken::Poll,
+                at: now.instant,
+            });
+            return;
+        }
+        if head.status != Status::UNAUTHORIZED {
+            self.refreshed_after_401 = false;
+        }
+        if head.status == Status::OK {
+            match json::decode::<PaymentStatus>(body) {
+                Ok(status) => match status.status {
+                    PaymentStatusCode::Successful => {
+                        self.finish(PaymentOutcome::Successful {
+                            reference_id: self.reference_id,
+                            financial_transaction_id: status.financial_transaction_id,
+                        });
+                        return;
+                    }
+                    PaymentStatusCode::Failed => {
+                        self.finish(PaymentOutcome::Failed {
+                            reference_id: self.reference_id,
+                            reason: status.reason.map(|r| r.code()),
+                        });
+                        return;
+                    }
+                    _ => {}
+                },
+                Err(e) => warn!("momo status: unreadable answer: {}", e),
+            }
+        }
+        // CREATED, PENDING, 404 right after the 202, 5xx, garbage: ask again.
+        self.later(now, |at| State::Polling { at });
+    }
+
+    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output<PaymentOutcome> {
+        self.set_state(next);
+        Output::Send(Transmit { head, body_len })
+    }
+}
+
+impl Flow for Payment<'_> {
+    type Outcome = PaymentOutcome;
+
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<PaymentOutcome>, FlowError> {
+        loop {
+            match self.state {
+                State::Token { then, at } => {
+                    if now.instant < at {
+                        return Ok(Output::Wait(at));
+                    }
+                    let head = self.token_request()?;
+                    return Ok(self.send(head, 0, State::AwaitingToken { then }));
+                }
+                State::Persisting => {
+                    self.persisted = true;
+                    self.set_state(State::Creating { at: now.instant });
+                    return Ok(Output::Persist(StoreOp::Put(self.record(now))));
+                }
+                State::Creating { at } => {
+                    if now.instant < at {
+                        return Ok(Output::Wait(at));
+                    }
+                    if self.tokens.valid_at(now.instant).is_none() {
+                        self.set_state(State::Token {
+                            then: AfterToken::Create,
+                            at: now.instant,
+                        });
+                        continue;
+                    }
+                    let len = json::encode(&self.body(), body)?;
+                    let mut head = self.api_head(path::create_payments()?, now.instant)?;
+                    head.set(HeaderName::XReferenceId, &self.reference_id.to_text())?;
+                    if let Some(url) = &self.config.callback_url {
+                        head.set(HeaderName::XCallbackUrl, url)?;
+                    }
+                    head.json_body()?;
+                    return Ok(self.send(head, len, State::AwaitingCreate));
+                }
+                State::Polling { at } => {
+                    if now.instant < at {
+                        return Ok(Output::Wait(at));
+                    }
+                    if self.tokens.valid_at(now.instant).is_none() {
+                        self.set_state(State::Token {
+                            then: AfterToken::Poll,
+                            at: now.instant,
+                        });
+                        continue;
+                    }
+                    let head =
+                        self.api_head(path::get_payment_status(&self.reference_id)?, now.instant)?;
+                    return Ok(self.send(head, 0, State::AwaitingStatus));
+                }
+                State::Settling => {
+                    self.set_state(State::Final);
+                    return Ok(Output::Persist(StoreOp::Remove(self.reference_id)));
+                }
+                State::Final => {
+                    return self
+                        .outcome
+                        .take()
+                        .map(Output::Done)
+                        .ok_or(FlowError::Finished);
+                }
+                State::AwaitingToken { .. } | State::AwaitingCreate | State::AwaitingStatus => {
+                    return Err(FlowError::AwaitingInput);
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, input: Input<'_>, now: Now) {
+        match self.state {
+            State::AwaitingToken { then } => self.on_token(then, input, now),
+            State::AwaitingCreate => self.on_create(input, now),
+            State::AwaitingStatus => self.on_status(input, now),
+            other => warn!("momo payment: input ignored in state {}", other),
+        }
+    }
+}
