@@ -200,3 +200,140 @@ impl fmt::Display for Money {
         })
     }
 }
+
+/// Why a [`Call`] ended without a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError<E> {
+    /// A final refusal: the status, and the error body when it could be read.
+    Refused(crate::http::Status, Option<E>),
+    /// No usable answer before the deadline.
+    Unreachable,
+}
+
+/// Retry policy of [`Call`]: 500 ms doubling to 8 s.
+pub const CALL_BACKOFF: crate::outbox::Backoff = crate::outbox::Backoff {
+    base: crate::time::Duration::from_millis(500),
+    max: crate::time::Duration::from_secs(8),
+};
+
+/// A request that moves no money (a lookup, a catalogue, an order, a
+/// status): sent, and repeated after transport failures, 409 and 5xx until
+/// `deadline`; a 2xx body is decoded as `T`, a 4xx body as `E`.
+pub struct Call<'a, R, T, E> {
+    head: RequestHead,
+    request: Option<&'a R>,
+    deadline: Instant,
+    state: CallState,
+    attempts: u32,
+    jitter: u32,
+    outcome: Option<Result<T, CallError<E>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallState {
+    Sending { at: Instant },
+    Awaiting,
+    Final,
+}
+
+impl<'a, R, T, E> Call<'a, R, T, E>
+where
+    R: serde::Serialize,
+    T: serde::de::DeserializeOwned,
+    E: serde::de::DeserializeOwned,
+{
+    /// A call of `head` with an optional JSON body, retried until
+    /// `now + patience`; `jitter` comes from the caller's RNG.
+    pub fn new(
+        head: RequestHead,
+        request: Option<&'a R>,
+        now: Now,
+        patience: crate::time::Duration,
+        jitter: u32,
+    ) -> Self {
+        Self {
+            head,
+            request,
+            deadline: now.instant + patience,
+            state: CallState::Sending { at: now.instant },
+            attempts: 0,
+            jitter,
+            outcome: None,
+        }
+    }
+
+    fn finish(&mut self, outcome: Result<T, CallError<E>>) {
+        self.outcome = Some(outcome);
+        self.state = CallState::Final;
+    }
+
+    fn again(&mut self, now: Now) {
+        let delay = CALL_BACKOFF.delay(self.attempts, self.jitter);
+        self.attempts = self.attempts.saturating_add(1);
+        self.jitter = self.jitter.rotate_left(7) ^ 0x9e37_79b9;
+        let at = now.instant + delay;
+        if at > self.deadline {
+            self.finish(Err(CallError::Unreachable));
+        } else {
+            self.state = CallState::Sending { at };
+        }
+    }
+}
+
+impl<R, T, E> Flow for Call<'_, R, T, E>
+where
+    R: serde::Serialize,
+    T: serde::de::DeserializeOwned,
+    E: serde::de::DeserializeOwned,
+{
+    type Outcome = Result<T, CallError<E>>;
+
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<Self::Outcome>, FlowError> {
+        match self.state {
+            CallState::Sending { at } if now.instant < at => Ok(Output::Wait(at)),
+            CallState::Sending { .. } => {
+                let len = match self.request {
+                    Some(request) => crate::json::encode(request, body)?,
+                    None => 0,
+                };
+                self.state = CallState::Awaiting;
+                Ok(Output::Send(Transmit {
+                    head: self.head.clone(),
+                    body_len: len,
+                }))
+            }
+            CallState::Awaiting => Err(FlowError::AwaitingInput),
+            CallState::Final => self
+                .outcome
+                .take()
+                .map(Output::Done)
+                .ok_or(FlowError::Finished),
+        }
+    }
+
+    fn handle(&mut self, input: Input<'_>, now: Now) {
+        if self.state != CallState::Awaiting {
+            return;
+        }
+        let Input::Response { head, body } = input else {
+            self.again(now);
+            return;
+        };
+        use crate::http::{Status, StatusClass};
+        match head.status.class() {
+            StatusClass::Success => match crate::json::decode::<T>(body) {
+                Ok(value) => self.finish(Ok(value)),
+                Err(e) => {
+                    warn!("{}: unreadable answer: {}", self.head, e);
+                    self.again(now);
+                }
+            },
+            StatusClass::ServerError => self.again(now),
+            _ if head.status == Status::CONFLICT => self.again(now),
+            _ => {
+                let error = crate::json::decode::<E>(body).ok();
+                self.finish(Err(CallError::Refused(head.status, error)));
+            }
+        }
+    }
+}

@@ -73,6 +73,12 @@ pub enum Advice {
         /// Why the money could not be collected.
         reason: Option<String<REASON_CAP>>,
     },
+    /// A partner create with `complete: true` whose answer was lost: ask
+    /// for the transaction by its external reference until it is final.
+    ConductorPartnerStatus {
+        /// The partner's reference.
+        external_reference: ExternalReference,
+    },
     /// A MoMo payment whose outcome is not known yet: poll its status by
     /// the X-Reference-Id until SUCCESSFUL or FAILED.
     MomoStatus {

@@ -13,5 +13,6 @@
 //! `Idempotent-Replayed: true` ([`crate::http::ResponseHead`]).
 
 pub mod error;
+pub mod flow;
 pub mod path;
 pub mod wire;

@@ -248,6 +248,8 @@ pub struct Payment<'a> {
     sale: Uuid,
     seq: u32,
     state: State,
+    /// The `created` of the record, fixed at the start.
+    created: crate::time::Timestamp,
     started: Instant,
     /// The status record is in the store.
     persisted: bool,
@@ -283,6 +285,7 @@ impl<'a> Payment<'a> {
             sale,
             seq,
             state: State::Persisting,
+            created: now.unix.to_timestamp(),
             started: now.instant,
             persisted: false,
             maybe_created: false,
@@ -318,12 +321,12 @@ impl<'a> Payment<'a> {
         self.started + self.config.poll_deadline
     }
 
-    fn record(&self, now: Now) -> Record {
+    fn record(&self) -> Record {
         Record {
             key: self.reference_id,
             sale: self.sale,
             seq: self.seq,
-            created: now.unix.to_timestamp(),
+            created: self.created,
             advice: Advice::MomoStatus {
                 reference_id: self.reference_id,
             },
@@ -384,9 +387,9 @@ impl<'a> Payment<'a> {
     }
 
     /// Stop trying: "not charged" only if MoMo cannot have the payment.
-    fn give_up(&mut self, refusal: Refusal, now: Now) {
+    fn give_up(&mut self, refusal: Refusal) {
         if self.maybe_created {
-            let record = self.record(now);
+            let record = self.record();
             self.finish(PaymentOutcome::Pending {
                 reference_id: self.reference_id,
                 record,
@@ -408,7 +411,7 @@ impl<'a> Payment<'a> {
     fn later(&mut self, now: Now, retry: impl FnOnce(Instant) -> State) {
         let at = now.instant + self.next_delay();
         if at > self.deadline() {
-            self.give_up(Refusal::Unreachable, now);
+            self.give_up(Refusal::Unreachable);
         } else {
             self.set_state(retry(at));
         }
@@ -438,7 +441,7 @@ impl<'a> Payment<'a> {
             }
             Input::Response { head, .. } if head.status == Status::UNAUTHORIZED => {
                 error!("momo token: credentials refused (401)");
-                self.give_up(Refusal::Unauthorized, now);
+                self.give_up(Refusal::Unauthorized);
             }
             _ => self.later(now, |at| State::Token { then, at }),
         }
@@ -477,7 +480,7 @@ impl<'a> Payment<'a> {
                     at: now.instant,
                 });
             }
-            Status::UNAUTHORIZED => self.give_up(Refusal::Unauthorized, now),
+            Status::UNAUTHORIZED => self.give_up(Refusal::Unauthorized),
             Status::CONFLICT => {
                 // Only possible if this reference was used before, i.e. an
                 // earlier attempt did reach MoMo: poll it.
@@ -583,7 +586,7 @@ impl Flow for Payment<'_> {
                 State::Persisting => {
                     self.persisted = true;
                     self.set_state(State::Creating { at: now.instant });
-                    return Ok(Output::Persist(StoreOp::Put(self.record(now))));
+                    return Ok(Output::Persist(StoreOp::Put(self.record())));
                 }
                 State::Creating { at } => {
                     if now.instant < at {

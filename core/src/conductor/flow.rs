@@ -1,0 +1,907 @@
+//! Conductor bill payment flows: the primitive flows (transactions API) and
+//! the composite flows (partner API).
+//!
+//! ```text
+//! primitive / composite 2:  Creating → PersistingSettle → Settling → Removing → Final
+//! composite 1 (one call):   PersistingCreate → Creating → Removing → Final
+//! ```
+//!
+//! Idempotency, client side: every logical POST gets a fresh key (drawn
+//! from the caller's RNG at construction) and every repeat of it reuses the
+//! key. A replayed answer (`Idempotent-Replayed: true`) is treated as the
+//! original. 409 (the first request is still in flight) → back off and
+//! repeat with the same key. 422 (the key was used with other parameters)
+//! is a bug on this side: logged as an error and reported, never retried.
+//! A lost answer → repeat with the same key. Conductor stores a 500 under
+//! the key, so after a 500 on complete or cancel the flow asks for the
+//! transaction instead, and starts a new attempt (new key) only if it is
+//! still ACTIVE.
+//!
+//! Money moves on complete (and on a partner create with `complete: true`):
+//! the record that can finish it is persisted before that request leaves,
+//! and removed only on a final answer.
+
+use core::fmt;
+
+use heapless::String;
+use rand_core::RngCore;
+
+use super::error::{Code, ErrorResponse};
+use super::path;
+use super::wire::{
+    CancelTransactionRequest, CompleteTransactionRequest, CreateTransactionRequest, MetaData,
+    PartnerCreateTransactionRequest, PaymentMethod, Transaction, TransactionResponse,
+    TransactionStatus, ID_CAP, REASON_CAP,
+};
+use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
+use crate::fmt::Secret;
+use crate::http::{HeadError, HeaderName, RequestHead, Status, StatusClass};
+use crate::id::{ExternalReference, IdempotencyKey, Uuid};
+use crate::json;
+use crate::outbox::{Advice, Backoff, ConductorTarget, Record, StoreOp};
+use crate::time::{Duration, Instant};
+
+/// Longest secret key kept (`sk_test_…`): Conductor's are about 30 bytes.
+pub const SECRET_KEY_CAP: usize = 128;
+/// Longest `Retailer-Id` (ids issued by Moment).
+pub const RETAILER_ID_CAP: usize = 64;
+
+/// Repeats of one POST: 500 ms doubling to 8 s. A 409 means the first
+/// request is still running on Conductor's side: seconds, not minutes.
+pub const RETRY_BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(500),
+    max: Duration::from_secs(8),
+};
+
+/// How the terminal talks to Conductor.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `Authorization: Bearer sk_…`.
+    pub secret_key: Secret<String<SECRET_KEY_CAP>>,
+    /// `Retailer-Id` where the document requires it.
+    pub retailer_id: String<RETAILER_ID_CAP>,
+    /// `meta_data` sent with every create, complete and cancel.
+    pub meta_data: Option<MetaData>,
+    /// How long one step may keep retrying before the flow reports.
+    pub deadline: Duration,
+}
+
+/// How the sale ends once the transaction exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settle {
+    /// The tender was collected: complete with this method.
+    Complete(PaymentMethod),
+    /// The tender failed or the customer walked away: cancel.
+    Cancel(Option<String<REASON_CAP>>),
+}
+
+/// Which step of the flow an outcome speaks of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Step {
+    /// Creating the transaction.
+    Create,
+    /// Completing it.
+    Complete,
+    /// Cancelling it.
+    Cancel,
+}
+
+/// How a bill payment ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BillOutcome {
+    /// Completed: the biller is paid.
+    Completed(Transaction),
+    /// Cancelled: nothing was paid.
+    Cancelled(Transaction),
+    /// Refused or failed at a step: nothing was paid.
+    Refused {
+        /// Where.
+        step: Step,
+        /// HTTP status of the refusal (`None`: never reached Conductor).
+        status: Option<Status>,
+        /// Conductor's code, when the body had one.
+        code: Option<Code>,
+    },
+    /// Not final by the deadline: the record in the outbox finishes it.
+    Pending(Record),
+}
+
+impl BillOutcome {
+    /// What happened to the customer's money.
+    pub fn money(&self) -> Money {
+        match self {
+            Self::Completed(_) => Money::Charged,
+            Self::Cancelled(_) | Self::Refused { .. } => Money::NotCharged,
+            Self::Pending(_) => Money::Pending,
+        }
+    }
+}
+
+/// What to create.
+#[derive(Debug, Clone)]
+enum Create {
+    Transaction(CreateTransactionRequest),
+    Partner(PartnerCreateTransactionRequest),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum State {
+    /// Composite flow 1: persist the status record before the create that
+    /// moves money.
+    PersistingCreate,
+    Creating {
+        at: Instant,
+    },
+    AwaitingCreate,
+    PersistingSettle,
+    Settling {
+        at: Instant,
+    },
+    AwaitingSettle,
+    /// After a 500 on settle: ask for the transaction.
+    Checking {
+        at: Instant,
+    },
+    AwaitingCheck,
+    Removing,
+    Final,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::PersistingCreate => "PersistingCreate",
+            Self::Creating { .. } => "Creating",
+            Self::AwaitingCreate => "AwaitingCreate",
+            Self::PersistingSettle => "PersistingSettle",
+            Self::Settling { .. } => "Settling",
+            Self::AwaitingSettle => "AwaitingSettle",
+            Self::Checking { .. } => "Checking",
+            Self::AwaitingCheck => "AwaitingCheck",
+            Self::Removing => "Removing",
+            Self::Final => "Final",
+        })
+    }
+}
+
+/// What one answer to an idempotent POST means.
+enum Answer {
+    /// 2xx with a readable transaction.
+    Done(Transaction),
+    /// Repeat with the same key after a backoff.
+    Repeat,
+    /// Conductor stored a 500 under the key: the result of this attempt is
+    /// unknown and repeating it replays the 500.
+    Unknown,
+    /// A final refusal.
+    Refused(Status, Option<Code>),
+}
+
+fn classify(input: Input<'_>) -> Answer {
+    let (head, body) = match input {
+        Input::Response { head, body } => (head, body),
+        // Not sent, or sent with the answer lost: the same key is safe.
+        Input::Failed(_) => return Answer::Repeat,
+    };
+    if head.idempotent_replayed {
+        debug!("conductor: replayed answer {}", head.status);
+    }
+    match head.status.class() {
+        StatusClass::Success => match json::decode::<TransactionResponse>(body) {
+            Ok(TransactionResponse {
+                data: Some(transaction),
+                ..
+            }) => Answer::Done(transaction),
+            // A success we cannot read: the replay of the same key will
+            // bring the same body again; try once more after a backoff.
+            _ => {
+                warn!("conductor: unreadable success body");
+                Answer::Repeat
+            }
+        },
+        _ if head.status == Status::CONFLICT => Answer::Repeat,
+        _ if head.status == Status::UNPROCESSABLE => {
+            error!("conductor: 422 — idempotency key reused with other parameters (a bug in till)");
+            Answer::Refused(head.status, Some(Code::UnprocessableContent))
+        }
+        _ if head.status == Status::INTERNAL_SERVER_ERROR => Answer::Unknown,
+        StatusClass::ServerError => Answer::Repeat,
+        _ => {
+            let code = json::decode::<ErrorResponse>(body)
+                .ok()
+                .map(|e| e.status.code);
+            Answer::Refused(head.status, code)
+        }
+    }
+}
+
+/// One bill payment through the transactions or the partner API.
+pub struct BillPayment<'a> {
+    config: &'a Config,
+    create: Create,
+    settle: Option<Settle>,
+    sale: Uuid,
+    seq: u32,
+    create_key: IdempotencyKey,
+    settle_key: Uuid,
+    transaction_id: Option<String<ID_CAP>>,
+    state: State,
+    /// When the sale started: the `created` of every record it writes, so
+    /// a record reported in an outcome is the one in the store.
+    created: crate::time::Timestamp,
+    step_started: Instant,
+    persisted: bool,
+    attempts: u32,
+    jitter: u32,
+    outcome: Option<BillOutcome>,
+}
+
+impl<'a> BillPayment<'a> {
+    fn new(
+        config: &'a Config,
+        create: Create,
+        settle: Option<Settle>,
+        seq: u32,
+        now: Now,
+        rng: &mut impl RngCore,
+    ) -> Self {
+        let state = match (&create, &settle) {
+            (Create::Partner(_), None) => State::PersistingCreate,
+            _ => State::Creating { at: now.instant },
+        };
+        Self {
+            config,
+            create,
+            settle,
+            sale: Uuid::new_v4(rng),
+            seq,
+            create_key: IdempotencyKey::generate(rng),
+            settle_key: Uuid::new_v4(rng),
+            transaction_id: None,
+            state,
+            created: now.unix.to_timestamp(),
+            step_started: now.instant,
+            persisted: false,
+            attempts: 0,
+            jitter: rng.next_u32(),
+            outcome: None,
+        }
+    }
+
+    /// Primitive flow 2: create the transaction for `request.items`, then
+    /// complete or cancel it. `request.complete` is forced off; the money
+    /// moves on the complete, which is persisted first.
+    pub fn primitive(
+        config: &'a Config,
+        mut request: CreateTransactionRequest,
+        settle: Settle,
+        seq: u32,
+        now: Now,
+        rng: &mut impl RngCore,
+    ) -> Self {
+        request.complete = Some(false);
+        request.payment_method = None;
+        if request.meta_data.is_none() {
+            request.meta_data = config.meta_data.clone();
+        }
+        Self::new(
+            config,
+            Create::Transaction(request),
+            Some(settle),
+            seq,
+            now,
+            rng,
+        )
+    }
+
+    /// Composite flow 2: partner create, then complete or cancel by
+    /// external reference.
+    pub fn composite(
+        config: &'a Config,
+        mut request: PartnerCreateTransactionRequest,
+        settle: Settle,
+        seq: u32,
+        now: Now,
+        rng: &mut impl RngCore,
+    ) -> Self {
+        request.complete = Some(false);
+        request.payment_method = None;
+        if request.meta_data.is_none() {
+            request.meta_data = config.meta_data.clone();
+        }
+        Self::new(
+            config,
+            Create::Partner(request),
+            Some(settle),
+            seq,
+            now,
+            rng,
+        )
+    }
+
+    /// Composite flow 1: one partner create with `complete: true` and the
+    /// payment method. It moves money, so a record that can learn its
+    /// outcome (by external reference) is persisted first.
+    pub fn composite_one_call(
+        config: &'a Config,
+        mut request: PartnerCreateTransactionRequest,
+        method: PaymentMethod,
+        seq: u32,
+        now: Now,
+        rng: &mut impl RngCore,
+    ) -> Self {
+        request.complete = Some(true);
+        request.payment_method = Some(method);
+        if request.meta_data.is_none() {
+            request.meta_data = config.meta_data.clone();
+        }
+        Self::new(config, Create::Partner(request), None, seq, now, rng)
+    }
+
+    /// The idempotency key of the create.
+    pub fn create_key(&self) -> &IdempotencyKey {
+        &self.create_key
+    }
+
+    fn set_state(&mut self, new: State) {
+        if self.state != new {
+            debug!("conductor bill: {} => {}", self.state, new);
+        }
+        self.state = new;
+    }
+
+    fn external_reference(&self) -> &ExternalReference {
+        match &self.create {
+            Create::Transaction(r) => &r.external_reference,
+            Create::Partner(r) => &r.external_reference,
+        }
+    }
+
+    fn target(&self) -> Option<ConductorTarget> {
+        match &self.create {
+            Create::Partner(r) => Some(ConductorTarget::Partner(r.external_reference.clone())),
+            Create::Transaction(_) => self
+                .transaction_id
+                .clone()
+                .map(ConductorTarget::Transaction),
+        }
+    }
+
+    fn settle_record(&self) -> Option<Record> {
+        let target = self.target()?;
+        let advice = match self.settle.as_ref()? {
+            Settle::Complete(method) => Advice::ConductorComplete {
+                target,
+                idempotency_key: self.settle_key,
+                payment_method: method.clone(),
+            },
+            Settle::Cancel(reason) => Advice::ConductorCancel {
+                target,
+                idempotency_key: self.settle_key,
+                reason: reason.clone(),
+            },
+        };
+        Some(self.record(advice))
+    }
+
+    fn record(&self, advice: Advice) -> Record {
+        Record {
+            key: self.sale,
+            sale: self.sale,
+            seq: self.seq,
+            created: self.created,
+            advice,
+        }
+    }
+
+    fn head(&self, mut head: RequestHead, key: Option<&str>) -> Result<RequestHead, HeadError> {
+        head.bearer(&self.config.secret_key)?;
+        head.json_body()?;
+        if let Some(key) = key {
+            head.set(HeaderName::IdempotencyKey, key)?;
+        }
+        Ok(head)
+    }
+
+    fn step(&self) -> Step {
+        match (&self.state, &self.settle) {
+            (State::Creating { .. } | State::AwaitingCreate | State::PersistingCreate, _) => {
+                Step::Create
+            }
+            (_, Some(Settle::Cancel(_))) => Step::Cancel,
+            _ => Step::Complete,
+        }
+    }
+
+    fn finish(&mut self, outcome: BillOutcome) {
+        info!(
+            "conductor bill {}: {}",
+            self.external_reference(),
+            outcome.money()
+        );
+        let settled = !matches!(outcome, BillOutcome::Pending(_));
+        self.outcome = Some(outcome);
+        self.set_state(if settled && self.persisted {
+            State::Removing
+        } else {
+            State::Final
+        });
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let delay = RETRY_BACKOFF.delay(self.attempts, self.jitter);
+        self.attempts = self.attempts.saturating_add(1);
+        self.jitter = self.jitter.rotate_left(7) ^ 0x9e37_79b9;
+        delay
+    }
+
+    /// Repeat the current step later, or report at the deadline.
+    fn repeat(&mut self, now: Now, again: impl FnOnce(Instant) -> State, at_deadline: BillOutcome) {
+        let at = now.instant + self.next_delay();
+        if at > self.step_started + self.config.deadline {
+            self.finish(at_deadline);
+        } else {
+            self.set_state(again(at));
+        }
+    }
+
+    fn pending(&self) -> BillOutcome {
+        let record = match (&self.create, &self.settle) {
+            (Create::Partner(r), None) => Some(self.record(Advice::ConductorPartnerStatus {
+                external_reference: r.external_reference.clone(),
+            })),
+            _ => self.settle_record(),
+        };
+        match record {
+            Some(record) => BillOutcome::Pending(record),
+            // Nothing was persisted, so nothing can have moved money.
+            None => BillOutcome::Refused {
+                step: self.step(),
+                status: None,
+                code: None,
+            },
+        }
+    }
+
+    fn start_step(&mut self, state: State, now: Now) {
+        self.attempts = 0;
+        self.step_started = now.instant;
+        self.set_state(state);
+    }
+
+    fn on_create(&mut self, input: Input<'_>, now: Now) {
+        let one_call = self.settle.is_none();
+        match classify(input) {
+            Answer::Done(transaction) => {
+                if one_call {
+                    self.finish(BillOutcome::Completed(transaction));
+                } else {
+                    self.transaction_id = Some(transaction.id.clone());
+                    self.start_step(State::PersistingSettle, now);
+                }
+            }
+            Answer::Repeat => {
+                let deadline = if one_call {
+                    self.pending()
+                } else {
+                    // The transaction may exist, ACTIVE; without a complete
+                    // it never takes money.
+                    BillOutcome::Refused {
+                        step: Step::Create,
+                        status: None,
+                        code: None,
+                    }
+                };
+                self.repeat(now, |at| State::Creating { at }, deadline);
+            }
+            Answer::Unknown if one_call => {
+                let outcome = self.pending();
+                self.finish(outcome);
+            }
+            Answer::Unknown => self.finish(BillOutcome::Refused {
+                step: Step::Create,
+                status: Some(Status::INTERNAL_SERVER_ERROR),
+                code: Some(Code::InternalServerError),
+            }),
+            Answer::Refused(status, code) => self.finish(BillOutcome::Refused {
+                step: Step::Create,
+                status: Some(status),
+                code,
+            }),
+        }
+    }
+
+    fn on_settle(&mut self, input: Input<'_>, now: Now) {
+        let cancelling = matches!(self.settle, Some(Settle::Cancel(_)));
+        match classify(input) {
+            Answer::Done(transaction) if cancelling => {
+                self.finish(BillOutcome::Cancelled(transaction))
+            }
+            Answer::Done(transaction) => self.finish(BillOutcome::Completed(transaction)),
+            Answer::Repeat => {
+                let deadline = self.pending();
+                self.repeat(now, |at| State::Settling { at }, deadline);
+            }
+            Answer::Unknown => self.set_state(State::Checking { at: now.instant }),
+            Answer::Refused(status, Some(code)) if code.is_already_final() => {
+                // A repeat found the transaction already settled: learn how.
+                debug!("conductor: {} on settle, checking the transaction", code);
+                let _ = status;
+                self.set_state(State::Checking { at: now.instant });
+            }
+            Answer::Refused(status, code) => {
+                let step = self.step();
+                self.finish(BillOutcome::Refused {
+                    step,
+                    status: Some(status),
+                    code,
+                });
+            }
+        }
+    }
+
+    fn on_check(&mut self, input: Input<'_>, now: Now) {
+        let transaction = match input {
+            Input::Response { head, body } if head.status.is_success() => {
+                json::decode::<TransactionResponse>(body)
+                    .ok()
+                    .and_then(|r| r.data)
+            }
+            _ => None,
+        };
+        let Some(transaction) = transaction else {
+            let deadline = self.pending();
+            self.repeat(now, |at| State::Checking { at }, deadline);
+            return;
+        };
+        match transaction.status {
+            TransactionStatus::Completed | TransactionStatus::Accepted => {
+                self.finish(BillOutcome::Completed(transaction))
+            }
+            TransactionStatus::Cancelled | TransactionStatus::Rejected => {
+                self.finish(BillOutcome::Cancelled(transaction))
+            }
+            _ => {
+                // Still ACTIVE (or processing): the 500 attempt did nothing
+                // visible. A new attempt gets a new key; the record is
+                // rewritten with it before it goes out.
+                self.settle_key = Uuid::from_bytes(mix(self.settle_key.as_bytes(), self.jitter));
+                self.start_step(State::PersistingSettle, now);
+            }
+        }
+    }
+
+    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output<BillOutcome> {
+        self.set_state(next);
+        Output::Send(Transmit { head, body_len })
+    }
+
+    fn settle_request(&self, body: &mut [u8]) -> Result<(RequestHead, usize), FlowError> {
+        let Some(target) = self.target() else {
+            return Err(FlowError::Finished);
+        };
+        let key = IdempotencyKey::from_uuid(&self.settle_key);
+        let (head, len) = match &self.settle {
+            Some(Settle::Cancel(reason)) => {
+                let len = json::encode(
+                    &CancelTransactionRequest {
+                        reason: reason.clone(),
+                        meta_data: self.config.meta_data.clone(),
+                    },
+                    body,
+                )?;
+                let head = match &target {
+                    ConductorTarget::Transaction(id) => path::cancel_transaction(id)?,
+                    ConductorTarget::Partner(r) => path::partner_cancel_transaction(r.as_str())?,
+                };
+                (head, len)
+            }
+            Some(Settle::Complete(method)) => {
+                let len = json::encode(
+                    &CompleteTransactionRequest {
+                        payment_method: method.clone(),
+                        meta_data: self.config.meta_data.clone(),
+                    },
+                    body,
+                )?;
+                let head = match &target {
+                    ConductorTarget::Transaction(id) => path::complete_transaction(id)?,
+                    ConductorTarget::Partner(r) => path::partner_complete_transaction(r.as_str())?,
+                };
+                (head, len)
+            }
+            None => return Err(FlowError::Finished),
+        };
+        Ok((self.head(head, Some(key.as_str()))?, len))
+    }
+
+    fn check_request(&self) -> Result<RequestHead, FlowError> {
+        let head = match self.target() {
+            Some(ConductorTarget::Transaction(id)) => path::get_transaction(&id)?,
+            Some(ConductorTarget::Partner(r)) => path::partner_get_transaction(r.as_str())?,
+            None => return Err(FlowError::Finished),
+        };
+        let mut head = head;
+        head.bearer(&self.config.secret_key)?;
+        Ok(head)
+    }
+}
+
+/// A new UUID v4 derived from an old one and fresh jitter, for a new
+/// attempt's key without another RNG draw.
+fn mix(old: &[u8; 16], jitter: u32) -> [u8; 16] {
+    let mut out = *old;
+    for (i, b) in out.iter_mut().enumerate() {
+        let shift = (i % 4) * 8;
+        *b ^= (jitter >> shift) as u8 ^ (i as u8).wrapping_mul(0x9d);
+    }
+    out[6] = (out[6] & 0x0f) | 0x40;
+    out[8] = (out[8] & 0x3f) | 0x80;
+    out
+}
+
+impl Flow for BillPayment<'_> {
+    type Outcome = BillOutcome;
+
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<BillOutcome>, FlowError> {
+        match self.state {
+            State::PersistingCreate => {
+                let record = match &self.create {
+                    Create::Partner(r) => self.record(Advice::ConductorPartnerStatus {
+                        external_reference: r.external_reference.clone(),
+                    }),
+                    Create::Transaction(_) => return Err(FlowError::Finished),
+                };
+                self.persisted = true;
+                self.start_step(State::Creating { at: now.instant }, now);
+                Ok(Output::Persist(StoreOp::Put(record)))
+            }
+            State::Creating { at } => {
+                if now.instant < at {
+                    return Ok(Output::Wait(at));
+                }
+                let (head, len) = match &self.create {
+                    Create::Transaction(r) => (path::create_transaction()?, json::encode(r, body)?),
+                    Create::Partner(r) => {
+                        (path::partner_create_transaction()?, json::encode(r, body)?)
+                    }
+                };
+                let mut head = self.head(head, Some(self.create_key.as_str()))?;
+                head.set(HeaderName::RetailerId, &self.config.retailer_id)?;
+                Ok(self.send(head, len, State::AwaitingCreate))
+            }
+            State::PersistingSettle => {
+                let record = self.settle_record().ok_or(FlowError::Finished)?;
+                self.persisted = true;
+                self.set_state(State::Settling { at: now.instant });
+                Ok(Output::Persist(StoreOp::Put(record)))
+            }
+            State::Settling { at } => {
+                if now.instant < at {
+                    return Ok(Output::Wait(at));
+                }
+                let (head, len) = self.settle_request(body)?;
+                Ok(self.send(head, len, State::AwaitingSettle))
+            }
+            State::Checking { at } => {
+                if now.instant < at {
+                    return Ok(Output::Wait(at));
+                }
+                let head = self.check_request()?;
+                Ok(self.send(head, 0, State::AwaitingCheck))
+            }
+            State::Removing => {
+                self.set_state(State::Final);
+                Ok(Output::Persist(StoreOp::Remove(self.sale)))
+            }
+            State::Final => self
+                .outcome
+                .take()
+                .map(Output::Done)
+                .ok_or(FlowError::Finished),
+            State::AwaitingCreate | State::AwaitingSettle | State::AwaitingCheck => {
+                Err(FlowError::AwaitingInput)
+            }
+        }
+    }
+
+    fn handle(&mut self, input: Input<'_>, now: Now) {
+        match self.state {
+            State::AwaitingCreate => self.on_create(input, now),
+            State::AwaitingSettle => self.on_settle(input, now),
+            State::AwaitingCheck => self.on_check(input, now),
+            other => warn!("conductor bill: input ignored in state {}", other),
+        }
+    }
+}
+
+/// An account enquiry, catalogue, order or transaction lookup: no money.
+pub type ConductorCall<'a, R, T> = crate::flow::Call<'a, R, T, ErrorResponse>;
+
+/// `POST /conductor/v1/accounts` (with `Retailer-Id`).
+pub fn account_enquiry<'a>(
+    config: &Config,
+    request: &'a super::wire::AccountEnquiryRequest,
+    now: Now,
+    rng: &mut impl RngCore,
+) -> Result<
+    ConductorCall<'a, super::wire::AccountEnquiryRequest, super::wire::AccountEnquiryResponse>,
+    FlowError,
+> {
+    let mut head = path::account_enquiry()?;
+    head.bearer(&config.secret_key)?;
+    head.json_body()?;
+    head.set(HeaderName::RetailerId, &config.retailer_id)?;
+    Ok(crate::flow::Call::new(
+        head,
+        Some(request),
+        now,
+        config.deadline,
+        rng.next_u32(),
+    ))
+}
+
+/// `GET /conductor/v1/catalogs`.
+pub fn get_catalogs(
+    config: &Config,
+    category_code: Option<&str>,
+    depth: Option<u8>,
+    now: Now,
+    rng: &mut impl RngCore,
+) -> Result<ConductorCall<'static, (), super::wire::CatalogResponse>, FlowError> {
+    let mut head = path::get_catalogs(category_code, depth)?;
+    head.bearer(&config.secret_key)?;
+    Ok(crate::flow::Call::new(
+        head,
+        None,
+        now,
+        config.deadline,
+        rng.next_u32(),
+    ))
+}
+
+/// `POST /conductor/v1/orders` under a fresh idempotency key (repeats of
+/// the call reuse it), after checking the products against the catalogue.
+pub fn create_order<'a>(
+    config: &Config,
+    catalog: &super::wire::Catalog,
+    request: &'a super::wire::CreateOrderRequest,
+    now: Now,
+    rng: &mut impl RngCore,
+) -> Result<
+    ConductorCall<'a, super::wire::CreateOrderRequest, super::wire::OrderResponse>,
+    OrderError,
+> {
+    validate_order(catalog, request)?;
+    let mut head = path::create_order().map_err(FlowError::from)?;
+    head.bearer(&config.secret_key).map_err(FlowError::from)?;
+    head.json_body().map_err(FlowError::from)?;
+    let key = IdempotencyKey::generate(rng);
+    head.set(HeaderName::IdempotencyKey, key.as_str())
+        .map_err(FlowError::from)?;
+    Ok(crate::flow::Call::new(
+        head,
+        Some(request),
+        now,
+        config.deadline,
+        rng.next_u32(),
+    ))
+}
+
+/// `GET` a transaction by id or a partner transaction by reference.
+pub fn get_transaction(
+    config: &Config,
+    target: &ConductorTarget,
+    now: Now,
+    rng: &mut impl RngCore,
+) -> Result<ConductorCall<'static, (), TransactionResponse>, FlowError> {
+    let mut head = match target {
+        ConductorTarget::Transaction(id) => path::get_transaction(id)?,
+        ConductorTarget::Partner(r) => path::partner_get_transaction(r.as_str())?,
+    };
+    head.bearer(&config.secret_key)?;
+    Ok(crate::flow::Call::new(
+        head,
+        None,
+        now,
+        config.deadline,
+        rng.next_u32(),
+    ))
+}
+
+/// Why an order was not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderError {
+    /// The order has no products.
+    Empty,
+    /// A product is not in the catalogue page given.
+    UnknownProduct(String<{ super::wire::CODE_CAP }>),
+    /// A quantity is outside the product's quantity rules.
+    Quantity {
+        /// The product.
+        code: String<{ super::wire::CODE_CAP }>,
+        /// The quantity asked for.
+        quantity: u32,
+    },
+    /// The request could not be built.
+    Flow(FlowError),
+}
+
+impl From<FlowError> for OrderError {
+    fn from(e: FlowError) -> Self {
+        Self::Flow(e)
+    }
+}
+
+impl fmt::Display for OrderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("order has no products"),
+            Self::UnknownProduct(code) => write!(f, "product {code} is not in the catalogue"),
+            Self::Quantity { code, quantity } => {
+                write!(f, "quantity {quantity} of {code} is outside its rules")
+            }
+            Self::Flow(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Check every product of an order against the catalogue: known, and the
+/// quantity within its `quantity_rules` (at least one when there are none).
+pub fn validate_order(
+    catalog: &super::wire::Catalog,
+    order: &super::wire::CreateOrderRequest,
+) -> Result<(), OrderError> {
+    if order.products.is_empty() {
+        return Err(OrderError::Empty);
+    }
+    let products = catalog.products.as_deref().unwrap_or_default();
+    for item in &order.products {
+        let product = products
+            .iter()
+            .find(|p| p.code == item.code)
+            .ok_or_else(|| OrderError::UnknownProduct(item.code.clone()))?;
+        let allowed = match product.quantity_rules {
+            Some(rules) => rules.allows(item.quantity),
+            None => item.quantity >= 1,
+        };
+        if !allowed {
+            return Err(OrderError::Quantity {
+                code: item.code.clone(),
+                quantity: item.quantity,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Why a bill amount was not accepted before sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum AmountError {
+    /// Outside the bill's min/max rules.
+    OutsideRules,
+    /// The rules or the amount could not be compared.
+    Money(crate::money::MoneyError),
+}
+
+/// Check an amount against a bill's `amount_due.rules` (no rules: any
+/// positive amount).
+pub fn validate_bill_amount(
+    bill: &super::wire::Bill,
+    amount: crate::money::Amount,
+) -> Result<(), AmountError> {
+    if amount.minor() == 0 {
+        return Err(AmountError::OutsideRules);
+    }
+    match bill.amount_due.and_then(|due| due.rules) {
+        Some(rules) => match rules.allows(amount) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(AmountError::OutsideRules),
+            Err(e) => Err(AmountError::Money(e)),
+        },
+        None => Ok(()),
+    }
+}
