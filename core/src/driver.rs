@@ -128,3 +128,106 @@ where
         }
     }
 }
+
+/// What one [`flush`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FlushReport {
+    /// Records settled (final answer, removed).
+    pub settled: usize,
+    /// Attempts that were not final (rescheduled with backoff).
+    pub retried: usize,
+}
+
+/// Deliver every outbox entry that is due now, one attempt each, in order.
+/// Settled entries are removed from store and index; the others are
+/// rescheduled with [`crate::outbox::Backoff::ADVICE`] and jitter from
+/// `rng`. Returns when nothing more is due; [`Outbox::next_wakeup`] says
+/// when to call again.
+///
+/// [`Outbox::next_wakeup`]: crate::outbox::Outbox::next_wakeup
+#[allow(clippy::too_many_arguments)]
+pub async fn flush<T, S, C>(
+    outbox: &mut crate::outbox::Outbox,
+    store: &mut S,
+    transport: &mut T,
+    clock: &mut C,
+    conductor: Option<&crate::conductor::flow::Config>,
+    mut momo: Option<(
+        &crate::momo::flow::Config,
+        &mut crate::momo::flow::TokenCache,
+    )>,
+    bufs: Buffers<'_>,
+    rng: &mut impl rand_core::RngCore,
+) -> Result<FlushReport, DriveError<S::Error>>
+where
+    T: Transport,
+    S: Store,
+    C: Clock,
+{
+    use crate::delivery::{Context, Delivered, Delivery};
+    use crate::outbox::{Backoff, Record};
+
+    let mut report = FlushReport::default();
+    let mut last: Option<crate::id::Uuid> = None;
+    while let Some(entry) = outbox.due(clock.now().instant) {
+        if last == Some(entry.key) {
+            // Rescheduled into the past by a stalled clock: wait for the
+            // next call rather than spin.
+            break;
+        }
+        last = Some(entry.key);
+        let Some(len) = store
+            .get(entry.key, bufs.record)
+            .await
+            .map_err(DriveError::Store)?
+        else {
+            // Removed already (a flow settled it): forget it here too.
+            let _ = outbox.settle(entry.key);
+            continue;
+        };
+        let record = match json::decode::<Record>(bufs.record.get(..len).unwrap_or_default()) {
+            Ok(record) => record,
+            Err(e) => {
+                error!(
+                    "outbox {}: unreadable record ({}); kept in the store",
+                    entry.key, e
+                );
+                let _ = outbox.settle(entry.key);
+                continue;
+            }
+        };
+        let context = Context {
+            conductor,
+            momo: momo
+                .as_mut()
+                .map(|(config, tokens)| (*config, &mut **tokens)),
+        };
+        let mut delivery = Delivery::new(record, context);
+        let outcome = run(
+            &mut delivery,
+            transport,
+            store,
+            clock,
+            Buffers {
+                body: &mut *bufs.body,
+                response: &mut *bufs.response,
+                record: &mut *bufs.record,
+            },
+        )
+        .await?;
+        match outcome {
+            Delivered::Settled(money) => {
+                info!("outbox {}: settled, {}", entry.key, money);
+                let _ = outbox.settle(entry.key);
+                report.settled += 1;
+            }
+            Delivered::Retry | Delivered::Unconfigured => {
+                let now = clock.now().instant;
+                let _ = outbox.retry(entry.key, now, Backoff::ADVICE, rng.next_u32());
+                report.retried += 1;
+            }
+        }
+    }
+    Ok(report)
+}

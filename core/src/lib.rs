@@ -50,6 +50,7 @@ pub mod fmt;
 
 pub mod code;
 pub mod conductor;
+pub mod delivery;
 pub mod driver;
 pub mod electrum;
 pub mod flow;

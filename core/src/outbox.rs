@@ -126,6 +126,9 @@ pub trait Store {
     /// Write `bytes` (an encoded [`Record`]) under `key`.
     async fn put(&mut self, key: Uuid, bytes: &[u8]) -> Result<(), Self::Error>;
 
+    /// Read the record under `key` into `buf`; returns its length.
+    async fn get(&mut self, key: Uuid, buf: &mut [u8]) -> Result<Option<usize>, Self::Error>;
+
     /// Remove `key`; removing a missing key is not an error.
     async fn remove(&mut self, key: Uuid) -> Result<(), Self::Error>;
 
@@ -173,7 +176,7 @@ impl MemoryStore {
     }
 
     /// The bytes stored under `key`.
-    pub fn get(&self, key: Uuid) -> Option<&[u8]> {
+    pub fn bytes(&self, key: Uuid) -> Option<&[u8]> {
         self.records
             .iter()
             .find(|(k, _)| *k == key)
@@ -195,6 +198,17 @@ impl Store for MemoryStore {
             .map_err(|_| MemoryStoreError::Full)
     }
 
+    async fn get(&mut self, key: Uuid, buf: &mut [u8]) -> Result<Option<usize>, Self::Error> {
+        let Some(bytes) = self.bytes(key) else {
+            return Ok(None);
+        };
+        let dst = buf
+            .get_mut(..bytes.len())
+            .ok_or(MemoryStoreError::TooLarge)?;
+        dst.copy_from_slice(bytes);
+        Ok(Some(bytes.len()))
+    }
+
     async fn remove(&mut self, key: Uuid) -> Result<(), Self::Error> {
         self.records.retain(|(k, _)| *k != key);
         Ok(())
@@ -210,6 +224,57 @@ impl Store for MemoryStore {
         }
         Ok(())
     }
+}
+
+/// What [`restore`] found in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RestoreReport {
+    /// Records now pending in the outbox.
+    pub restored: usize,
+    /// Records that could not be read. They stay in the store untouched
+    /// (never silently dropped) and are logged for the operator.
+    pub unreadable: usize,
+    /// Records that did not fit the index (more than [`OUTBOX_CAPACITY`]).
+    /// They stay in the store and are picked up once others settle.
+    pub deferred: usize,
+}
+
+/// Rebuild the outbox index from the store on boot: every stored record
+/// becomes a pending entry due at `now`, in its original order.
+pub async fn restore<S: Store>(
+    store: &mut S,
+    outbox: &mut Outbox,
+    buf: &mut [u8],
+    now: Instant,
+) -> Result<RestoreReport, S::Error> {
+    let mut report = RestoreReport::default();
+    store
+        .for_each(
+            buf,
+            &mut |key, bytes| match crate::json::decode::<Record>(bytes) {
+                Ok(record) if record.key == key => {
+                    let entry = Entry {
+                        key: record.key,
+                        sale: record.sale,
+                        seq: record.seq,
+                        attempts: 0,
+                        next_at: now,
+                    };
+                    match outbox.restore(entry) {
+                        Ok(()) => report.restored += 1,
+                        Err(OutboxError::Duplicate) => {}
+                        Err(_) => report.deferred += 1,
+                    }
+                }
+                _ => {
+                    error!("outbox: stored record {} is unreadable; kept", key);
+                    report.unreadable += 1;
+                }
+            },
+        )
+        .await?;
+    Ok(report)
 }
 
 /// Why the outbox refused something.

@@ -6,34 +6,20 @@ use heapless::{String, Vec};
 use support::harness::{rng, start_now, Harness, Sent, Step};
 use till_core::conductor::error::Code;
 use till_core::conductor::flow::{
-    self, AmountError, BillOutcome, BillPayment, Config, OrderError, Settle, Step as BillStep,
+    self, AmountError, BillOutcome, BillPayment, OrderError, Settle, Step as BillStep,
 };
 use till_core::conductor::wire::*;
 use till_core::flow::{CallError, Money as MoneyOutcome, TransportFailure};
-use till_core::fmt::Secret;
 use till_core::http::{HeaderName, Status};
 use till_core::id::ExternalReference;
 use till_core::json;
 use till_core::money::{Amount, Currency};
 use till_core::outbox::{Advice, ConductorTarget};
-use till_core::time::Duration;
 
 const TX_ID: &str = "e37d07ed-1899-418a-868c-1a1c72645223";
 const EXT_REF: &str = "5e4b65ba-1e15-44c8-b11f-d0beda039246";
 
-fn config() -> Config {
-    Config {
-        secret_key: Secret::new(String::try_from("sk_test_RhKeWM4c1mB32CjwIdpfuqDJ").unwrap()),
-        retailer_id: String::try_from("retailer_001").unwrap(),
-        meta_data: Some(MetaData {
-            pos_data: Some(PosData {
-                store_id: Some(String::try_from("store_yJhb8jBgyh").unwrap()),
-                terminal_id: Some(String::try_from("terminal_00000003").unwrap()),
-            }),
-        }),
-        deadline: Duration::from_secs(30),
-    }
-}
+use support::fixtures::conductor_config as config;
 
 fn transaction(status: &str) -> std::string::String {
     format!(

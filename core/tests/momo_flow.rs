@@ -5,30 +5,16 @@ mod support;
 use heapless::String;
 use support::harness::{rng, start_now, Harness, Sent};
 use till_core::flow::{Money, TransportFailure};
-use till_core::fmt::Secret;
 use till_core::http::HeaderName;
 use till_core::id::Uuid;
 use till_core::momo::error::ErrorReason;
-use till_core::momo::flow::{Config, Payment, PaymentOutcome, PaymentRequest, Refusal, TokenCache};
+use till_core::momo::flow::{Payment, PaymentOutcome, PaymentRequest, Refusal, TokenCache};
 use till_core::momo::wire::CustomerReference;
 use till_core::money::{Amount, Currency};
 use till_core::outbox::Advice;
 use till_core::time::Duration;
 
-const TOKEN: &str = r#"{"access_token":"eyJ0eXAiOiJKV1QiLCJhbGciOiJSMjU2In0.sandbox","token_type":"access_token","expires_in":3600}"#;
-
-fn config() -> Config {
-    Config {
-        subscription_key: Secret::new(
-            String::try_from("5f1b4e8d2c7a4b3e9f0d1c2b3a4e5f6a").unwrap(),
-        ),
-        api_user: Uuid::parse("c72025f5-5cd1-4630-99e4-8ba4722fad56").unwrap(),
-        api_key: Secret::new(String::try_from("a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6").unwrap()),
-        target_environment: String::try_from("sandbox").unwrap(),
-        callback_url: None,
-        poll_deadline: Duration::from_secs(60),
-    }
-}
+use support::fixtures::{momo_config as config, MOMO_TOKEN as TOKEN};
 
 fn request(msisdn: &str) -> PaymentRequest {
     PaymentRequest {

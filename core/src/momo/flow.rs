@@ -101,7 +101,7 @@ impl TokenCache {
         self.token = None;
     }
 
-    fn store(&mut self, response: TokenResponse, now: Instant) {
+    pub(crate) fn store(&mut self, response: TokenResponse, now: Instant) {
         let lifetime = Duration::from_secs(u64::from(response.expires_in));
         let usable = Duration::from_millis(
             lifetime

@@ -110,4 +110,6 @@ pub fn decode_err<T: DeserializeOwned + std::fmt::Debug>(path: &str) -> DecodeEr
         Err(e) => e,
     }
 }
+pub mod fixtures;
 pub mod harness;
+pub mod io;

@@ -1,0 +1,455 @@
+//! Delivery of one outbox record: one attempt, as a sans-IO flow.
+//!
+//! The outbox ([`crate::outbox::Outbox`]) decides *when*; a [`Delivery`]
+//! makes one attempt at a record and says whether it is settled (remove
+//! it; here is what happened to the money) or must be repeated later (the
+//! outbox backs off). The request is rebuilt from the record alone, with
+//! the same identity every time: same Electrum advice id, same Conductor
+//! idempotency key, same MoMo reference.
+//!
+//! A settled record is removed (`Persist(Remove)`) before `Done`, so a
+//! power loss after the final answer at worst repeats an advice the
+//! provider already has — which every advice here tolerates.
+
+use core::fmt;
+
+use crate::conductor::error::ErrorResponse;
+use crate::conductor::wire::{
+    CancelTransactionRequest, CompleteTransactionRequest, TransactionResponse, TransactionStatus,
+};
+use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
+use crate::http::{HeaderName, RequestHead, Status, StatusClass};
+use crate::id::{IdempotencyKey, Uuid};
+use crate::json;
+use crate::momo::wire::{PaymentStatus, PaymentStatusCode, TokenResponse};
+use crate::outbox::{Advice, ConductorTarget, Record, StoreOp};
+
+/// The configuration a delivery may need; a record of an API without
+/// configuration is left pending (and logged), never dropped.
+pub struct Context<'a> {
+    /// Conductor credentials.
+    pub conductor: Option<&'a crate::conductor::flow::Config>,
+    /// MoMo credentials and the token cache.
+    pub momo: Option<(
+        &'a crate::momo::flow::Config,
+        &'a mut crate::momo::flow::TokenCache,
+    )>,
+}
+
+/// What one attempt achieved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivered {
+    /// Final: the record was removed; this is what happened to the money.
+    Settled(Money),
+    /// Not final: repeat later. If the record had to change (a new
+    /// Conductor key after a stored 500), the new one was persisted.
+    Retry,
+    /// The record cannot be sent: no configuration for its API. It stays.
+    Unconfigured,
+}
+
+impl fmt::Display for Delivered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Settled(money) => write!(f, "settled ({money})"),
+            Self::Retry => f.write_str("not final, will repeat"),
+            Self::Unconfigured => f.write_str("no configuration for this API"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Start,
+    AwaitingToken,
+    Sending,
+    Awaiting,
+    /// Conductor answered 500 to complete/cancel: read the transaction.
+    Checking,
+    AwaitingCheck,
+    /// Write the record back (new key) before reporting.
+    Rewriting,
+    Removing(Money),
+    Final,
+}
+
+/// One attempt at one record.
+pub struct Delivery<'a> {
+    record: Record,
+    context: Context<'a>,
+    state: State,
+    outcome: Option<Delivered>,
+}
+
+impl<'a> Delivery<'a> {
+    /// An attempt at `record` (read back from the store).
+    pub fn new(record: Record, context: Context<'a>) -> Self {
+        Self {
+            record,
+            context,
+            state: State::Start,
+            outcome: None,
+        }
+    }
+
+    /// The record as it now stands (its key may have been renewed).
+    pub fn record(&self) -> &Record {
+        &self.record
+    }
+
+    fn done(&mut self, outcome: Delivered) {
+        debug!("outbox {}: {}", self.record.key, outcome);
+        self.outcome = Some(outcome);
+        self.state = State::Final;
+    }
+
+    fn settle(&mut self, money: Money) {
+        self.state = State::Removing(money);
+    }
+
+    fn conductor_head(
+        &self,
+        head: RequestHead,
+        key: Option<&Uuid>,
+    ) -> Result<RequestHead, FlowError> {
+        let Some(config) = self.context.conductor else {
+            return Err(FlowError::Finished);
+        };
+        let mut head = head;
+        head.bearer(&config.secret_key)?;
+        if let Some(key) = key {
+            head.json_body()?;
+            head.set(
+                HeaderName::IdempotencyKey,
+                IdempotencyKey::from_uuid(key).as_str(),
+            )?;
+        }
+        Ok(head)
+    }
+
+    fn get_head(target: &ConductorTarget) -> Result<RequestHead, FlowError> {
+        Ok(match target {
+            ConductorTarget::Transaction(id) => crate::conductor::path::get_transaction(id)?,
+            ConductorTarget::Partner(r) => {
+                crate::conductor::path::partner_get_transaction(r.as_str())?
+            }
+        })
+    }
+
+    fn momo_head(&self, head: RequestHead, now: Now) -> Result<RequestHead, FlowError> {
+        let Some((config, tokens)) = self.context.momo.as_ref() else {
+            return Err(FlowError::Finished);
+        };
+        let mut head = head;
+        head.set(
+            HeaderName::OcpApimSubscriptionKey,
+            config.subscription_key.expose(),
+        )?;
+        head.set(HeaderName::XTargetEnvironment, &config.target_environment)?;
+        if let Some(token) = tokens.valid_at(now.instant) {
+            head.bearer(token)?;
+        }
+        Ok(head)
+    }
+
+    /// The request for this record, encoded into `body`.
+    fn request(&mut self, now: Now, body: &mut [u8]) -> Result<Option<Transmit>, FlowError> {
+        let tx = match &self.record.advice {
+            Advice::ConductorComplete {
+                target,
+                idempotency_key,
+                payment_method,
+            } => {
+                let Some(config) = self.context.conductor else {
+                    return Ok(None);
+                };
+                let body_len = json::encode(
+                    &CompleteTransactionRequest {
+                        payment_method: payment_method.clone(),
+                        meta_data: config.meta_data.clone(),
+                    },
+                    body,
+                )?;
+                let head = match target {
+                    ConductorTarget::Transaction(id) => {
+                        crate::conductor::path::complete_transaction(id)?
+                    }
+                    ConductorTarget::Partner(r) => {
+                        crate::conductor::path::partner_complete_transaction(r.as_str())?
+                    }
+                };
+                Transmit {
+                    head: self.conductor_head(head, Some(idempotency_key))?,
+                    body_len,
+                }
+            }
+            Advice::ConductorCancel {
+                target,
+                idempotency_key,
+                reason,
+            } => {
+                let Some(config) = self.context.conductor else {
+                    return Ok(None);
+                };
+                let body_len = json::encode(
+                    &CancelTransactionRequest {
+                        reason: reason.clone(),
+                        meta_data: config.meta_data.clone(),
+                    },
+                    body,
+                )?;
+                let head = match target {
+                    ConductorTarget::Transaction(id) => {
+                        crate::conductor::path::cancel_transaction(id)?
+                    }
+                    ConductorTarget::Partner(r) => {
+                        crate::conductor::path::partner_cancel_transaction(r.as_str())?
+                    }
+                };
+                Transmit {
+                    head: self.conductor_head(head, Some(idempotency_key))?,
+                    body_len,
+                }
+            }
+            Advice::ConductorPartnerStatus { external_reference } => {
+                if self.context.conductor.is_none() {
+                    return Ok(None);
+                }
+                let head =
+                    crate::conductor::path::partner_get_transaction(external_reference.as_str())?;
+                Transmit {
+                    head: self.conductor_head(head, None)?,
+                    body_len: 0,
+                }
+            }
+            Advice::MomoStatus { reference_id } => {
+                if self.context.momo.is_none() {
+                    return Ok(None);
+                }
+                let head = crate::momo::path::get_payment_status(reference_id)?;
+                Transmit {
+                    head: self.momo_head(head, now)?,
+                    body_len: 0,
+                }
+            }
+        };
+        Ok(Some(tx))
+    }
+
+    fn needs_momo_token(&self, now: Now) -> bool {
+        matches!(self.record.advice, Advice::MomoStatus { .. })
+            && self
+                .context
+                .momo
+                .as_ref()
+                .is_some_and(|(_, tokens)| tokens.valid_at(now.instant).is_none())
+    }
+
+    fn token_request(&self) -> Result<Option<Transmit>, FlowError> {
+        let Some((config, _)) = self.context.momo.as_ref() else {
+            return Ok(None);
+        };
+        let mut head = crate::momo::path::create_access_token()?;
+        head.basic(&config.api_user.to_text(), &config.api_key)?;
+        head.set(
+            HeaderName::OcpApimSubscriptionKey,
+            config.subscription_key.expose(),
+        )?;
+        Ok(Some(Transmit { head, body_len: 0 }))
+    }
+
+    fn on_answer(&mut self, input: Input<'_>) {
+        let Input::Response { head, body } = input else {
+            // No answer: the same request goes again later.
+            self.done(Delivered::Retry);
+            return;
+        };
+        let status = head.status;
+        match &self.record.advice {
+            Advice::ConductorComplete { .. } | Advice::ConductorCancel { .. } => {
+                let completing = matches!(self.record.advice, Advice::ConductorComplete { .. });
+                let paid = if completing {
+                    Money::Charged
+                } else {
+                    Money::NotCharged
+                };
+                if status.is_success() {
+                    self.settle(paid);
+                    return;
+                }
+                if status == Status::INTERNAL_SERVER_ERROR {
+                    self.state = State::Checking;
+                    return;
+                }
+                if status == Status::CONFLICT || status.class() == StatusClass::ServerError {
+                    self.done(Delivered::Retry);
+                    return;
+                }
+                let code = json::decode::<ErrorResponse>(body)
+                    .ok()
+                    .map(|e| e.status.code);
+                match code {
+                    Some(c) if c.is_already_final() => self.state = State::Checking,
+                    _ => {
+                        // A final refusal: the transaction was not completed
+                        // by this advice. Completing → not charged.
+                        error!("outbox {}: refused with {}", self.record.key, status);
+                        self.settle(Money::NotCharged);
+                    }
+                }
+            }
+            Advice::ConductorPartnerStatus { .. } => {
+                if status == Status::NOT_FOUND {
+                    // The create never took effect.
+                    self.settle(Money::NotCharged);
+                    return;
+                }
+                self.on_transaction(status, body);
+            }
+            Advice::MomoStatus { .. } => {
+                if status == Status::UNAUTHORIZED {
+                    if let Some((_, tokens)) = self.context.momo.as_mut() {
+                        tokens.invalidate();
+                    }
+                    self.done(Delivered::Retry);
+                    return;
+                }
+                let final_status = if status == Status::OK {
+                    json::decode::<PaymentStatus>(body).ok().map(|s| s.status)
+                } else {
+                    None
+                };
+                match final_status {
+                    Some(PaymentStatusCode::Successful) => self.settle(Money::Charged),
+                    Some(PaymentStatusCode::Failed) => self.settle(Money::NotCharged),
+                    _ => self.done(Delivered::Retry),
+                }
+            }
+        }
+    }
+
+    /// Settle from a transaction read back, or decide what comes next.
+    fn on_transaction(&mut self, status: Status, body: &[u8]) {
+        let transaction = if status.is_success() {
+            json::decode::<TransactionResponse>(body)
+                .ok()
+                .and_then(|r| r.data)
+        } else {
+            None
+        };
+        match transaction.map(|t| t.status) {
+            Some(TransactionStatus::Completed | TransactionStatus::Accepted) => {
+                self.settle(Money::Charged)
+            }
+            Some(TransactionStatus::Cancelled | TransactionStatus::Rejected) => {
+                self.settle(Money::NotCharged)
+            }
+            Some(_) if self.state == State::AwaitingCheck => {
+                // Still ACTIVE after a stored 500: the next attempt needs a
+                // new key; write it before it can be used.
+                if let Advice::ConductorComplete {
+                    idempotency_key, ..
+                }
+                | Advice::ConductorCancel {
+                    idempotency_key, ..
+                } = &mut self.record.advice
+                {
+                    let mut bytes = *idempotency_key.as_bytes();
+                    bytes.rotate_left(5);
+                    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+                    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+                    *idempotency_key = Uuid::from_bytes(bytes);
+                }
+                self.state = State::Rewriting;
+            }
+            _ => self.done(Delivered::Retry),
+        }
+    }
+}
+
+impl Flow for Delivery<'_> {
+    type Outcome = Delivered;
+
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<Delivered>, FlowError> {
+        match self.state {
+            State::Start => {
+                if self.needs_momo_token(now) {
+                    let Some(tx) = self.token_request()? else {
+                        self.done(Delivered::Unconfigured);
+                        return self.poll(now, body);
+                    };
+                    self.state = State::AwaitingToken;
+                    return Ok(Output::Send(tx));
+                }
+                self.state = State::Sending;
+                self.poll(now, body)
+            }
+            State::Sending => match self.request(now, body)? {
+                Some(tx) => {
+                    self.state = State::Awaiting;
+                    Ok(Output::Send(tx))
+                }
+                None => {
+                    warn!(
+                        "outbox {}: no configuration for its API; kept",
+                        self.record.key
+                    );
+                    self.done(Delivered::Unconfigured);
+                    self.poll(now, body)
+                }
+            },
+            State::Checking => {
+                let target = match &self.record.advice {
+                    Advice::ConductorComplete { target, .. }
+                    | Advice::ConductorCancel { target, .. } => target.clone(),
+                    _ => return Err(FlowError::Finished),
+                };
+                let head = self.conductor_head(Self::get_head(&target)?, None)?;
+                self.state = State::AwaitingCheck;
+                Ok(Output::Send(Transmit { head, body_len: 0 }))
+            }
+            State::Rewriting => {
+                self.done(Delivered::Retry);
+                Ok(Output::Persist(StoreOp::Put(self.record.clone())))
+            }
+            State::Removing(money) => {
+                self.done(Delivered::Settled(money));
+                Ok(Output::Persist(StoreOp::Remove(self.record.key)))
+            }
+            State::Final => self
+                .outcome
+                .take()
+                .map(Output::Done)
+                .ok_or(FlowError::Finished),
+            State::AwaitingToken | State::Awaiting | State::AwaitingCheck => {
+                Err(FlowError::AwaitingInput)
+            }
+        }
+    }
+
+    fn handle(&mut self, input: Input<'_>, now: Now) {
+        match self.state {
+            State::AwaitingToken => match input {
+                Input::Response { head, body } if head.status == Status::OK => {
+                    match (
+                        json::decode::<TokenResponse>(body),
+                        self.context.momo.as_mut(),
+                    ) {
+                        (Ok(token), Some((_, tokens))) => {
+                            tokens.store(token, now.instant);
+                            self.state = State::Sending;
+                        }
+                        _ => self.done(Delivered::Retry),
+                    }
+                }
+                _ => self.done(Delivered::Retry),
+            },
+            State::Awaiting => self.on_answer(input),
+            State::AwaitingCheck => match input {
+                Input::Response { head, body } => self.on_transaction(head.status, body),
+                Input::Failed(_) => self.done(Delivered::Retry),
+            },
+            _ => {}
+        }
+    }
+}

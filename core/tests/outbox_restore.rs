@@ -1,0 +1,502 @@
+//! Power loss and restore: records written before a send survive a reboot,
+//! are restored into the outbox, and are delivered with the same identity
+//! until a final answer — through the real driver loop.
+
+mod support;
+
+use heapless::{String, Vec};
+use support::fixtures::{conductor_config, momo_config, MOMO_TOKEN};
+use support::harness::{rng, start_now, Harness};
+use support::io::{block_on, ScriptedTransport, VirtualClock};
+use till_core::conductor::flow::{BillPayment, Settle};
+use till_core::conductor::wire::*;
+use till_core::driver::{self, Buffers, FlushReport};
+use till_core::flow::Money as MoneyOutcome;
+use till_core::http::HeaderName;
+use till_core::id::ExternalReference;
+use till_core::json;
+use till_core::momo::flow::{Payment, PaymentRequest, TokenCache};
+use till_core::momo::wire::CustomerReference;
+use till_core::money::{Amount, Currency};
+use till_core::outbox::{self, Advice, MemoryStore, Outbox, Record, Store, RECORD_MAX_LEN};
+use till_core::time::Instant;
+
+const TX_ID: &str = "e37d07ed-1899-418a-868c-1a1c72645223";
+
+fn reboot(
+    store: &std::collections::BTreeMap<till_core::id::Uuid, std::vec::Vec<u8>>,
+) -> (MemoryStore, Outbox) {
+    let mut disk = MemoryStore::new();
+    for (key, bytes) in store {
+        block_on(disk.put(*key, bytes)).unwrap();
+    }
+    let mut outbox = Outbox::new();
+    let mut buf = vec![0u8; RECORD_MAX_LEN];
+    let report = block_on(outbox::restore(
+        &mut disk,
+        &mut outbox,
+        &mut buf,
+        Instant::ZERO,
+    ))
+    .unwrap();
+    assert_eq!(report.restored, store.len());
+    assert_eq!(report.unreadable, 0);
+    (disk, outbox)
+}
+
+struct Bufs {
+    body: std::vec::Vec<u8>,
+    response: std::vec::Vec<u8>,
+    record: std::vec::Vec<u8>,
+}
+
+impl Bufs {
+    fn new() -> Self {
+        Self {
+            body: vec![0; 4096],
+            response: vec![0; 32 * 1024],
+            record: vec![0; RECORD_MAX_LEN],
+        }
+    }
+    fn get(&mut self) -> Buffers<'_> {
+        Buffers {
+            body: &mut self.body,
+            response: &mut self.response,
+            record: &mut self.record,
+        }
+    }
+}
+
+fn momo_request() -> PaymentRequest {
+    PaymentRequest {
+        amount: Amount::from_minor(2500, Currency::EUR),
+        customer: CustomerReference::try_from_str("46733123453").unwrap(),
+        provider: String::try_from("Electricity Inc.").unwrap(),
+        external_id: None,
+        note: None,
+    }
+}
+
+#[test]
+fn momo_power_loss_between_persist_and_send() {
+    let cfg = momo_config();
+    let mut tokens = TokenCache::new();
+    let flow = Payment::new(
+        &cfg,
+        &mut tokens,
+        momo_request(),
+        0,
+        start_now(),
+        &mut rng(1),
+    );
+    let mut h = Harness::new(flow, start_now());
+    h.expect_send(); // token
+    h.respond_json(200, MOMO_TOKEN);
+    let create = h.expect_send();
+    // Power is lost here: CreatePayments may or may not have left.
+    let reference = create
+        .head
+        .header(HeaderName::XReferenceId)
+        .unwrap()
+        .to_string();
+    let (mut disk, mut outbox) = reboot(&h.store);
+    assert_eq!(outbox.len(), 1);
+
+    // After the reboot the terminal polls the reference; MoMo never got the
+    // payment (404): not final, kept, polled again later.
+    let mut transport = ScriptedTransport::default();
+    transport
+        .expect(
+            "POST /collection/token/",
+            ScriptedTransport::json(200, MOMO_TOKEN),
+        )
+        .expect(
+            &format!("GET /collection/v2_0/payment/{reference}"),
+            ScriptedTransport::json(404, r#"{"code":"RESOURCE_NOT_FOUND"}"#),
+        );
+    let mut clock = VirtualClock::new(start_now());
+    let mut tokens = TokenCache::new();
+    let mut bufs = Bufs::new();
+    let report = block_on(driver::flush(
+        &mut outbox,
+        &mut disk,
+        &mut transport,
+        &mut clock,
+        None,
+        Some((&cfg, &mut tokens)),
+        bufs.get(),
+        &mut rng(2),
+    ))
+    .unwrap();
+    assert_eq!(
+        report,
+        FlushReport {
+            settled: 0,
+            retried: 1
+        }
+    );
+    assert_eq!(disk.len(), 1, "not dropped");
+    assert!(transport.is_done());
+
+    // Never expires: a week of 404s later it is still there...
+    for _ in 0..200 {
+        clock.advance(3_000_000);
+        if tokens.valid_at(clock.now.instant).is_none() {
+            transport.expect(
+                "POST /collection/token/",
+                ScriptedTransport::json(200, MOMO_TOKEN),
+            );
+        }
+        transport.expect(
+            "GET /collection/v2_0/payment/",
+            ScriptedTransport::json(404, "{}"),
+        );
+        block_on(driver::flush(
+            &mut outbox,
+            &mut disk,
+            &mut transport,
+            &mut clock,
+            None,
+            Some((&cfg, &mut tokens)),
+            bufs.get(),
+            &mut rng(3),
+        ))
+        .unwrap();
+    }
+    assert_eq!(disk.len(), 1);
+    assert!(transport.is_done());
+    // ...until MoMo gives a final status.
+    clock.advance(3_600_000);
+    transport
+        .expect(
+            "POST /collection/token/",
+            ScriptedTransport::json(200, MOMO_TOKEN),
+        )
+        .expect(
+            "GET /collection/v2_0/payment/",
+            ScriptedTransport::json(
+                200,
+                &format!(r#"{{"referenceId":"{reference}","status":"FAILED","reason":"EXPIRED"}}"#),
+            ),
+        );
+    let report = block_on(driver::flush(
+        &mut outbox,
+        &mut disk,
+        &mut transport,
+        &mut clock,
+        None,
+        Some((&cfg, &mut tokens)),
+        bufs.get(),
+        &mut rng(4),
+    ))
+    .unwrap();
+    assert_eq!(report.settled, 1);
+    assert!(disk.is_empty() && outbox.is_empty());
+}
+
+fn bill_request() -> CreateTransactionRequest {
+    CreateTransactionRequest {
+        external_reference: ExternalReference::parse("5e4b65ba-1e15-44c8-b11f-d0beda039246")
+            .unwrap(),
+        items: Vec::from_slice(&[Item {
+            id: String::try_from("bill_41caa5ae-369b-4646-bf06-f2673bdd08fc").unwrap(),
+            reference: None,
+            description: None,
+            amount: Some(Money::from(Amount::from_minor(39550, Currency::ZAR))),
+        }])
+        .unwrap(),
+        amount: None,
+        complete: None,
+        payment_method: None,
+        meta_data: None,
+    }
+}
+
+fn transaction(status: &str) -> std::string::String {
+    format!(r#"{{"status":{{"code":"SUCCESS"}},"data":{{"id":"{TX_ID}","status":"{status}"}}}}"#)
+}
+
+#[test]
+fn conductor_complete_after_send_before_answer_is_repeated_with_the_same_key() {
+    let cfg = conductor_config();
+    let pay = BillPayment::primitive(
+        &cfg,
+        bill_request(),
+        Settle::Complete(PaymentMethod::Cash),
+        0,
+        start_now(),
+        &mut rng(5),
+    );
+    let mut h = Harness::new(pay, start_now());
+    h.expect_send();
+    h.respond_json(201, &transaction("ACTIVE"));
+    let complete = h.expect_send();
+    let key = complete
+        .head
+        .header(HeaderName::IdempotencyKey)
+        .unwrap()
+        .to_string();
+    // Power lost after the complete was written, before its answer.
+    let (mut disk, mut outbox) = reboot(&h.store);
+
+    let mut transport = ScriptedTransport::default();
+    transport
+        .expect(
+            &format!("POST /conductor/v1/transactions/{TX_ID}/complete"),
+            ScriptedTransport::json(500, r#"{"status":{"code":"INTERNAL_SERVER_ERROR"}}"#),
+        )
+        .expect(
+            &format!("GET /conductor/v1/transactions/{TX_ID}"),
+            ScriptedTransport::json(200, &transaction("ACTIVE")),
+        );
+    let mut clock = VirtualClock::new(start_now());
+    let mut bufs = Bufs::new();
+    let report = block_on(driver::flush(
+        &mut outbox,
+        &mut disk,
+        &mut transport,
+        &mut clock,
+        Some(&cfg),
+        None,
+        bufs.get(),
+        &mut rng(6),
+    ))
+    .unwrap();
+    assert_eq!(
+        report,
+        FlushReport {
+            settled: 0,
+            retried: 1
+        }
+    );
+    let (head, body) = &transport.sent[0];
+    assert_eq!(
+        head.header(HeaderName::IdempotencyKey),
+        Some(key.as_str()),
+        "same identity after reboot"
+    );
+    assert_eq!(body, &complete.body);
+    // The stored 500 burnt that key: the record now carries a new one.
+    let mut buf = vec![0u8; RECORD_MAX_LEN];
+    let sale = h.records()[0].key;
+    let n = block_on(disk.get(sale, &mut buf)).unwrap().unwrap();
+    let rewritten: Record = json::decode(&buf[..n]).unwrap();
+    let Advice::ConductorComplete {
+        idempotency_key, ..
+    } = rewritten.advice
+    else {
+        panic!()
+    };
+    assert_ne!(idempotency_key.to_string(), key);
+
+    // Next attempt: new key, completed.
+    clock.advance(10_000);
+    transport.expect(
+        &format!("POST /conductor/v1/transactions/{TX_ID}/complete"),
+        ScriptedTransport::json(200, &transaction("COMPLETED")),
+    );
+    let report = block_on(driver::flush(
+        &mut outbox,
+        &mut disk,
+        &mut transport,
+        &mut clock,
+        Some(&cfg),
+        None,
+        bufs.get(),
+        &mut rng(7),
+    ))
+    .unwrap();
+    assert_eq!(report.settled, 1);
+    assert_eq!(
+        transport.sent[2].0.header(HeaderName::IdempotencyKey),
+        Some(idempotency_key.to_string().as_str())
+    );
+    assert!(disk.is_empty());
+}
+
+#[test]
+fn records_of_an_unconfigured_api_and_unreadable_records_are_kept() {
+    let mut disk = MemoryStore::new();
+    let record = Record {
+        key: till_core::id::Uuid::from_bytes([1; 16]),
+        sale: till_core::id::Uuid::from_bytes([1; 16]),
+        seq: 3,
+        created: start_now().unix.to_timestamp(),
+        advice: Advice::MomoStatus {
+            reference_id: till_core::id::Uuid::from_bytes([2; 16]),
+        },
+    };
+    let mut buf = vec![0u8; RECORD_MAX_LEN];
+    let n = json::encode(&record, &mut buf).unwrap();
+    block_on(disk.put(record.key, &buf[..n])).unwrap();
+    block_on(disk.put(till_core::id::Uuid::from_bytes([9; 16]), b"{garbage")).unwrap();
+    let mut outbox = Outbox::new();
+    let report = block_on(outbox::restore(
+        &mut disk,
+        &mut outbox,
+        &mut buf,
+        Instant::ZERO,
+    ))
+    .unwrap();
+    assert_eq!((report.restored, report.unreadable), (1, 1));
+    assert_eq!(outbox.next_seq(), 4);
+    let mut transport = ScriptedTransport::default();
+    let mut clock = VirtualClock::new(start_now());
+    let mut bufs = Bufs::new();
+    let report = block_on(driver::flush(
+        &mut outbox,
+        &mut disk,
+        &mut transport,
+        &mut clock,
+        None,
+        None,
+        bufs.get(),
+        &mut rng(8),
+    ))
+    .unwrap();
+    assert_eq!(
+        report,
+        FlushReport {
+            settled: 0,
+            retried: 1
+        }
+    );
+    assert_eq!(disk.len(), 2, "nothing dropped");
+    assert!(transport.sent.is_empty());
+}
+
+#[test]
+fn the_driver_runs_a_whole_flow_with_persist_before_send() {
+    // The async driver over the same doubles: persist completes before the
+    // protected request; the outcome comes back through `run`.
+    let cfg = momo_config();
+    let mut tokens = TokenCache::new();
+    let mut flow = Payment::new(
+        &cfg,
+        &mut tokens,
+        momo_request(),
+        0,
+        start_now(),
+        &mut rng(9),
+    );
+    let reference = flow.reference_id();
+    let mut transport = ScriptedTransport::default();
+    transport
+        .expect(
+            "POST /collection/token/",
+            ScriptedTransport::json(200, MOMO_TOKEN),
+        )
+        .expect("POST /collection/v2_0/payment", Ok((202, vec![], vec![])))
+        .expect(
+            "GET /collection/v2_0/payment/",
+            ScriptedTransport::json(
+                200,
+                &format!(r#"{{"referenceId":"{reference}","status":"SUCCESSFUL"}}"#),
+            ),
+        );
+    let mut disk = RecordingStore::default();
+    let mut clock = VirtualClock::new(start_now());
+    let mut bufs = Bufs::new();
+    let outcome = block_on(driver::run(
+        &mut flow,
+        &mut transport,
+        &mut disk,
+        &mut clock,
+        bufs.get(),
+    ))
+    .unwrap();
+    assert_eq!(outcome.money(), MoneyOutcome::Charged);
+    assert_eq!(
+        disk.log,
+        vec![format!("put {reference}"), format!("remove {reference}")]
+    );
+    assert!(transport.is_done());
+}
+
+/// A store that logs what it was asked to do.
+#[derive(Default)]
+struct RecordingStore {
+    inner: MemoryStore,
+    log: std::vec::Vec<std::string::String>,
+}
+
+impl Store for RecordingStore {
+    type Error = till_core::outbox::MemoryStoreError;
+    async fn put(&mut self, key: till_core::id::Uuid, bytes: &[u8]) -> Result<(), Self::Error> {
+        self.log.push(format!("put {key}"));
+        self.inner.put(key, bytes).await
+    }
+    async fn get(
+        &mut self,
+        key: till_core::id::Uuid,
+        buf: &mut [u8],
+    ) -> Result<Option<usize>, Self::Error> {
+        self.inner.get(key, buf).await
+    }
+    async fn remove(&mut self, key: till_core::id::Uuid) -> Result<(), Self::Error> {
+        self.log.push(format!("remove {key}"));
+        self.inner.remove(key).await
+    }
+    async fn for_each(
+        &mut self,
+        buf: &mut [u8],
+        each: &mut dyn FnMut(till_core::id::Uuid, &[u8]),
+    ) -> Result<(), Self::Error> {
+        self.inner.for_each(buf, each).await
+    }
+}
+
+#[test]
+fn a_failed_persist_stops_the_protected_send() {
+    struct FullStore;
+    impl Store for FullStore {
+        type Error = &'static str;
+        async fn put(&mut self, _: till_core::id::Uuid, _: &[u8]) -> Result<(), Self::Error> {
+            Err("flash full")
+        }
+        async fn get(
+            &mut self,
+            _: till_core::id::Uuid,
+            _: &mut [u8],
+        ) -> Result<Option<usize>, Self::Error> {
+            Ok(None)
+        }
+        async fn remove(&mut self, _: till_core::id::Uuid) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        async fn for_each(
+            &mut self,
+            _: &mut [u8],
+            _: &mut dyn FnMut(till_core::id::Uuid, &[u8]),
+        ) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+    let cfg = momo_config();
+    let mut tokens = TokenCache::new();
+    let mut flow = Payment::new(
+        &cfg,
+        &mut tokens,
+        momo_request(),
+        0,
+        start_now(),
+        &mut rng(10),
+    );
+    let mut transport = ScriptedTransport::default();
+    transport.expect(
+        "POST /collection/token/",
+        ScriptedTransport::json(200, MOMO_TOKEN),
+    );
+    let mut clock = VirtualClock::new(start_now());
+    let mut bufs = Bufs::new();
+    let result = block_on(driver::run(
+        &mut flow,
+        &mut transport,
+        &mut FullStore,
+        &mut clock,
+        bufs.get(),
+    ));
+    assert_eq!(result.err(), Some(driver::DriveError::Store("flash full")));
+    // Only the token call went out; CreatePayments did not.
+    assert_eq!(transport.sent.len(), 1);
+}
