@@ -20,7 +20,16 @@
 //! - One folder per API with the same shape — [`conductor`], [`momo`],
 //!   [`electrum`] — each holding `wire` (request and response types), `error`
 //!   (the provider's error codes, with an `Unknown` catch-all that keeps the
-//!   text) and `path` (the endpoint table).
+//!   text), `path` (the endpoint table) and `flow` (the sans-IO state
+//!   machines of that API's flows).
+//! - [`flow`]: the contract every flow follows — `poll(now) -> Output
+//!   {Persist, Send, Wait, Done}` and `handle(input, now)` — and a generic
+//!   [`flow::Call`] for requests that move no money.
+//! - [`outbox`]: durable records (persisted before the request they protect),
+//!   the [`outbox::Store`] trait, and the scheduling index with capacity,
+//!   per-sale order and backoff; [`delivery`] makes one attempt at a record.
+//! - [`driver`]: the one async loop over small `Transport`, `Store` and
+//!   `Clock` traits, shared by firmware and host, plus the outbox flush.
 //!
 //! Every fixed capacity is a named constant next to the type that uses it,
 //! with the reason for its size.

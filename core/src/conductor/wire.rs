@@ -43,6 +43,8 @@ pub const EXTERNAL_REFERENCE_CAP: usize = crate::id::EXTERNAL_REFERENCE_MAX;
 pub const NAME_CAP: usize = 64;
 /// Descriptions: the longest sample (an order product) is 297 bytes.
 pub const DESCRIPTION_CAP: usize = 512;
+/// Transaction item descriptions: a label (`DSTV BILL PAYMENT`).
+pub const ITEM_DESCRIPTION_CAP: usize = 128;
 /// Category descriptions: one line in the catalogue ("..." in the sample).
 pub const CATEGORY_DESCRIPTION_CAP: usize = 128;
 /// E-mail addresses (RFC 5321 allows 254; real ones are far shorter).
@@ -417,7 +419,7 @@ pub struct Item {
     pub reference: Option<String<CODE_CAP>>,
     /// Description (responses).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String<DESCRIPTION_CAP>>,
+    pub description: Option<String<ITEM_DESCRIPTION_CAP>>,
     /// Amount paid against the item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Money>,
