@@ -38,6 +38,7 @@ pub struct Context<'a> {
 
 /// What one attempt achieved.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Delivered {
     /// Final: the record was removed; this is what happened to the money.
     Settled(Money),

@@ -275,7 +275,7 @@ impl fmt::Debug for RequestHead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestHead")
             .field("method", &self.method)
-            .field("path", &self.path.as_str())
+            .field("path", &LoggedPath(self.path.as_str()))
             .field("authorization", &self.authorization)
             .field("headers", &self.headers)
             .finish()
@@ -283,16 +283,49 @@ impl fmt::Debug for RequestHead {
 }
 
 impl fmt::Display for RequestHead {
-    /// `POST /conductor/v1/transactions` — the line logs show.
+    /// `POST /conductor/v1/transactions` — the line logs show. Query
+    /// values are masked: they can carry an MSISDN.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.method, self.path)
+        write!(f, "{} {}", self.method, LoggedPath(self.path.as_str()))
+    }
+}
+
+/// A path as logs show it: query values replaced by `*`.
+struct LoggedPath<'a>(&'a str);
+
+impl fmt::Display for LoggedPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (path, query) = match self.0.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (self.0, None),
+        };
+        f.write_str(path)?;
+        if let Some(query) = query {
+            for (i, pair) in query.split('&').enumerate() {
+                let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+                write!(f, "{}{name}=*", if i == 0 { '?' } else { '&' })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for LoggedPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
     }
 }
 
 #[cfg(feature = "defmt")]
 impl defmt::Format for RequestHead {
     fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "{} {=str}", self.method, self.path.as_str())
+        let mut logged: String<PATH_CAP> = String::new();
+        // The logged form is never longer than the path.
+        let _ = fmt::write(
+            &mut logged,
+            format_args!("{}", LoggedPath(self.path.as_str())),
+        );
+        defmt::write!(f, "{} {=str}", self.method, logged.as_str())
     }
 }
 
@@ -608,6 +641,16 @@ mod tests {
         assert!(!printed.contains("sk_test"), "{printed}");
         assert!(!printed.contains("subkey"), "{printed}");
         assert!(printed.contains("Idempotency-Key: k-1"));
+        let lookup = PathBuilder::new("/airtime/v5/msisdn")
+            .unwrap()
+            .query("msisdn", "27749670999")
+            .unwrap()
+            .query("channelName", "USSD")
+            .unwrap()
+            .into_head(Method::Get);
+        let printed = format!("{lookup} {lookup:?}");
+        assert!(!printed.contains("27749670999"), "{printed}");
+        assert!(printed.contains("GET /airtime/v5/msisdn?msisdn=*&channelName=*"));
         assert_eq!(
             head.header(HeaderName::Authorization),
             Some("Bearer sk_test_123456")

@@ -504,7 +504,8 @@ fn every_documented_error_code_on_create_is_not_charged() {
 fn transport_and_server_faults_on_every_post() {
     use TransportFailure::*;
     let cfg = config();
-    let faults: [&dyn Fn(&mut Harness<BillPayment<'_>>); 8] = [
+    type Fault = dyn Fn(&mut Harness<BillPayment<'_>>);
+    let faults: [&Fault; 8] = [
         &|h| h.fail(Connect),
         &|h| h.fail(BeforeWrite),
         &|h| h.fail(AfterWrite),
