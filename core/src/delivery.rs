@@ -17,6 +17,8 @@ use crate::conductor::error::ErrorResponse;
 use crate::conductor::wire::{
     CancelTransactionRequest, CompleteTransactionRequest, TransactionResponse, TransactionStatus,
 };
+use crate::electrum::error::{ErrorDetail, ErrorType};
+use crate::electrum::wire::{PurchaseResponse, TenderAdvice};
 use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
 use crate::http::{HeaderName, RequestHead, Status, StatusClass};
 use crate::id::{IdempotencyKey, Uuid};
@@ -34,6 +36,8 @@ pub struct Context<'a> {
         &'a crate::momo::flow::Config,
         &'a mut crate::momo::flow::TokenCache,
     )>,
+    /// Electrum credentials.
+    pub electrum: Option<&'a crate::electrum::flow::Config>,
 }
 
 /// What one attempt achieved.
@@ -223,6 +227,27 @@ impl<'a> Delivery<'a> {
                     body_len: 0,
                 }
             }
+            Advice::ElectrumPurchaseReversal(a) => {
+                let len = json::encode(a, body)?;
+                return self.electrum(crate::electrum::path::purchase_reversal()?, len);
+            }
+            Advice::ElectrumPurchaseConfirmation(a) => {
+                let len = json::encode(a, body)?;
+                return self.electrum(crate::electrum::path::purchase_confirmation()?, len);
+            }
+            Advice::ElectrumVoucherConfirmation(a) => {
+                let len = json::encode(a, body)?;
+                let head = crate::electrum::path::confirm_voucher(&a.request_id, &a.id)?;
+                return self.electrum(head, len);
+            }
+            Advice::ElectrumVoucherReversal(a) => {
+                let len = json::encode(a, body)?;
+                let head = crate::electrum::path::reverse_voucher(&a.request_id, &a.id)?;
+                return self.electrum(head, len);
+            }
+            Advice::ElectrumPurchaseStatus { original_id, .. } => {
+                return self.electrum(crate::electrum::path::purchase_status(original_id)?, 0);
+            }
             Advice::MomoStatus { reference_id } => {
                 if self.context.momo.is_none() {
                     return Ok(None);
@@ -235,6 +260,21 @@ impl<'a> Delivery<'a> {
             }
         };
         Ok(Some(tx))
+    }
+
+    fn electrum(
+        &self,
+        mut head: RequestHead,
+        body_len: usize,
+    ) -> Result<Option<Transmit>, FlowError> {
+        let Some(config) = self.context.electrum else {
+            return Ok(None);
+        };
+        head.basic(&config.username, &config.password)?;
+        if body_len > 0 {
+            head.json_body()?;
+        }
+        Ok(Some(Transmit { head, body_len }))
     }
 
     fn needs_momo_token(&self, now: Now) -> bool {
@@ -307,6 +347,74 @@ impl<'a> Delivery<'a> {
                 }
                 self.on_transaction(status, body);
             }
+            Advice::ElectrumPurchaseReversal(_) | Advice::ElectrumVoucherReversal(_) => {
+                if status.is_success() || status == Status::NOT_FOUND {
+                    self.settle(Money::NotCharged);
+                } else if electrum_error(body) == Some(ErrorType::AccountAlreadySettled) {
+                    // Confirmed meanwhile: final, and the sale stands.
+                    error!(
+                        "outbox {}: reversal refused, already settled",
+                        self.record.key
+                    );
+                    self.settle(Money::Charged);
+                } else {
+                    self.done(Delivered::Retry);
+                }
+            }
+            Advice::ElectrumPurchaseConfirmation(_) | Advice::ElectrumVoucherConfirmation(_) => {
+                if status.is_success() {
+                    self.settle(Money::Charged);
+                } else if status.class() == StatusClass::ClientError {
+                    if electrum_error(body) == Some(ErrorType::AccountAlreadySettled) {
+                        error!(
+                            "outbox {}: confirmation refused, the sale was reversed",
+                            self.record.key
+                        );
+                        self.settle(Money::NotCharged);
+                    } else {
+                        error!(
+                            "outbox {}: confirmation refused with {}",
+                            self.record.key, status
+                        );
+                        self.settle(Money::Charged);
+                    }
+                } else {
+                    self.done(Delivered::Retry);
+                }
+            }
+            Advice::ElectrumPurchaseStatus {
+                original_id,
+                tenders,
+            } => {
+                if status == Status::NOT_FOUND {
+                    self.settle(Money::NotCharged);
+                    return;
+                }
+                let response = if status.is_success() {
+                    json::decode::<PurchaseResponse>(body).ok()
+                } else {
+                    None
+                };
+                match response {
+                    Some(response) => {
+                        // It went through: confirm it. The record becomes the
+                        // confirmation (written before it can be sent).
+                        let advice = TenderAdvice {
+                            id: derived_id(original_id),
+                            request_id: *original_id,
+                            time: self.record.created,
+                            third_party_identifiers: response.third_party_identifiers.clone(),
+                            stan: response.stan.clone(),
+                            rrn: response.rrn.clone(),
+                            amounts: response.amounts.clone(),
+                            tenders: tenders.clone(),
+                        };
+                        self.record.advice = Advice::ElectrumPurchaseConfirmation(advice);
+                        self.state = State::Rewriting;
+                    }
+                    None => self.done(Delivered::Retry),
+                }
+            }
             Advice::MomoStatus { .. } => {
                 if status == Status::UNAUTHORIZED {
                     if let Some((_, tokens)) = self.context.momo.as_mut() {
@@ -366,6 +474,23 @@ impl<'a> Delivery<'a> {
             _ => self.done(Delivered::Retry),
         }
     }
+}
+
+fn electrum_error(body: &[u8]) -> Option<ErrorType> {
+    json::decode::<ErrorDetail>(body).ok().map(|e| e.error_type)
+}
+
+/// A confirmation id derived from the purchase id, so a status record that
+/// turns into a confirmation gets the same confirmation id however often
+/// that happens (a power loss between the two writes included).
+fn derived_id(original: &Uuid) -> Uuid {
+    let mut bytes = *original.as_bytes();
+    for b in bytes.iter_mut() {
+        *b = b.rotate_left(3) ^ 0x5a;
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Uuid::from_bytes(bytes)
 }
 
 impl Flow for Delivery<'_> {

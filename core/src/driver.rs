@@ -146,17 +146,12 @@ pub struct FlushReport {
 /// when to call again.
 ///
 /// [`Outbox::next_wakeup`]: crate::outbox::Outbox::next_wakeup
-#[allow(clippy::too_many_arguments)]
 pub async fn flush<T, S, C>(
     outbox: &mut crate::outbox::Outbox,
     store: &mut S,
     transport: &mut T,
     clock: &mut C,
-    conductor: Option<&crate::conductor::flow::Config>,
-    mut momo: Option<(
-        &crate::momo::flow::Config,
-        &mut crate::momo::flow::TokenCache,
-    )>,
+    providers: &mut crate::delivery::Context<'_>,
     bufs: Buffers<'_>,
     rng: &mut impl rand_core::RngCore,
 ) -> Result<FlushReport, DriveError<S::Error>>
@@ -198,10 +193,12 @@ where
             }
         };
         let context = Context {
-            conductor,
-            momo: momo
+            conductor: providers.conductor,
+            momo: providers
+                .momo
                 .as_mut()
                 .map(|(config, tokens)| (*config, &mut **tokens)),
+            electrum: providers.electrum,
         };
         let mut delivery = Delivery::new(record, context);
         let outcome = run(

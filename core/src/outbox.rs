@@ -53,6 +53,8 @@ pub enum ConductorTarget {
 /// The pending work a record stands for: enough to rebuild the request
 /// byte for byte (same ids, same idempotency key) after a power loss.
 /// Credentials are not stored; they come from the configuration.
+// No heap to box into; records are built, encoded and dropped one at a time.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Advice {
     /// Conductor complete, repeated under the same `Idempotency-Key`.
@@ -79,6 +81,25 @@ pub enum Advice {
         /// The partner's reference.
         external_reference: ExternalReference,
     },
+    /// Electrum purchase reversal (reason TIMEOUT or RESPONSE_NOT_FINAL),
+    /// stored before the purchase leaves; repeated with its `id` until a
+    /// final answer (404 included: nothing to reverse).
+    ElectrumPurchaseReversal(crate::electrum::wire::BasicReversal),
+    /// Electrum purchase confirmation with the tenders, repeated with its
+    /// `id` until a final answer.
+    ElectrumPurchaseConfirmation(crate::electrum::wire::TenderAdvice),
+    /// A purchase from a provider that cannot reverse, outcome unknown:
+    /// ask its status by the request id; confirm it if it succeeded.
+    ElectrumPurchaseStatus {
+        /// The purchase request's `id`.
+        original_id: Uuid,
+        /// The tenders, for the confirmation.
+        tenders: Option<crate::electrum::wire::Tenders>,
+    },
+    /// Electrum voucher confirmation.
+    ElectrumVoucherConfirmation(crate::electrum::wire::VoucherConfirmation),
+    /// Electrum voucher reversal, stored before the voucher request leaves.
+    ElectrumVoucherReversal(crate::electrum::wire::BasicReversal),
     /// A MoMo payment whose outcome is not known yet: poll its status by
     /// the X-Reference-Id until SUCCESSFUL or FAILED.
     MomoStatus {

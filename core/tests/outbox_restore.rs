@@ -10,6 +10,7 @@ use support::harness::{rng, start_now, Harness};
 use support::io::{block_on, ScriptedTransport, VirtualClock};
 use till_core::conductor::flow::{BillPayment, Settle};
 use till_core::conductor::wire::*;
+use till_core::delivery::Context;
 use till_core::driver::{self, Buffers, FlushReport};
 use till_core::flow::Money as MoneyOutcome;
 use till_core::http::HeaderName;
@@ -122,8 +123,11 @@ fn momo_power_loss_between_persist_and_send() {
         &mut disk,
         &mut transport,
         &mut clock,
-        None,
-        Some((&cfg, &mut tokens)),
+        &mut Context {
+            conductor: None,
+            momo: Some((&cfg, &mut tokens)),
+            electrum: None,
+        },
         bufs.get(),
         &mut rng(2),
     ))
@@ -156,8 +160,11 @@ fn momo_power_loss_between_persist_and_send() {
             &mut disk,
             &mut transport,
             &mut clock,
-            None,
-            Some((&cfg, &mut tokens)),
+            &mut Context {
+                conductor: None,
+                momo: Some((&cfg, &mut tokens)),
+                electrum: None,
+            },
             bufs.get(),
             &mut rng(3),
         ))
@@ -184,8 +191,11 @@ fn momo_power_loss_between_persist_and_send() {
         &mut disk,
         &mut transport,
         &mut clock,
-        None,
-        Some((&cfg, &mut tokens)),
+        &mut Context {
+            conductor: None,
+            momo: Some((&cfg, &mut tokens)),
+            electrum: None,
+        },
         bufs.get(),
         &mut rng(4),
     ))
@@ -256,8 +266,11 @@ fn conductor_complete_after_send_before_answer_is_repeated_with_the_same_key() {
         &mut disk,
         &mut transport,
         &mut clock,
-        Some(&cfg),
-        None,
+        &mut Context {
+            conductor: Some(&cfg),
+            momo: None,
+            electrum: None,
+        },
         bufs.get(),
         &mut rng(6),
     ))
@@ -300,8 +313,11 @@ fn conductor_complete_after_send_before_answer_is_repeated_with_the_same_key() {
         &mut disk,
         &mut transport,
         &mut clock,
-        Some(&cfg),
-        None,
+        &mut Context {
+            conductor: Some(&cfg),
+            momo: None,
+            electrum: None,
+        },
         bufs.get(),
         &mut rng(7),
     ))
@@ -348,8 +364,11 @@ fn records_of_an_unconfigured_api_and_unreadable_records_are_kept() {
         &mut disk,
         &mut transport,
         &mut clock,
-        None,
-        None,
+        &mut Context {
+            conductor: None,
+            momo: None,
+            electrum: None,
+        },
         bufs.get(),
         &mut rng(8),
     ))

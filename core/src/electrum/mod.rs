@@ -8,6 +8,8 @@
 //! - [`error`]: `ErrorDetail` with the `ErrorType` and `RequestType` codes
 //!   (each with an `Unknown` catch-all) and a `detailMessage` of any shape.
 //! - [`path`]: the endpoint table under `/airtime/v5`.
+//! - [`flow`]: the sale (purchase or voucher, then confirmation or
+//!   reversal) and the trial.
 //!
 //! Authentication is HTTP Basic. The interface says the user name is the
 //! originator institution id; the publisher's test server checks it against
@@ -21,6 +23,7 @@
 //! `DUPLICATE_RECORD`).
 
 pub mod error;
+pub mod flow;
 pub mod path;
 pub mod wire;
 

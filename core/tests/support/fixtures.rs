@@ -37,3 +37,19 @@ pub fn conductor_config() -> ConductorConfig {
         deadline: Duration::from_secs(30),
     }
 }
+
+/// Electrum configuration: the test pack's originator and client, the
+/// Basic user equal to `client.id` as the publisher's test server wants.
+pub fn electrum_config() -> till_core::electrum::flow::Config {
+    let sample: till_core::electrum::wire::PurchaseRequest = till_core::json::decode(
+        &crate::support::data("electrum/test-pack-samples/PurchaseRequest.json"),
+    )
+    .unwrap();
+    till_core::electrum::flow::Config {
+        username: sample.client.id.clone(),
+        password: Secret::new(String::try_from("s3cret-pass").unwrap()),
+        originator: sample.originator,
+        client: sample.client,
+        deadline: Duration::from_secs(60),
+    }
+}

@@ -1,0 +1,798 @@
+//! Electrum sales: airtime/data purchases and vouchers, with the
+//! confirmation or reversal that settles each.
+//!
+//! ```text
+//! PersistingOrder → Ordering → PersistingConfirm → Confirming → Removing → Final
+//!                      │ unknown (500, 504, lost answer, unreadable 2xx)
+//!                      ├──────────→ PersistingReversal → Reversing → Removing → Final
+//!                      │ (provider not reversible)
+//!                      └──────────→ Checking (status) → PersistingConfirm …
+//! ```
+//!
+//! - Before the purchase (or voucher request) leaves, the record that can
+//!   undo it is persisted: a reversal carrying the request's `id` (or, for
+//!   a provider that cannot reverse, a status check). One record per sale,
+//!   under the sale's key, so replacing it with the confirmation once the
+//!   purchase succeeds is a single atomic overwrite.
+//! - Outcome rules (Electrum's protocol guide): 2xx is success; 500, 504
+//!   and no answer are unknown; 400, 404, 501, 503 and anything else failed.
+//!   400 `DUPLICATE_RECORD` on a new purchase is retried under a new id
+//!   (the record is rewritten first).
+//! - Advices are repeated with the same `id` until a final answer; 404 on a
+//!   reversal means there was nothing to reverse. A deadline hands them to
+//!   the outbox ([`crate::delivery`]) with the record still stored.
+//! - The trial ([`trial`]) is a separate no-money call: a declined trial
+//!   takes no tender and sends nothing else.
+
+use core::fmt;
+
+use heapless::String;
+use rand_core::RngCore;
+
+use super::error::{ErrorDetail, ErrorType};
+use super::path;
+use super::wire::{
+    Amounts, BasicReversal, Institution, Originator, PurchaseRequest, PurchaseResponse,
+    RequestError, ReversalReason, TenderAdvice, Tenders, ThirdPartyIdentifier,
+    ThirdPartyIdentifiers, VoucherConfirmation, VoucherRequest, VoucherResponse,
+    INSTITUTION_ID_CAP,
+};
+use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
+use crate::fmt::Secret;
+use crate::http::{HeadError, RequestHead, Status, StatusClass};
+
+use crate::id::Uuid;
+use crate::json;
+use crate::outbox::{Advice, Backoff, Record, StoreOp};
+use crate::time::{Duration, Instant, Timestamp};
+
+/// Longest Basic-auth password kept.
+pub const PASSWORD_CAP: usize = 64;
+
+/// How often a new purchase id is tried after `DUPLICATE_RECORD` before the
+/// sale is reported failed: a second collision of random v4 ids means
+/// something else is wrong.
+pub const MAX_DUPLICATE_RETRIES: u32 = 2;
+
+/// Repeats of one request or advice within a sale: 1 s doubling to 10 s.
+pub const RETRY_BACKOFF: Backoff = Backoff {
+    base: Duration::from_secs(1),
+    max: Duration::from_secs(10),
+};
+
+/// How the terminal talks to Electrum.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Basic-auth user name. Electrum's test server checks it against
+    /// `client.id`, the interface against the originator institution id:
+    /// both are set from this one value.
+    pub username: String<INSTITUTION_ID_CAP>,
+    /// Basic-auth password.
+    pub password: Secret<String<PASSWORD_CAP>>,
+    /// This terminal: institution, terminal id, merchant.
+    pub originator: Originator,
+    /// The institution sending to Electrum (its `id` is `username`).
+    pub client: Institution,
+    /// How long one step may keep retrying before the sale reports.
+    pub deadline: Duration,
+}
+
+impl Config {
+    fn head(&self, mut head: RequestHead) -> Result<RequestHead, HeadError> {
+        head.basic(&self.username, &self.password)?;
+        head.json_body()?;
+        Ok(head)
+    }
+
+    fn identifiers(&self, reference: &Uuid) -> ThirdPartyIdentifiers {
+        let mut ids = ThirdPartyIdentifiers::new();
+        let mut transaction_identifier = String::new();
+        // 32 hex digits fit TRANSACTION_IDENTIFIER_CAP (48).
+        let _ = fmt::write(
+            &mut transaction_identifier,
+            format_args!("{}", Hex(reference.as_bytes())),
+        );
+        let _ = ids.push(ThirdPartyIdentifier {
+            institution_id: self.originator.institution.id.clone(),
+            transaction_identifier: Some(transaction_identifier),
+        });
+        ids
+    }
+}
+
+struct Hex<'a>(&'a [u8]);
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+/// A trial purchase: no financial effect, decides whether to take tender.
+pub type Trial<'a> = crate::flow::Call<'a, PurchaseRequest, PurchaseResponse, ErrorDetail>;
+
+/// Why a trial was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TrialError {
+    /// The request breaks Electrum's rules.
+    Invalid(RequestError),
+    /// The request head could not be built (credentials too long).
+    Head(HeadError),
+}
+
+/// Give `request` a fresh `id`, the time, and this terminal's originator,
+/// client and identifiers, then check it against Electrum's rules. A trial
+/// and the purchase after it each get their own id.
+pub fn prepare(
+    config: &Config,
+    request: &mut PurchaseRequest,
+    now: Now,
+    rng: &mut impl RngCore,
+) -> Result<(), RequestError> {
+    request.id = Uuid::new_v4(rng);
+    request.time = now.unix.to_timestamp();
+    request.originator = config.originator.clone();
+    request.client = config.client.clone();
+    request.third_party_identifiers = config.identifiers(&request.id);
+    request.validate()
+}
+
+/// The trial of a [`prepare`]d request.
+pub fn trial<'a>(
+    config: &Config,
+    request: &'a PurchaseRequest,
+    now: Now,
+    rng: &mut impl RngCore,
+) -> Result<Trial<'a>, TrialError> {
+    request.validate().map_err(TrialError::Invalid)?;
+    let head = path::purchase_trial()
+        .and_then(|h| config.head(h))
+        .map_err(TrialError::Head)?;
+    Ok(crate::flow::Call::new(
+        head,
+        Some(request),
+        now,
+        config.deadline,
+        rng.next_u32(),
+    ))
+}
+
+/// What is being sold.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // no heap; one per sale
+enum Order {
+    Airtime(PurchaseRequest),
+    Voucher(VoucherRequest),
+}
+
+impl Order {
+    fn id(&self) -> Uuid {
+        match self {
+            Self::Airtime(r) => r.id,
+            Self::Voucher(r) => r.id,
+        }
+    }
+    fn identifiers(&self) -> &ThirdPartyIdentifiers {
+        match self {
+            Self::Airtime(r) => &r.third_party_identifiers,
+            Self::Voucher(r) => &r.third_party_identifiers,
+        }
+    }
+    fn amounts(&self) -> Option<&Amounts> {
+        match self {
+            Self::Airtime(r) => r.amounts.as_ref(),
+            Self::Voucher(r) => r.amounts.as_ref(),
+        }
+    }
+    fn tenders(&self) -> Option<&Tenders> {
+        match self {
+            Self::Airtime(r) => r.tenders.as_ref(),
+            Self::Voucher(r) => r.tenders.as_ref(),
+        }
+    }
+}
+
+/// What Electrum answered to the sale.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // no heap; one per sale
+pub enum Sold {
+    /// A purchase (airtime, data, or a PIN-on-purchase product).
+    Purchase(PurchaseResponse),
+    /// A voucher: its PIN, serial number and slip.
+    Voucher(VoucherResponse),
+}
+
+/// Whether the confirmation of a sale is done.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // no heap; one per sale
+pub enum Confirmation {
+    /// Electrum accepted it.
+    Confirmed,
+    /// Not final by the deadline: the outbox repeats it.
+    Pending(Record),
+}
+
+/// Why nothing was sold.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotSold {
+    /// Electrum (or the provider) refused: the status and its error type.
+    Declined(Status, Option<ErrorType>),
+    /// The outcome was unknown and the reversal was accepted.
+    Reversed,
+    /// Electrum could not be reached; nothing was sent that could sell.
+    Unreachable,
+    /// The request breaks Electrum's rules; nothing was sent.
+    Invalid(RequestError),
+}
+
+/// How a sale ended.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // no heap; one per sale
+pub enum SaleOutcome {
+    /// Sold: give the customer the slip (and the voucher PIN).
+    Sold {
+        /// The answer, with slip data and voucher.
+        sold: Sold,
+        /// Where the confirmation stands.
+        confirmation: Confirmation,
+    },
+    /// Nothing sold: return the tender.
+    NotSold(NotSold),
+    /// Unknown, with the reversal or status check that will settle it in
+    /// the outbox. Keep the tender until it does.
+    Pending(Record),
+}
+
+impl SaleOutcome {
+    /// What happened to the customer's money.
+    pub fn money(&self) -> Money {
+        match self {
+            Self::Sold { .. } => Money::Charged,
+            Self::NotSold(_) => Money::NotCharged,
+            Self::Pending(_) => Money::Pending,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum State {
+    PersistingOrder,
+    Ordering { at: Instant },
+    AwaitingOrder,
+    PersistingConfirm,
+    Confirming { at: Instant },
+    AwaitingConfirm,
+    PersistingReversal,
+    Reversing { at: Instant },
+    AwaitingReversal,
+    Checking { at: Instant },
+    AwaitingCheck,
+    Removing,
+    Final,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::PersistingOrder => "PersistingOrder",
+            Self::Ordering { .. } => "Ordering",
+            Self::AwaitingOrder => "AwaitingOrder",
+            Self::PersistingConfirm => "PersistingConfirm",
+            Self::Confirming { .. } => "Confirming",
+            Self::AwaitingConfirm => "AwaitingConfirm",
+            Self::PersistingReversal => "PersistingReversal",
+            Self::Reversing { .. } => "Reversing",
+            Self::AwaitingReversal => "AwaitingReversal",
+            Self::Checking { .. } => "Checking",
+            Self::AwaitingCheck => "AwaitingCheck",
+            Self::Removing => "Removing",
+            Self::Final => "Final",
+        })
+    }
+}
+
+/// One sale: purchase or voucher, settled by confirmation or reversal.
+pub struct Sale<'a> {
+    config: &'a Config,
+    order: Order,
+    reversible: bool,
+    sale: Uuid,
+    seq: u32,
+    created: Timestamp,
+    /// The advice ids: the same on every repeat.
+    confirmation_id: Uuid,
+    reversal_id: Uuid,
+    reversal_reason: ReversalReason,
+    state: State,
+    step_started: Instant,
+    persisted: bool,
+    sold: Option<Sold>,
+    duplicates: u32,
+    attempts: u32,
+    jitter: u32,
+    /// Fresh ids for `DUPLICATE_RECORD` retries, drawn at construction.
+    spare_ids: [Uuid; MAX_DUPLICATE_RETRIES as usize],
+    outcome: Option<SaleOutcome>,
+}
+
+impl<'a> Sale<'a> {
+    fn new(
+        config: &'a Config,
+        order: Order,
+        reversible: bool,
+        seq: u32,
+        now: Now,
+        rng: &mut impl RngCore,
+    ) -> Self {
+        Self {
+            config,
+            order,
+            reversible,
+            sale: Uuid::new_v4(rng),
+            seq,
+            created: now.unix.to_timestamp(),
+            confirmation_id: Uuid::new_v4(rng),
+            reversal_id: Uuid::new_v4(rng),
+            reversal_reason: ReversalReason::Timeout,
+            state: State::PersistingOrder,
+            step_started: now.instant,
+            persisted: false,
+            sold: None,
+            duplicates: 0,
+            attempts: 0,
+            jitter: rng.next_u32(),
+            spare_ids: [Uuid::new_v4(rng), Uuid::new_v4(rng)],
+            outcome: None,
+        }
+    }
+
+    fn refuse(mut self, e: RequestError) -> Self {
+        self.outcome = Some(SaleOutcome::NotSold(NotSold::Invalid(e)));
+        self.state = State::Final;
+        self
+    }
+
+    /// Buy airtime or data. `request` carries the product, amounts,
+    /// tenders and MSISDNs; its `id`, `time`, originator, client and
+    /// identifiers are set here. `reversible: false` for providers that
+    /// cannot reverse: an unknown outcome is then settled by status checks.
+    pub fn airtime(
+        config: &'a Config,
+        mut request: PurchaseRequest,
+        reversible: bool,
+        seq: u32,
+        now: Now,
+        rng: &mut impl RngCore,
+    ) -> Self {
+        let check = prepare(config, &mut request, now, rng);
+        let sale = Self::new(config, Order::Airtime(request), reversible, seq, now, rng);
+        match check {
+            Ok(()) => sale,
+            Err(e) => sale.refuse(e),
+        }
+    }
+
+    /// Provision a voucher (vouchers are always reversible).
+    pub fn voucher(
+        config: &'a Config,
+        mut request: VoucherRequest,
+        seq: u32,
+        now: Now,
+        rng: &mut impl RngCore,
+    ) -> Self {
+        request.id = Uuid::new_v4(rng);
+        request.time = now.unix.to_timestamp();
+        request.originator = config.originator.clone();
+        request.client = config.client.clone();
+        request.third_party_identifiers = config.identifiers(&request.id);
+        let check = request.validate();
+        let sale = Self::new(config, Order::Voucher(request), true, seq, now, rng);
+        match check {
+            Ok(()) => sale,
+            Err(e) => sale.refuse(e),
+        }
+    }
+
+    /// The `id` of the purchase or voucher request (as last sent).
+    pub fn request_id(&self) -> Uuid {
+        self.order.id()
+    }
+
+    fn set_state(&mut self, new: State) {
+        if self.state != new {
+            debug!("electrum sale: {} => {}", self.state, new);
+        }
+        self.state = new;
+    }
+
+    fn record(&self, advice: Advice) -> Record {
+        Record {
+            key: self.sale,
+            sale: self.sale,
+            seq: self.seq,
+            created: self.created,
+            advice,
+        }
+    }
+
+    fn reversal(&self) -> BasicReversal {
+        BasicReversal {
+            id: self.reversal_id,
+            request_id: self.order.id(),
+            time: self.created,
+            third_party_identifiers: self.order.identifiers().clone(),
+            stan: None,
+            rrn: None,
+            amounts: self.order.amounts().cloned(),
+            reversal_reason: self.reversal_reason.clone(),
+        }
+    }
+
+    /// The record that undoes (or resolves) the order if its outcome is
+    /// never learned.
+    fn undo_record(&self) -> Record {
+        match (&self.order, self.reversible) {
+            (Order::Airtime(_), true) => {
+                self.record(Advice::ElectrumPurchaseReversal(self.reversal()))
+            }
+            (Order::Airtime(r), false) => self.record(Advice::ElectrumPurchaseStatus {
+                original_id: r.id,
+                tenders: r.tenders.clone(),
+            }),
+            (Order::Voucher(_), _) => self.record(Advice::ElectrumVoucherReversal(self.reversal())),
+        }
+    }
+
+    fn confirm_record(&self) -> Option<Record> {
+        let advice = match self.sold.as_ref()? {
+            Sold::Purchase(response) => Advice::ElectrumPurchaseConfirmation(TenderAdvice {
+                id: self.confirmation_id,
+                request_id: self.order.id(),
+                time: self.created,
+                third_party_identifiers: response.third_party_identifiers.clone(),
+                stan: response.stan.clone(),
+                rrn: response.rrn.clone(),
+                amounts: response
+                    .amounts
+                    .clone()
+                    .or_else(|| self.order.amounts().cloned()),
+                tenders: self.order.tenders().cloned(),
+            }),
+            Sold::Voucher(response) => Advice::ElectrumVoucherConfirmation(VoucherConfirmation {
+                id: self.confirmation_id,
+                request_id: self.order.id(),
+                time: self.created,
+                third_party_identifiers: response.third_party_identifiers.clone(),
+                stan: response.stan.clone(),
+                rrn: response.rrn.clone(),
+                amounts: response
+                    .amounts
+                    .clone()
+                    .or_else(|| self.order.amounts().cloned()),
+                tenders: self.order.tenders().cloned(),
+                // The PIN stays off flash and off the wire a second time.
+                voucher: None,
+            }),
+        };
+        Some(self.record(advice))
+    }
+
+    fn finish(&mut self, outcome: SaleOutcome) {
+        info!("electrum sale {}: {}", self.order.id(), outcome.money());
+        let keep = matches!(
+            outcome,
+            SaleOutcome::Pending(_)
+                | SaleOutcome::Sold {
+                    confirmation: Confirmation::Pending(_),
+                    ..
+                }
+        );
+        self.outcome = Some(outcome);
+        self.set_state(if self.persisted && !keep {
+            State::Removing
+        } else {
+            State::Final
+        });
+    }
+
+    fn sold_outcome(&mut self, confirmation: Confirmation) -> Option<SaleOutcome> {
+        self.sold
+            .take()
+            .map(|sold| SaleOutcome::Sold { sold, confirmation })
+    }
+
+    fn start_step(&mut self, state: State, now: Now) {
+        self.attempts = 0;
+        self.step_started = now.instant;
+        self.set_state(state);
+    }
+
+    /// Repeat after a backoff, or `at_deadline` when the step is out of time.
+    fn repeat(
+        &mut self,
+        now: Now,
+        again: fn(Instant) -> State,
+        at_deadline: impl FnOnce(&mut Self),
+    ) {
+        let delay = RETRY_BACKOFF.delay(self.attempts, self.jitter);
+        self.attempts = self.attempts.saturating_add(1);
+        self.jitter = self.jitter.rotate_left(7) ^ 0x9e37_79b9;
+        let at = now.instant + delay;
+        if at > self.step_started + self.config.deadline {
+            at_deadline(self);
+        } else {
+            self.set_state(again(at));
+        }
+    }
+
+    /// The order's outcome is unknown: reverse it, or check its status.
+    fn unknown(&mut self, reason: ReversalReason, now: Now) {
+        if self.reversible {
+            self.reversal_reason = reason;
+            self.start_step(State::PersistingReversal, now);
+        } else {
+            self.start_step(State::Checking { at: now.instant }, now);
+        }
+    }
+
+    fn pending(&mut self) {
+        let record = self.undo_record();
+        self.finish(SaleOutcome::Pending(record));
+    }
+
+    fn decode_sold(&self, body: &[u8]) -> Option<Sold> {
+        match self.order {
+            Order::Airtime(_) => json::decode::<PurchaseResponse>(body)
+                .ok()
+                .map(Sold::Purchase),
+            Order::Voucher(_) => json::decode::<VoucherResponse>(body)
+                .ok()
+                .map(Sold::Voucher),
+        }
+    }
+
+    fn on_order(&mut self, input: Input<'_>, now: Now) {
+        let (head, body) = match input {
+            Input::Response { head, body } => (head, body),
+            Input::Failed(failure) if failure.may_have_reached() => {
+                self.unknown(ReversalReason::Timeout, now);
+                return;
+            }
+            Input::Failed(_) => {
+                // Never reached Electrum: the same request again.
+                self.repeat(
+                    now,
+                    |at| State::Ordering { at },
+                    |s| s.finish(SaleOutcome::NotSold(NotSold::Unreachable)),
+                );
+                return;
+            }
+        };
+        let status = head.status;
+        if status.is_success() {
+            match self.decode_sold(body) {
+                Some(sold) => {
+                    self.sold = Some(sold);
+                    self.start_step(State::PersistingConfirm, now);
+                }
+                None => {
+                    warn!("electrum: unreadable answer to the sale");
+                    self.unknown(ReversalReason::ResponseNotFinal, now);
+                }
+            }
+            return;
+        }
+        if status == Status::INTERNAL_SERVER_ERROR || status == Status::GATEWAY_TIMEOUT {
+            self.unknown(ReversalReason::ResponseNotFinal, now);
+            return;
+        }
+        let error = json::decode::<ErrorDetail>(body).ok().map(|e| e.error_type);
+        if status == Status::BAD_REQUEST
+            && error == Some(ErrorType::DuplicateRecord)
+            && self.duplicates < MAX_DUPLICATE_RETRIES
+        {
+            // A new attempt needs a new id; its undo record is rewritten
+            // before it goes out.
+            let fresh = self
+                .spare_ids
+                .get(self.duplicates as usize)
+                .copied()
+                .unwrap_or(self.sale);
+            self.duplicates += 1;
+            warn!("electrum: DUPLICATE_RECORD, retrying as {}", fresh);
+            match &mut self.order {
+                Order::Airtime(r) => {
+                    r.id = fresh;
+                    r.third_party_identifiers = self.config.identifiers(&fresh);
+                }
+                Order::Voucher(r) => {
+                    r.id = fresh;
+                    r.third_party_identifiers = self.config.identifiers(&fresh);
+                }
+            }
+            self.start_step(State::PersistingOrder, now);
+            return;
+        }
+        if status == Status::UNAUTHORIZED {
+            error!("electrum: credentials refused (401)");
+        }
+        self.finish(SaleOutcome::NotSold(NotSold::Declined(status, error)));
+    }
+
+    fn on_confirm(&mut self, input: Input<'_>, now: Now) {
+        let status = match input {
+            Input::Response { head, .. } => head.status,
+            Input::Failed(_) => Status(0),
+        };
+        let final_answer = status.is_success() || status.class() == StatusClass::ClientError;
+        if !final_answer {
+            self.repeat(
+                now,
+                |at| State::Confirming { at },
+                |s| {
+                    let record = s.confirm_record();
+                    let outcome = match record {
+                        Some(record) => s.sold_outcome(Confirmation::Pending(record)),
+                        None => None,
+                    };
+                    if let Some(outcome) = outcome {
+                        s.finish(outcome);
+                    }
+                },
+            );
+            return;
+        }
+        let error = match input {
+            Input::Response { body, .. } if !status.is_success() => {
+                json::decode::<ErrorDetail>(body).ok().map(|e| e.error_type)
+            }
+            _ => None,
+        };
+        if error == Some(ErrorType::AccountAlreadySettled) {
+            // Reversed meanwhile: a reversed purchase cannot be confirmed.
+            error!("electrum: confirmation refused, the sale was reversed");
+            self.finish(SaleOutcome::NotSold(NotSold::Reversed));
+            return;
+        }
+        if !status.is_success() {
+            error!("electrum: confirmation refused with {}", status);
+        }
+        if let Some(outcome) = self.sold_outcome(Confirmation::Confirmed) {
+            self.finish(outcome);
+        }
+    }
+
+    fn on_reversal(&mut self, input: Input<'_>, now: Now) {
+        let (status, body) = match input {
+            Input::Response { head, body } => (head.status, body),
+            Input::Failed(_) => (Status(0), &[][..]),
+        };
+        if status.is_success() || status == Status::NOT_FOUND {
+            self.finish(SaleOutcome::NotSold(NotSold::Reversed));
+            return;
+        }
+        if status == Status::BAD_REQUEST {
+            let error = json::decode::<ErrorDetail>(body).ok().map(|e| e.error_type);
+            if error == Some(ErrorType::AccountAlreadySettled) {
+                // Already confirmed: final, the sale stands — but this
+                // terminal has no slip for it. Say so loudly.
+                error!("electrum: reversal refused, the purchase was already settled");
+            }
+        }
+        // Not final (or refused in a way a repeat may change): the same
+        // reversal again; at the deadline the outbox keeps it.
+        self.repeat(now, |at| State::Reversing { at }, Self::pending);
+    }
+
+    fn on_check(&mut self, input: Input<'_>, now: Now) {
+        match input {
+            Input::Response { head, body } if head.status.is_success() => {
+                if let Ok(response) = json::decode::<PurchaseResponse>(body) {
+                    self.sold = Some(Sold::Purchase(response));
+                    self.start_step(State::PersistingConfirm, now);
+                    return;
+                }
+            }
+            Input::Response { head, .. } if head.status == Status::NOT_FOUND => {
+                self.finish(SaleOutcome::NotSold(NotSold::Declined(head.status, None)));
+                return;
+            }
+            _ => {}
+        }
+        self.repeat(now, |at| State::Checking { at }, Self::pending);
+    }
+
+    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output<SaleOutcome> {
+        self.set_state(next);
+        Output::Send(Transmit { head, body_len })
+    }
+}
+
+impl Flow for Sale<'_> {
+    type Outcome = SaleOutcome;
+
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<SaleOutcome>, FlowError> {
+        match self.state {
+            State::PersistingOrder => {
+                self.persisted = true;
+                self.set_state(State::Ordering { at: now.instant });
+                Ok(Output::Persist(StoreOp::Put(self.undo_record())))
+            }
+            State::Ordering { at } if now.instant < at => Ok(Output::Wait(at)),
+            State::Ordering { .. } => {
+                let (head, len) = match &self.order {
+                    Order::Airtime(r) => (path::purchase()?, json::encode(r, body)?),
+                    Order::Voucher(r) => (path::provision_voucher(&r.id)?, json::encode(r, body)?),
+                };
+                let head = self.config.head(head)?;
+                Ok(self.send(head, len, State::AwaitingOrder))
+            }
+            State::PersistingConfirm => {
+                let record = self.confirm_record().ok_or(FlowError::Finished)?;
+                self.set_state(State::Confirming { at: now.instant });
+                Ok(Output::Persist(StoreOp::Put(record)))
+            }
+            State::Confirming { at } if now.instant < at => Ok(Output::Wait(at)),
+            State::Confirming { .. } => {
+                let record = self.confirm_record().ok_or(FlowError::Finished)?;
+                let (head, len) = match &record.advice {
+                    Advice::ElectrumPurchaseConfirmation(a) => {
+                        (path::purchase_confirmation()?, json::encode(a, body)?)
+                    }
+                    Advice::ElectrumVoucherConfirmation(a) => (
+                        path::confirm_voucher(&a.request_id, &a.id)?,
+                        json::encode(a, body)?,
+                    ),
+                    _ => return Err(FlowError::Finished),
+                };
+                let head = self.config.head(head)?;
+                Ok(self.send(head, len, State::AwaitingConfirm))
+            }
+            State::PersistingReversal => {
+                self.set_state(State::Reversing { at: now.instant });
+                Ok(Output::Persist(StoreOp::Put(self.undo_record())))
+            }
+            State::Reversing { at } if now.instant < at => Ok(Output::Wait(at)),
+            State::Reversing { .. } => {
+                let reversal = self.reversal();
+                let head = match &self.order {
+                    Order::Airtime(_) => path::purchase_reversal()?,
+                    Order::Voucher(r) => path::reverse_voucher(&r.id, &reversal.id)?,
+                };
+                let len = json::encode(&reversal, body)?;
+                let head = self.config.head(head)?;
+                Ok(self.send(head, len, State::AwaitingReversal))
+            }
+            State::Checking { at } if now.instant < at => Ok(Output::Wait(at)),
+            State::Checking { .. } => {
+                let mut head = path::purchase_status(&self.order.id())?;
+                head.basic(&self.config.username, &self.config.password)?;
+                Ok(self.send(head, 0, State::AwaitingCheck))
+            }
+            State::Removing => {
+                self.set_state(State::Final);
+                Ok(Output::Persist(StoreOp::Remove(self.sale)))
+            }
+            State::Final => self
+                .outcome
+                .take()
+                .map(Output::Done)
+                .ok_or(FlowError::Finished),
+            State::AwaitingOrder
+            | State::AwaitingConfirm
+            | State::AwaitingReversal
+            | State::AwaitingCheck => Err(FlowError::AwaitingInput),
+        }
+    }
+
+    fn handle(&mut self, input: Input<'_>, now: Now) {
+        match self.state {
+            State::AwaitingOrder => self.on_order(input, now),
+            State::AwaitingConfirm => self.on_confirm(input, now),
+            State::AwaitingReversal => self.on_reversal(input, now),
+            State::AwaitingCheck => self.on_check(input, now),
+            other => warn!("electrum sale: input ignored in state {}", other),
+        }
+    }
+}

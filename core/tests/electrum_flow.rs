@@ -1,0 +1,644 @@
+//! Electrum sale scenarios (airtime and vouchers) on a virtual clock,
+//! against a scripted Electrum, and their outbox delivery after a reboot.
+
+mod support;
+
+use support::fixtures::electrum_config;
+use support::harness::{rng, start_now, Harness, Sent, Step};
+use support::io::{block_on, ScriptedTransport, VirtualClock};
+use till_core::delivery::Context;
+use till_core::driver::{self, Buffers};
+use till_core::electrum::error::ErrorType;
+use till_core::electrum::flow::{self, Confirmation, NotSold, Sale, SaleOutcome, Sold};
+use till_core::electrum::wire::*;
+use till_core::flow::{CallError, Money, TransportFailure};
+use till_core::http::{HeaderName, Status};
+use till_core::json;
+use till_core::money::{Amount, Currency};
+use till_core::outbox::{self, Advice, MemoryStore, Outbox, Store, RECORD_MAX_LEN};
+use till_core::time::Instant;
+
+const PIN: &str = "125805293941";
+const VOUCHER_PIN: &str = "918273645546372819";
+
+fn purchase_request() -> PurchaseRequest {
+    let mut r: PurchaseRequest = json::decode(&support::data(
+        "electrum/test-pack-samples/PurchaseRequest.json",
+    ))
+    .unwrap();
+    let amount = LedgerAmount::from_amount(Amount::from_minor(5000, Currency::ZAR), None).unwrap();
+    r.amounts = Some(Amounts::request(amount.clone()));
+    r.recipient_msisdn = Msisdn::new("27821234567");
+    r.tenders = Some(
+        Tenders::from_slice(&[Tender {
+            account_type: Some(AccountType::Default),
+            amount,
+            card_number: None,
+            reference: None,
+            tender_type: TenderType::Cash,
+        }])
+        .unwrap(),
+    );
+    r
+}
+
+fn voucher_request() -> VoucherRequest {
+    let mut r: VoucherRequest = json::decode(&support::data(
+        "electrum/test-pack-samples/VoucherRequest.json",
+    ))
+    .unwrap();
+    let amount = LedgerAmount::from_amount(Amount::from_minor(2000, Currency::ZAR), None).unwrap();
+    r.amounts = Some(Amounts::request(amount));
+    r
+}
+
+/// Electrum's answer to `request`: the test pack's response with the ids set.
+fn purchase_response(request_id: &str) -> String {
+    let text = String::from_utf8(support::data(
+        "electrum/test-pack-samples/PurchaseResponse.json",
+    ))
+    .unwrap();
+    text.replacen("749dfae4-ea5e-03fc-7ef8-ec087fb9f82b", request_id, 1)
+}
+
+fn voucher_response(request_id: &str) -> String {
+    let text = String::from_utf8(support::data(
+        "electrum/test-pack-samples/VoucherResponse.json",
+    ))
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut v = v;
+    v["id"] = serde_json::Value::String(request_id.to_string());
+    // A PIN long enough that finding it in a log means a leak.
+    v["voucher"]["pin"] = serde_json::Value::String(VOUCHER_PIN.to_string());
+    v.to_string()
+}
+
+fn error(kind: &str) -> String {
+    format!(
+        r#"{{"id":"x","errorType":"{kind}","errorMessage":"m","requestType":"PURCHASE_REQUEST"}}"#
+    )
+}
+
+fn assert_basic(sent: &Sent) {
+    // Basic base64("22222222:s3cret-pass"): the user is client.id.
+    assert_eq!(
+        sent.head.header(HeaderName::Authorization),
+        Some("Basic MjIyMjIyMjI6czNjcmV0LXBhc3M=")
+    );
+}
+
+#[test]
+fn declined_trial_takes_no_tender_and_sends_nothing_else() {
+    let cfg = electrum_config();
+    let mut request = purchase_request();
+    flow::prepare(&cfg, &mut request, start_now(), &mut rng(1)).unwrap();
+    let trial = flow::trial(&cfg, &request, start_now(), &mut rng(1)).unwrap();
+    let mut h = Harness::new(trial, start_now());
+    let sent = h.expect_send();
+    assert_eq!(sent.line(), "POST /airtime/v5/purchases/trials");
+    assert_basic(&sent);
+    assert!(sent.stored_keys.is_empty(), "a trial moves no money");
+    h.respond_json(400, &error("INVALID_MSISDN"));
+    match h.expect_done() {
+        Err(CallError::Refused(status, Some(e))) => {
+            assert_eq!(status, Status(400));
+            assert_eq!(e.error_type, ErrorType::InvalidMsisdn);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        h.transcript
+            .iter()
+            .filter(|l| l.starts_with("send"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn airtime_trial_purchase_confirmation() {
+    let cfg = electrum_config();
+    let mut request = purchase_request();
+    flow::prepare(&cfg, &mut request, start_now(), &mut rng(2)).unwrap();
+    let trial_id = request.id;
+    let trial = flow::trial(&cfg, &request, start_now(), &mut rng(2)).unwrap();
+    let mut h = Harness::new(trial, start_now());
+    h.expect_send();
+    h.respond_json(200, &purchase_response(&trial_id.to_string()));
+    assert!(h.expect_done().is_ok());
+
+    // The tender is taken; now the sale.
+    let sale = Sale::airtime(&cfg, purchase_request(), true, 0, start_now(), &mut rng(3));
+    let request_id = sale.request_id();
+    assert_ne!(request_id, trial_id, "the purchase has its own id");
+    let mut h = Harness::new(sale, start_now());
+    let purchase = h.expect_send();
+    assert_eq!(purchase.line(), "POST /airtime/v5/purchases");
+    assert_basic(&purchase);
+    assert_eq!(
+        purchase.stored_keys.len(),
+        1,
+        "reversal stored before the purchase"
+    );
+    let body = purchase.json();
+    assert_eq!(body["id"], request_id.to_string());
+    assert_eq!(body["client"]["id"], "22222222");
+    assert_eq!(
+        body["amounts"]["requestAmount"],
+        serde_json::json!({"amount": 5000, "currency": "710"})
+    );
+    match &h.records()[0].advice {
+        Advice::ElectrumPurchaseReversal(r) => {
+            assert_eq!(r.request_id, request_id);
+            assert_eq!(r.reversal_reason, ReversalReason::Timeout);
+        }
+        other => panic!("{other:?}"),
+    }
+    h.respond(
+        201,
+        &[
+            ("Location", &format!("/airtime/v5/purchases/{request_id}")),
+            ("Content-Type", "application/json"),
+        ],
+        purchase_response(&request_id.to_string()).as_bytes(),
+    );
+    let confirm = h.expect_send();
+    assert_eq!(confirm.line(), "POST /airtime/v5/purchases/confirmations");
+    // The record was overwritten (same key) with the confirmation first.
+    assert_eq!(confirm.stored_keys.len(), 1);
+    let Advice::ElectrumPurchaseConfirmation(advice) = &h.records()[0].advice else {
+        panic!()
+    };
+    assert_eq!(confirm.json()["id"], advice.id.to_string());
+    assert_eq!(confirm.json()["requestId"], request_id.to_string());
+    assert_eq!(confirm.json()["tenders"][0]["tenderType"], "CASH");
+    // The response's identifiers, unaltered.
+    assert_eq!(
+        confirm.json()["thirdPartyIdentifiers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    h.respond(202, &[], b"");
+    let outcome = h.expect_done();
+    assert_eq!(outcome.money(), Money::Charged);
+    let SaleOutcome::Sold {
+        sold: Sold::Purchase(response),
+        confirmation: Confirmation::Confirmed,
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(response.slip_lines().len(), 3);
+    assert_eq!(
+        response.voucher().unwrap().pin.as_ref().unwrap().as_str(),
+        PIN
+    );
+    assert!(!format!("{outcome:?}").contains(PIN), "PIN masked in Debug");
+    assert!(h.store.is_empty());
+    assert_eq!(
+        h.transcript
+            .iter()
+            .filter(|l| l.starts_with("send"))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn unknown_purchase_outcomes_are_reversed() {
+    use TransportFailure::*;
+    type Fault = dyn Fn(&mut Harness<Sale<'_>>);
+    let cases: [(&str, &Fault, ReversalReason); 5] = [
+        (
+            "500",
+            &|h| h.respond_json(500, &error("GENERAL_ERROR")),
+            ReversalReason::ResponseNotFinal,
+        ),
+        (
+            "504",
+            &|h| h.respond(504, &[], b""),
+            ReversalReason::ResponseNotFinal,
+        ),
+        (
+            "lost answer",
+            &|h| h.fail(AfterWrite),
+            ReversalReason::Timeout,
+        ),
+        (
+            "unreadable 201",
+            &|h| h.respond(201, &[], b"{\"id\":"),
+            ReversalReason::ResponseNotFinal,
+        ),
+        (
+            "deep 201",
+            &|h| h.respond(201, &[], "[".repeat(1000).as_bytes()),
+            ReversalReason::ResponseNotFinal,
+        ),
+    ];
+    let cfg = electrum_config();
+    for (name, fault, reason) in cases {
+        let sale = Sale::airtime(&cfg, purchase_request(), true, 0, start_now(), &mut rng(4));
+        let request_id = sale.request_id();
+        let mut h = Harness::new(sale, start_now());
+        h.expect_send();
+        fault(&mut h);
+        let reversal = h.expect_send();
+        assert_eq!(
+            reversal.line(),
+            "POST /airtime/v5/purchases/reversals",
+            "{name}"
+        );
+        assert_eq!(reversal.json()["requestId"], request_id.to_string());
+        assert_eq!(reversal.json()["reversalReason"], reason.as_str(), "{name}");
+        assert_eq!(reversal.stored_keys.len(), 1);
+        // A first failure: the very same reversal again.
+        h.fail(AfterWrite);
+        let again = h.expect_send();
+        assert_eq!(again.body, reversal.body, "{name}");
+        h.respond(202, &[], b"");
+        let outcome = h.expect_done();
+        assert_eq!(outcome, SaleOutcome::NotSold(NotSold::Reversed), "{name}");
+        assert!(h.store.is_empty());
+    }
+}
+
+#[test]
+fn not_found_on_a_reversal_means_done() {
+    let cfg = electrum_config();
+    let sale = Sale::airtime(&cfg, purchase_request(), true, 0, start_now(), &mut rng(5));
+    let mut h = Harness::new(sale, start_now());
+    h.expect_send();
+    h.fail(TransportFailure::AfterWrite);
+    h.expect_send();
+    h.respond_json(404, &error("UNABLE_TO_LOCATE_RECORD"));
+    assert_eq!(h.expect_done(), SaleOutcome::NotSold(NotSold::Reversed));
+    assert!(h.store.is_empty());
+}
+
+#[test]
+fn failed_purchases_are_not_charged_and_send_nothing_more() {
+    let cfg = electrum_config();
+    for (status, kind) in [
+        (400, Some("INSUFFICIENT_FUNDS")),
+        (400, Some("INVALID_PRODUCT")),
+        (404, None),
+        (501, None),
+        (503, Some("UPSTREAM_UNAVAILABLE")),
+    ] {
+        let sale = Sale::airtime(&cfg, purchase_request(), true, 0, start_now(), &mut rng(6));
+        let mut h = Harness::new(sale, start_now());
+        h.expect_send();
+        match kind {
+            Some(kind) => h.respond_json(status, &error(kind)),
+            None => h.respond(status, &[], b""),
+        }
+        let outcome = h.expect_done();
+        assert_eq!(outcome.money(), Money::NotCharged, "{status} {kind:?}");
+        assert!(matches!(outcome, SaleOutcome::NotSold(NotSold::Declined(s, _)) if s.0 == status));
+        assert!(h.store.is_empty(), "the unused reversal is removed");
+        assert_eq!(
+            h.transcript
+                .iter()
+                .filter(|l| l.starts_with("send"))
+                .count(),
+            1
+        );
+    }
+}
+
+#[test]
+fn duplicate_record_is_retried_under_a_new_id_persisted_first() {
+    let cfg = electrum_config();
+    let sale = Sale::airtime(&cfg, purchase_request(), true, 0, start_now(), &mut rng(7));
+    let first_id = sale.request_id();
+    let mut h = Harness::new(sale, start_now());
+    h.expect_send();
+    h.respond_json(400, &error("DUPLICATE_RECORD"));
+    let second = h.expect_send();
+    let second_id = second.json()["id"].as_str().unwrap().to_string();
+    assert_ne!(second_id, first_id.to_string());
+    let Advice::ElectrumPurchaseReversal(r) = &h.records()[0].advice else {
+        panic!()
+    };
+    assert_eq!(
+        r.request_id.to_string(),
+        second_id,
+        "reversal rewritten before the new attempt"
+    );
+    h.respond_json(201, &purchase_response(&second_id));
+    h.expect_send();
+    h.respond(202, &[], b"");
+    assert_eq!(h.expect_done().money(), Money::Charged);
+}
+
+#[test]
+fn unsent_purchase_is_repeated_then_given_up_without_charge() {
+    let cfg = electrum_config();
+    let sale = Sale::airtime(&cfg, purchase_request(), true, 0, start_now(), &mut rng(8));
+    let mut h = Harness::new(sale, start_now());
+    let first = h.expect_send();
+    h.fail(TransportFailure::BeforeWrite);
+    let outcome = loop {
+        match h.step() {
+            Step::Send(s) => {
+                assert_eq!(s.body, first.body, "same request, same id");
+                h.fail(TransportFailure::Connect);
+            }
+            Step::Done(o) => break o,
+        }
+    };
+    assert_eq!(outcome, SaleOutcome::NotSold(NotSold::Unreachable));
+    assert!(h.store.is_empty());
+}
+
+#[test]
+fn reversal_without_final_answer_goes_to_the_outbox_and_survives_a_reboot() {
+    let cfg = electrum_config();
+    let sale = Sale::airtime(&cfg, purchase_request(), true, 0, start_now(), &mut rng(9));
+    let mut h = Harness::new(sale, start_now());
+    h.expect_send();
+    h.respond(504, &[], b"");
+    let reversal = loop {
+        match h.step() {
+            Step::Send(s) => {
+                let body = s.body.clone();
+                h.respond(503, &[], b"");
+                let _ = body;
+            }
+            Step::Done(o) => break o,
+        }
+    };
+    let SaleOutcome::Pending(record) = reversal else {
+        panic!("{reversal:?}")
+    };
+    let Advice::ElectrumPurchaseReversal(advice) = &record.advice else {
+        panic!()
+    };
+    assert_eq!(h.records(), vec![record.clone()]);
+
+    // Reboot: restore, then the outbox delivers the same reversal.
+    let mut disk = MemoryStore::new();
+    for (k, v) in &h.store {
+        block_on(disk.put(*k, v)).unwrap();
+    }
+    let mut outbox = Outbox::new();
+    let mut buf = vec![0u8; RECORD_MAX_LEN];
+    block_on(outbox::restore(
+        &mut disk,
+        &mut outbox,
+        &mut buf,
+        Instant::ZERO,
+    ))
+    .unwrap();
+    let mut transport = ScriptedTransport::default();
+    transport.expect(
+        "POST /airtime/v5/purchases/reversals",
+        ScriptedTransport::json(500, &error("GENERAL_ERROR")),
+    );
+    let mut clock = VirtualClock::new(start_now());
+    let (mut body, mut response, mut rec) =
+        (vec![0; 4096], vec![0; 32768], vec![0; RECORD_MAX_LEN]);
+    let bufs = Buffers {
+        body: &mut body,
+        response: &mut response,
+        record: &mut rec,
+    };
+    let r = block_on(driver::flush(
+        &mut outbox,
+        &mut disk,
+        &mut transport,
+        &mut clock,
+        &mut Context {
+            conductor: None,
+            momo: None,
+            electrum: Some(&cfg),
+        },
+        bufs,
+        &mut rng(10),
+    ))
+    .unwrap();
+    assert_eq!((r.settled, r.retried), (0, 1));
+    clock.advance(600_000);
+    transport.expect(
+        "POST /airtime/v5/purchases/reversals",
+        ScriptedTransport::json(404, &error("UNABLE_TO_LOCATE_RECORD")),
+    );
+    let bufs = Buffers {
+        body: &mut body,
+        response: &mut response,
+        record: &mut rec,
+    };
+    let r = block_on(driver::flush(
+        &mut outbox,
+        &mut disk,
+        &mut transport,
+        &mut clock,
+        &mut Context {
+            conductor: None,
+            momo: None,
+            electrum: Some(&cfg),
+        },
+        bufs,
+        &mut rng(11),
+    ))
+    .unwrap();
+    assert_eq!(r.settled, 1);
+    for (_, sent) in &transport.sent {
+        let v: serde_json::Value = serde_json::from_slice(sent).unwrap();
+        assert_eq!(
+            v["id"],
+            advice.id.to_string(),
+            "same advice id on every repeat"
+        );
+    }
+    assert!(disk.is_empty());
+}
+
+#[test]
+fn confirmation_past_the_deadline_is_sold_with_a_pending_confirmation() {
+    let cfg = electrum_config();
+    let sale = Sale::airtime(&cfg, purchase_request(), true, 0, start_now(), &mut rng(12));
+    let request_id = sale.request_id();
+    let mut h = Harness::new(sale, start_now());
+    h.expect_send();
+    h.respond_json(201, &purchase_response(&request_id.to_string()));
+    let outcome = loop {
+        match h.step() {
+            Step::Send(_) => h.fail(TransportFailure::AfterWrite),
+            Step::Done(o) => break o,
+        }
+    };
+    assert_eq!(
+        outcome.money(),
+        Money::Charged,
+        "the customer has the airtime"
+    );
+    let SaleOutcome::Sold {
+        confirmation: Confirmation::Pending(record),
+        ..
+    } = outcome
+    else {
+        panic!()
+    };
+    assert!(matches!(
+        record.advice,
+        Advice::ElectrumPurchaseConfirmation(_)
+    ));
+    assert_eq!(h.records(), vec![record]);
+}
+
+#[test]
+fn confirmation_refused_as_already_settled_means_reversed() {
+    let cfg = electrum_config();
+    let sale = Sale::airtime(&cfg, purchase_request(), true, 0, start_now(), &mut rng(13));
+    let request_id = sale.request_id();
+    let mut h = Harness::new(sale, start_now());
+    h.expect_send();
+    h.respond_json(201, &purchase_response(&request_id.to_string()));
+    h.expect_send();
+    h.respond_json(400, &error("ACCOUNT_ALREADY_SETTLED"));
+    assert_eq!(h.expect_done(), SaleOutcome::NotSold(NotSold::Reversed));
+    assert!(h.store.is_empty());
+}
+
+#[test]
+fn provider_that_cannot_reverse_is_settled_by_status_checks() {
+    let cfg = electrum_config();
+    // Went through: the status says so, and it is confirmed.
+    let sale = Sale::airtime(
+        &cfg,
+        purchase_request(),
+        false,
+        0,
+        start_now(),
+        &mut rng(14),
+    );
+    let request_id = sale.request_id();
+    let mut h = Harness::new(sale, start_now());
+    let purchase = h.expect_send();
+    assert_eq!(purchase.stored_keys.len(), 1);
+    assert!(matches!(
+        h.records()[0].advice,
+        Advice::ElectrumPurchaseStatus { .. }
+    ));
+    h.fail(TransportFailure::AfterWrite);
+    let status = h.expect_send();
+    assert_eq!(
+        status.line(),
+        format!("GET /airtime/v5/purchases/status?originalMsgId={request_id}")
+    );
+    h.respond(500, &[], b"");
+    h.expect_send();
+    h.respond_json(200, &purchase_response(&request_id.to_string()));
+    let confirm = h.expect_send();
+    assert_eq!(confirm.line(), "POST /airtime/v5/purchases/confirmations");
+    h.respond(202, &[], b"");
+    assert_eq!(h.expect_done().money(), Money::Charged);
+
+    // Never arrived: 404 on the status.
+    let sale = Sale::airtime(
+        &cfg,
+        purchase_request(),
+        false,
+        0,
+        start_now(),
+        &mut rng(15),
+    );
+    let mut h = Harness::new(sale, start_now());
+    h.expect_send();
+    h.respond(504, &[], b"");
+    h.expect_send();
+    h.respond_json(404, &error("UNABLE_TO_LOCATE_RECORD"));
+    assert_eq!(h.expect_done().money(), Money::NotCharged);
+    assert!(h.store.is_empty());
+}
+
+#[test]
+fn voucher_provision_and_confirmation_carry_the_pin_to_the_slip_only() {
+    let cfg = electrum_config();
+    let sale = Sale::voucher(&cfg, voucher_request(), 0, start_now(), &mut rng(16));
+    let request_id = sale.request_id();
+    let mut h = Harness::new(sale, start_now());
+    let provision = h.expect_send();
+    assert_eq!(
+        provision.line(),
+        format!("POST /airtime/v5/vouchers/{request_id}")
+    );
+    assert_eq!(
+        provision.json()["id"],
+        request_id.to_string(),
+        "path id = body id"
+    );
+    assert!(matches!(
+        h.records()[0].advice,
+        Advice::ElectrumVoucherReversal(_)
+    ));
+    h.respond_json(201, &voucher_response(&request_id.to_string()));
+    let confirm = h.expect_send();
+    let Advice::ElectrumVoucherConfirmation(advice) = &h.records()[0].advice else {
+        panic!()
+    };
+    assert_eq!(
+        confirm.line(),
+        format!(
+            "POST /airtime/v5/vouchers/{request_id}/confirmations/{}",
+            advice.id
+        )
+    );
+    // The PIN is neither stored nor sent again.
+    for bytes in h.store.values() {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(!text.contains("\"pin\""), "{text}");
+    }
+    assert!(!String::from_utf8_lossy(&confirm.body).contains("\"pin\""));
+    h.respond(202, &[], b"");
+    let outcome = h.expect_done();
+    let SaleOutcome::Sold {
+        sold: Sold::Voucher(v),
+        confirmation: Confirmation::Confirmed,
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert!(v.voucher().pin.is_some());
+    assert_eq!(v.voucher().pin.as_ref().unwrap().as_str(), VOUCHER_PIN);
+    assert!(!format!("{outcome:?}").contains(VOUCHER_PIN));
+    assert!(!h.transcript.iter().any(|l| l.contains(VOUCHER_PIN)));
+}
+
+#[test]
+fn voucher_with_unknown_outcome_is_reversed_by_its_own_path() {
+    let cfg = electrum_config();
+    let sale = Sale::voucher(&cfg, voucher_request(), 0, start_now(), &mut rng(17));
+    let request_id = sale.request_id();
+    let mut h = Harness::new(sale, start_now());
+    h.expect_send();
+    h.fail(TransportFailure::AfterWrite);
+    let reversal = h.expect_send();
+    let Advice::ElectrumVoucherReversal(r) = &h.records()[0].advice else {
+        panic!()
+    };
+    assert_eq!(
+        reversal.line(),
+        format!("POST /airtime/v5/vouchers/{request_id}/reversals/{}", r.id)
+    );
+    h.respond(202, &[], b"");
+    assert_eq!(h.expect_done(), SaleOutcome::NotSold(NotSold::Reversed));
+}
+
+#[test]
+fn invalid_requests_are_refused_before_anything_is_sent() {
+    let mut cfg = electrum_config();
+    cfg.originator.terminal_id = heapless::String::try_from("T1").unwrap();
+    let sale = Sale::airtime(&cfg, purchase_request(), true, 0, start_now(), &mut rng(18));
+    let mut h = Harness::new(sale, start_now());
+    assert!(matches!(
+        h.expect_done(),
+        SaleOutcome::NotSold(NotSold::Invalid(_))
+    ));
+    assert_eq!(h.transcript, ["done"]);
+    let _ = ErrorType::DuplicateRecord;
+}

@@ -1,0 +1,249 @@
+//! The listeners: accept TCP, run the TLS handshake (or not, for the debug
+//! listener), serve HTTP/1.1 with hyper, and apply the fault layer around the
+//! axum router.
+//!
+//! Faults live here, below axum, because some of them are about the
+//! connection itself: returning an error from the hyper service makes hyper
+//! drop the connection without writing a response byte, which is exactly
+//! "close before reading" and "process then close".
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::Router;
+use bytes::{Bytes, BytesMut};
+use futures_util::stream;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_LENGTH};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::app::{api_error_body, App};
+use crate::faults::FaultKind;
+
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The error a service returns to make hyper drop the connection unanswered.
+#[derive(Debug)]
+pub struct DroppedByFault;
+
+impl std::fmt::Display for DroppedByFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for DroppedByFault {}
+
+/// Accepts connections until `shutdown` flips; then aborts the open ones.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
+    app: App,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            accepted = listener.accept() => {
+                let Ok((tcp, _peer)) = accepted else { continue };
+                let _ = tcp.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                let app = app.clone();
+                let router = router.clone();
+                conns.spawn(async move {
+                    match acceptor {
+                        Some(acceptor) => {
+                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                                Ok(Ok(tls)) => serve_connection(TokioIo::new(tls), app, router).await,
+                                Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
+                                Err(_) => tracing::debug!("TLS handshake timed out"),
+                            }
+                        }
+                        None => serve_connection(TokioIo::new(tcp), app, router).await,
+                    }
+                });
+            }
+        }
+    }
+    conns.abort_all();
+}
+
+async fn serve_connection<I>(io: I, app: App, router: Router)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let app = app.clone();
+        let router = router.clone();
+        async move { handle(app, router, req).await }
+    });
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, service)
+        .await
+    {
+        tracing::debug!("connection ended: {e}");
+    }
+}
+
+async fn call(router: Router, req: Request<Body>) -> Response<Body> {
+    match router.oneshot(req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    }
+}
+
+/// Runs the router and collects the answer, so the operation has fully taken
+/// effect before the fault decides what the client sees.
+async fn call_collected(
+    router: Router,
+    req: Request<Body>,
+) -> (hyper::http::response::Parts, Bytes) {
+    let (parts, body) = call(router, req).await.into_parts();
+    let bytes = match body.collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    (parts, bytes)
+}
+
+fn with_body(mut parts: hyper::http::response::Parts, body: Body) -> Response<Body> {
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(parts, body)
+}
+
+async fn handle(
+    app: App,
+    router: Router,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, DroppedByFault> {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let started = Instant::now();
+    let fault = app.faults.select(&method, &path);
+    let req = req.map(Body::new);
+
+    let result = match fault.clone() {
+        None => Ok(call(router, req).await),
+        Some(FaultKind::Latency { ms }) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(call(router, req).await)
+        }
+        Some(FaultKind::CloseBeforeRead) => Err(DroppedByFault),
+        Some(FaultKind::ProcessThenClose) => {
+            let _ = call_collected(router, req).await;
+            Err(DroppedByFault)
+        }
+        Some(FaultKind::Status { status, process }) => {
+            if process {
+                let _ = call_collected(router, req).await;
+            }
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = api_error_body(&path, status);
+            Ok(Response::builder()
+                .status(status)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap_or_else(|_| Response::new(Body::empty())))
+        }
+        Some(FaultKind::TruncatedBody) => {
+            let (mut parts, bytes) = call_collected(router, req).await;
+            // Announce at least a few bytes so even an empty answer is short.
+            let announced = bytes.len().max(64);
+            let half = bytes.slice(0..bytes.len() / 2);
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(announced));
+            let chunks = stream::unfold(0u8, move |step| {
+                let half = half.clone();
+                async move {
+                    match step {
+                        0 => Some((Ok::<Bytes, std::io::Error>(half), 1)),
+                        1 => {
+                            // Let hyper flush the half before the connection dies.
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            Some((Err(std::io::Error::other("truncated by fault")), 2))
+                        }
+                        _ => None,
+                    }
+                }
+            });
+            Ok(Response::from_parts(parts, Body::from_stream(chunks)))
+        }
+        Some(FaultKind::InvalidJson) => {
+            let (parts, bytes) = call_collected(router, req).await;
+            let mut corrupt = BytesMut::from(&bytes[..bytes.len() / 2]);
+            corrupt.extend_from_slice(b"\"<<sandbox fault: this is not JSON");
+            Ok(with_body(parts, Body::from(corrupt.freeze())))
+        }
+        Some(FaultKind::OversizedBody { bytes: target }) => {
+            let (parts, bytes) = call_collected(router, req).await;
+            let pad = target.saturating_sub(bytes.len());
+            let mut out = BytesMut::with_capacity(bytes.len() + pad);
+            // Whitespace after the first byte of a JSON document keeps it valid.
+            match bytes.first() {
+                Some(b'{') | Some(b'[') => {
+                    out.extend_from_slice(&bytes[..1]);
+                    out.resize(1 + pad, b' ');
+                    out.extend_from_slice(&bytes[1..]);
+                }
+                _ => {
+                    out.extend_from_slice(&bytes);
+                    out.resize(bytes.len() + pad, b' ');
+                }
+            }
+            Ok(with_body(parts, Body::from(out.freeze())))
+        }
+        Some(FaultKind::SlowTrickle { chunk, interval_ms }) => {
+            let (mut parts, bytes) = call_collected(router, req).await;
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            let chunk = chunk.max(1);
+            let interval = Duration::from_millis(interval_ms);
+            let chunks = stream::unfold(0usize, move |offset| {
+                let bytes = bytes.clone();
+                async move {
+                    if offset >= bytes.len() {
+                        return None;
+                    }
+                    if offset > 0 {
+                        tokio::time::sleep(interval).await;
+                    }
+                    let end = (offset + chunk).min(bytes.len());
+                    Some((Ok::<Bytes, Infallible>(bytes.slice(offset..end)), end))
+                }
+            });
+            Ok(Response::from_parts(parts, Body::from_stream(chunks)))
+        }
+    };
+
+    let elapsed = started.elapsed().as_millis();
+    match (&result, &fault) {
+        (Ok(resp), None) => tracing::info!(
+            "{method} {path} -> {} ({elapsed} ms)",
+            resp.status().as_u16()
+        ),
+        (Ok(resp), Some(f)) => {
+            tracing::info!(
+                "{method} {path} -> {} ({elapsed} ms) [fault {f:?}]",
+                resp.status().as_u16()
+            )
+        }
+        (Err(_), f) => {
+            tracing::info!("{method} {path} -> connection dropped ({elapsed} ms) [fault {f:?}]")
+        }
+    }
+    result
+}

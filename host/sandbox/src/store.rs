@@ -1,0 +1,320 @@
+//! All sandbox state behind one struct: in memory, and — when a state file
+//! is given — written through to SQLite (rusqlite, bundled library) on every
+//! change, so a restarted sandbox still knows every earlier transaction.
+//!
+//! Records are JSON documents in named tables (`records(tbl, key, value)`);
+//! the ledger is a real table with columns, for `sqlite3 state.db 'select *
+//! from ledger'`. Every read-modify-write happens inside [`Store::with`],
+//! under one lock, so checks and updates are atomic.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{params, Connection};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::clock::{rfc3339, Clock};
+use crate::ledger::{LedgerEntry, NewEntry};
+
+/// Table names (one place, so the SQLite file is easy to read).
+pub mod table {
+    /// Conductor idempotency records, keyed `partner|key`.
+    pub const CONDUCTOR_IDEMPOTENCY: &str = "conductor_idempotency";
+    /// Conductor transactions, keyed by id.
+    pub const CONDUCTOR_TRANSACTIONS: &str = "conductor_transactions";
+    /// Conductor external references, keyed `partner|external_reference`.
+    pub const CONDUCTOR_EXTERNAL_REFS: &str = "conductor_external_refs";
+    /// Conductor orders, keyed by id.
+    pub const CONDUCTOR_ORDERS: &str = "conductor_orders";
+    /// MoMo API users, keyed by id.
+    pub const MOMO_USERS: &str = "momo_users";
+    /// MoMo access tokens, keyed by token.
+    pub const MOMO_TOKENS: &str = "momo_tokens";
+    /// MoMo payments, keyed by X-Reference-Id.
+    pub const MOMO_PAYMENTS: &str = "momo_payments";
+    /// Electrum purchases, keyed by request id.
+    pub const ELECTRUM_PURCHASES: &str = "electrum_purchases";
+    /// Electrum vouchers, keyed by request id.
+    pub const ELECTRUM_VOUCHERS: &str = "electrum_vouchers";
+    /// Electrum request ids reversed before they were seen (404 reversals).
+    pub const ELECTRUM_TOMBSTONES: &str = "electrum_tombstones";
+    /// Sandbox metadata (the CA, so a restarted sandbox keeps its identity).
+    pub const META: &str = "meta";
+}
+
+/// A storage failure (SQLite or JSON).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A record did not (de)serialize.
+    #[error("record encoding: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The state, shared by all handlers.
+#[derive(Debug)]
+pub struct Store {
+    inner: Mutex<Tables>,
+    clock: Arc<Clock>,
+}
+
+/// The tables, reachable only inside [`Store::with`].
+pub struct Tables {
+    records: HashMap<String, BTreeMap<String, serde_json::Value>>,
+    ledger: Vec<LedgerEntry>,
+    db: Option<Connection>,
+    clock: Arc<Clock>,
+}
+
+impl std::fmt::Debug for Tables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tables")
+            .field("tables", &self.records.len())
+            .field("ledger", &self.ledger.len())
+            .field("sqlite", &self.db.is_some())
+            .finish()
+    }
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+CREATE TABLE IF NOT EXISTS records (
+    tbl   TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (tbl, key)
+);
+CREATE TABLE IF NOT EXISTS ledger (
+    seq          INTEGER PRIMARY KEY,
+    at           TEXT NOT NULL,
+    api          TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    reference    TEXT NOT NULL,
+    related      TEXT,
+    amount_minor INTEGER NOT NULL,
+    currency     TEXT NOT NULL,
+    detail       TEXT NOT NULL
+);
+";
+
+impl Store {
+    /// State in memory only.
+    pub fn in_memory(clock: Arc<Clock>) -> Self {
+        Self {
+            inner: Mutex::new(Tables {
+                records: HashMap::new(),
+                ledger: Vec::new(),
+                db: None,
+                clock: clock.clone(),
+            }),
+            clock,
+        }
+    }
+
+    /// State kept in the SQLite file at `path` (created if missing); loads
+    /// everything recorded there before.
+    pub fn open(path: &Path, clock: Arc<Clock>) -> Result<Self, StoreError> {
+        let db = Connection::open(path)?;
+        db.execute_batch(SCHEMA)?;
+        let mut records: HashMap<String, BTreeMap<String, serde_json::Value>> = HashMap::new();
+        {
+            let mut stmt = db.prepare("SELECT tbl, key, value FROM records")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (tbl, key, value) = row?;
+                records
+                    .entry(tbl)
+                    .or_default()
+                    .insert(key, serde_json::from_str(&value)?);
+            }
+        }
+        let mut ledger = Vec::new();
+        {
+            let mut stmt = db.prepare(
+                "SELECT seq, at, api, kind, reference, related, amount_minor, currency, detail
+                 FROM ledger ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, String>(8)?,
+                ))
+            })?;
+            for row in rows {
+                let (seq, at, api, kind, reference, related, amount_minor, currency, detail) = row?;
+                ledger.push(LedgerEntry {
+                    seq,
+                    at,
+                    api,
+                    kind,
+                    reference,
+                    related,
+                    amount_minor,
+                    currency,
+                    detail: serde_json::from_str(&detail)?,
+                });
+            }
+        }
+        Ok(Self {
+            inner: Mutex::new(Tables {
+                records,
+                ledger,
+                db: Some(db),
+                clock: clock.clone(),
+            }),
+            clock,
+        })
+    }
+
+    /// Runs `f` with exclusive access to all tables.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Tables) -> R) -> R {
+        f(&mut self.lock())
+    }
+
+    /// A copy of the ledger.
+    pub fn ledger(&self) -> Vec<LedgerEntry> {
+        self.lock().ledger.clone()
+    }
+
+    /// The sandbox clock this store stamps entries with.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        // A panic while holding the lock cannot leave a half-written record
+        // behind in a way that matters more than a dead sandbox would.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Tables {
+    /// Reads one record.
+    pub fn get<T: DeserializeOwned>(&self, tbl: &str, key: &str) -> Result<Option<T>, StoreError> {
+        match self.records.get(tbl).and_then(|t| t.get(key)) {
+            Some(v) => Ok(Some(serde_json::from_value(v.clone())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// True if a record exists.
+    pub fn contains(&self, tbl: &str, key: &str) -> bool {
+        self.records.get(tbl).is_some_and(|t| t.contains_key(key))
+    }
+
+    /// Writes one record (and through to SQLite).
+    pub fn put<T: Serialize>(&mut self, tbl: &str, key: &str, value: &T) -> Result<(), StoreError> {
+        let value = serde_json::to_value(value)?;
+        if let Some(db) = &self.db {
+            db.execute(
+                "INSERT OR REPLACE INTO records (tbl, key, value) VALUES (?1, ?2, ?3)",
+                params![tbl, key, value.to_string()],
+            )?;
+        }
+        self.records
+            .entry(tbl.to_owned())
+            .or_default()
+            .insert(key.to_owned(), value);
+        Ok(())
+    }
+
+    /// Deletes one record.
+    pub fn remove(&mut self, tbl: &str, key: &str) -> Result<(), StoreError> {
+        if let Some(db) = &self.db {
+            db.execute(
+                "DELETE FROM records WHERE tbl = ?1 AND key = ?2",
+                params![tbl, key],
+            )?;
+        }
+        if let Some(t) = self.records.get_mut(tbl) {
+            t.remove(key);
+        }
+        Ok(())
+    }
+
+    /// All records of a table, in key order.
+    pub fn scan<T: DeserializeOwned>(&self, tbl: &str) -> Result<Vec<(String, T)>, StoreError> {
+        let mut out = Vec::new();
+        if let Some(t) = self.records.get(tbl) {
+            for (k, v) in t {
+                out.push((k.clone(), serde_json::from_value(v.clone())?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The records of a table whose stored JSON satisfies `keep`, decoded;
+    /// cheap filters run before any decoding.
+    pub fn scan_where<T: DeserializeOwned>(
+        &self,
+        tbl: &str,
+        keep: impl Fn(&serde_json::Value) -> bool,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let mut out = Vec::new();
+        if let Some(t) = self.records.get(tbl) {
+            for (k, v) in t.iter().filter(|(_, v)| keep(v)) {
+                out.push((k.clone(), serde_json::from_value(v.clone())?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends a ledger entry and returns it.
+    pub fn record(&mut self, entry: NewEntry) -> Result<LedgerEntry, StoreError> {
+        let seq = self.ledger.last().map_or(1, |e| e.seq + 1);
+        let entry = LedgerEntry {
+            seq,
+            at: rfc3339(self.clock.now_ms()),
+            api: entry.api.to_owned(),
+            kind: entry.kind.to_owned(),
+            reference: entry.reference,
+            related: entry.related,
+            amount_minor: entry.amount_minor,
+            currency: entry.currency,
+            detail: entry.detail,
+        };
+        if let Some(db) = &self.db {
+            db.execute(
+                "INSERT INTO ledger (seq, at, api, kind, reference, related, amount_minor, currency, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    entry.seq,
+                    entry.at,
+                    entry.api,
+                    entry.kind,
+                    entry.reference,
+                    entry.related,
+                    entry.amount_minor,
+                    entry.currency,
+                    entry.detail.to_string()
+                ],
+            )?;
+        }
+        self.ledger.push(entry.clone());
+        Ok(entry)
+    }
+
+    /// The sandbox clock, for handlers running inside [`Store::with`].
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
