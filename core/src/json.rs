@@ -203,6 +203,7 @@ fn pre_scan(body: &[u8]) -> Result<Scan, DecodeError> {
 }
 
 /// Decode one JSON body into `T`: the only JSON entry point of the core.
+#[inline]
 pub fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
     let result = decode_guarded(body);
     if let Err(e) = &result {
@@ -211,6 +212,7 @@ pub fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> 
     result
 }
 
+#[inline]
 fn decode_guarded<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
     if body.len() > MAX_BODY_LEN {
         return Err(DecodeError::TooLarge {
