@@ -217,8 +217,9 @@ pub const CALL_BACKOFF: crate::outbox::Backoff = crate::outbox::Backoff {
 };
 
 /// A request that moves no money (a lookup, a catalogue, an order, a
-/// status): sent, and repeated after transport failures, 409 and 5xx until
-/// `deadline`; a 2xx body is decoded as `T`, a 4xx body as `E`.
+/// status): sent, and repeated after transport failures, 409 and 5xx (but
+/// 501) until `deadline`; a 2xx body is decoded as `T`, any other final
+/// answer's body as `E`.
 pub struct Call<'a, R, T, E> {
     head: RequestHead,
     request: Option<&'a R>,
@@ -328,7 +329,8 @@ where
                     self.again(now);
                 }
             },
-            StatusClass::ServerError => self.again(now),
+            // 501: the operation does not exist there; repeating is useless.
+            StatusClass::ServerError if head.status != Status::NOT_IMPLEMENTED => self.again(now),
             _ if head.status == Status::CONFLICT => self.again(now),
             _ => {
                 let error = crate::json::decode::<E>(body).ok();

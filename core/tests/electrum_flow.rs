@@ -642,3 +642,95 @@ fn invalid_requests_are_refused_before_anything_is_sent() {
     assert_eq!(h.transcript, ["done"]);
     let _ = ErrorType::DuplicateRecord;
 }
+
+#[test]
+fn msisdn_lookup_and_product_list() {
+    let cfg = electrum_config();
+    let lookup = flow::lookup_msisdn(
+        &cfg,
+        "27749670999",
+        &Default::default(),
+        start_now(),
+        &mut rng(19),
+    )
+    .unwrap();
+    let mut h = Harness::new(lookup, start_now());
+    let sent = h.expect_send();
+    assert_eq!(sent.line(), "GET /airtime/v5/msisdn?msisdn=27749670999");
+    assert_basic(&sent);
+    // The publisher's test server answers 202 here.
+    let body = String::from_utf8(support::data(
+        "electrum/test-pack-samples/MsisdnInfoResponse.json",
+    ))
+    .unwrap();
+    h.respond_json(202, &body);
+    let info = h.expect_done().unwrap();
+    assert!(info.available_products.is_some());
+
+    let lookup = flow::lookup_msisdn(
+        &cfg,
+        "27820000000",
+        &Default::default(),
+        start_now(),
+        &mut rng(20),
+    )
+    .unwrap();
+    let mut h = Harness::new(lookup, start_now());
+    h.expect_send();
+    h.respond_json(404, &error("UNABLE_TO_LOCATE_RECORD"));
+    assert!(matches!(
+        h.expect_done(),
+        Err(CallError::Refused(Status(404), Some(_)))
+    ));
+
+    let products = flow::list_products(&cfg, "USSD", start_now(), &mut rng(21)).unwrap();
+    let mut h = Harness::new(products, start_now());
+    assert_eq!(
+        h.expect_send().line(),
+        "GET /airtime/v5/products?channelName=USSD"
+    );
+    h.respond_json(501, &error("FUNCTION_NOT_SUPPORTED"));
+    // 501 (no catalogue) is a final answer, not a reason to repeat.
+    match h.expect_done() {
+        Err(CallError::Refused(status, Some(e))) => {
+            assert_eq!(status, Status(501));
+            assert_eq!(e.error_type, ErrorType::FunctionNotSupported);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        h.transcript
+            .iter()
+            .filter(|l| l.starts_with("send"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn every_error_type_on_a_purchase_is_declined_and_settled() {
+    let cfg = electrum_config();
+    for kind in ErrorType::KNOWN
+        .iter()
+        .filter(|k| **k != ErrorType::DuplicateRecord)
+    {
+        let sale = Sale::airtime(&cfg, purchase_request(), true, 0, start_now(), &mut rng(22));
+        let mut h = Harness::new(sale, start_now());
+        h.expect_send();
+        h.respond_json(400, &error(kind.as_str()));
+        assert_eq!(
+            h.expect_done(),
+            SaleOutcome::NotSold(NotSold::Declined(Status(400), Some(kind.clone()))),
+            "{kind}"
+        );
+        assert!(h.store.is_empty(), "{kind}");
+        assert_eq!(
+            h.transcript
+                .iter()
+                .filter(|l| l.starts_with("send"))
+                .count(),
+            1,
+            "{kind}"
+        );
+    }
+}

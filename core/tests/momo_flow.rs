@@ -535,3 +535,38 @@ fn no_secret_reaches_the_debug_output_of_requests() {
         assert!(!printed.contains(secret), "{secret} leaked: {printed}");
     }
 }
+
+#[test]
+fn every_documented_reason_of_a_failed_payment_is_reported() {
+    for reason in ErrorReason::KNOWN {
+        let cfg = config();
+        let mut tokens = TokenCache::new();
+        let flow = Payment::new(
+            &cfg,
+            &mut tokens,
+            request("46733123450"),
+            0,
+            start_now(),
+            &mut rng(16),
+        );
+        let mut h = Harness::new(flow, start_now());
+        expect_token(&mut h);
+        expect_create(&mut h);
+        h.respond(202, &[], b"");
+        expect_status(&mut h);
+        let reference = h.flow.reference_id();
+        let extra = format!(
+            r#","reason":{{"code":"{}","message":"m"}}"#,
+            reason.as_str()
+        );
+        h.respond_json(200, &status(reference, "FAILED", &extra));
+        assert_eq!(
+            h.expect_done(),
+            PaymentOutcome::Failed {
+                reference_id: reference,
+                reason: Some(reason.clone())
+            }
+        );
+        assert!(h.store.is_empty());
+    }
+}

@@ -796,3 +796,47 @@ impl Flow for Sale<'_> {
         }
     }
 }
+
+/// An MSISDN lookup: operator, products and promotion for a number.
+pub type Lookup = crate::flow::Call<'static, (), super::wire::MsisdnInfoResponse, ErrorDetail>;
+
+/// `GET msisdn?msisdn=…` (any 2xx is success: the publisher's test server
+/// answers 202).
+pub fn lookup_msisdn(
+    config: &Config,
+    msisdn: &str,
+    filters: &path::LookupFilters<'_>,
+    now: Now,
+    rng: &mut impl RngCore,
+) -> Result<Lookup, HeadError> {
+    let mut head = path::lookup_msisdn(msisdn, filters)?;
+    head.basic(&config.username, &config.password)?;
+    Ok(crate::flow::Call::new(
+        head,
+        None,
+        now,
+        config.deadline,
+        rng.next_u32(),
+    ))
+}
+
+/// The product catalogue of a channel.
+pub type Products = crate::flow::Call<'static, (), super::wire::ProductList, ErrorDetail>;
+
+/// `GET products?channelName=…`.
+pub fn list_products(
+    config: &Config,
+    channel_name: &str,
+    now: Now,
+    rng: &mut impl RngCore,
+) -> Result<Products, HeadError> {
+    let mut head = path::list_products(channel_name)?;
+    head.basic(&config.username, &config.password)?;
+    Ok(crate::flow::Call::new(
+        head,
+        None,
+        now,
+        config.deadline,
+        rng.next_u32(),
+    ))
+}
