@@ -211,7 +211,17 @@ fn airtime_trial_purchase_confirmation() {
 fn unknown_purchase_outcomes_are_reversed() {
     use TransportFailure::*;
     type Fault = dyn Fn(&mut Harness<Sale<'_>>);
-    let cases: [(&str, &Fault, ReversalReason); 5] = [
+    let cases: [(&str, &Fault, ReversalReason); 7] = [
+        (
+            "oversized 201",
+            &|h| h.respond(201, &[], &vec![b' '; 40_000]),
+            ReversalReason::ResponseNotFinal,
+        ),
+        (
+            "reset after write",
+            &|h| h.fail(AfterWrite),
+            ReversalReason::Timeout,
+        ),
         (
             "500",
             &|h| h.respond_json(500, &error("GENERAL_ERROR")),
@@ -732,5 +742,73 @@ fn every_error_type_on_a_purchase_is_declined_and_settled() {
             1,
             "{kind}"
         );
+    }
+}
+
+#[test]
+fn power_loss_between_the_reversal_write_and_the_purchase() {
+    // The reversal is stored; power goes before (or while) the purchase
+    // is sent. On boot the outbox sends the reversal: Electrum either
+    // reverses the purchase or answers 404 (it never arrived). Either way
+    // the customer is not charged, and the record is gone.
+    for answer in [202u16, 404] {
+        let cfg = electrum_config();
+        let sale = Sale::airtime(&cfg, purchase_request(), true, 0, start_now(), &mut rng(23));
+        let request_id = sale.request_id();
+        let mut h = Harness::new(sale, start_now());
+        let purchase = h.expect_send();
+        assert_eq!(purchase.stored_keys.len(), 1);
+        let mut disk = MemoryStore::new();
+        for (k, v) in &h.store {
+            block_on(disk.put(*k, v)).unwrap();
+        }
+        drop(h);
+        let mut outbox = Outbox::new();
+        let mut buf = vec![0u8; RECORD_MAX_LEN];
+        let report = block_on(outbox::restore(
+            &mut disk,
+            &mut outbox,
+            &mut buf,
+            Instant::ZERO,
+        ))
+        .unwrap();
+        assert_eq!(report.restored, 1);
+        let mut transport = ScriptedTransport::default();
+        let reply = if answer == 202 {
+            Ok((202, vec![], vec![]))
+        } else {
+            ScriptedTransport::json(404, &error("UNABLE_TO_LOCATE_RECORD"))
+        };
+        transport.expect("POST /airtime/v5/purchases/reversals", reply);
+        let mut clock = VirtualClock::new(start_now());
+        let (mut body, mut response, mut rec) =
+            (vec![0; 4096], vec![0; 32768], vec![0; RECORD_MAX_LEN]);
+        let bufs = Buffers {
+            body: &mut body,
+            response: &mut response,
+            record: &mut rec,
+        };
+        let r = block_on(driver::flush(
+            &mut outbox,
+            &mut disk,
+            &mut transport,
+            &mut clock,
+            &mut Context {
+                conductor: None,
+                momo: None,
+                electrum: Some(&cfg),
+            },
+            bufs,
+            &mut rng(24),
+        ))
+        .unwrap();
+        assert_eq!(r.settled, 1);
+        let sent: serde_json::Value = serde_json::from_slice(&transport.sent[0].1).unwrap();
+        assert_eq!(sent["requestId"], request_id.to_string());
+        assert_eq!(
+            transport.sent[0].0.header(HeaderName::Authorization),
+            Some("Basic MjIyMjIyMjI6czNjcmV0LXBhc3M=")
+        );
+        assert!(disk.is_empty() && outbox.is_empty());
     }
 }
