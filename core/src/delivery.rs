@@ -64,6 +64,7 @@ impl fmt::Display for Delivered {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum State {
     Start,
     AwaitingToken,
@@ -76,6 +77,12 @@ enum State {
     Rewriting,
     Removing(Money),
     Final,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}")
+    }
 }
 
 /// One attempt at one record.
@@ -102,14 +109,21 @@ impl<'a> Delivery<'a> {
         &self.record
     }
 
+    fn set_state(&mut self, new: State) {
+        if self.state != new {
+            trace!("outbox {}: {} => {}", self.record.key, self.state, new);
+        }
+        self.state = new;
+    }
+
     fn done(&mut self, outcome: Delivered) {
         debug!("outbox {}: {}", self.record.key, outcome);
         self.outcome = Some(outcome);
-        self.state = State::Final;
+        self.set_state(State::Final);
     }
 
     fn settle(&mut self, money: Money) {
-        self.state = State::Removing(money);
+        self.set_state(State::Removing(money));
     }
 
     fn conductor_head(
@@ -160,6 +174,21 @@ impl<'a> Delivery<'a> {
     /// The request for this record, encoded into `body`.
     fn request(&mut self, now: Now, body: &mut [u8]) -> Result<Option<Transmit>, FlowError> {
         let tx = match &self.record.advice {
+            Advice::ConductorCreate {
+                idempotency_key,
+                request,
+            } => {
+                let Some(config) = self.context.conductor else {
+                    return Ok(None);
+                };
+                let body_len = json::encode(request, body)?;
+                let mut head = self.conductor_head(
+                    crate::conductor::path::create_transaction()?,
+                    Some(idempotency_key),
+                )?;
+                head.set(HeaderName::RetailerId, &config.retailer_id)?;
+                Transmit { head, body_len }
+            }
             Advice::ConductorComplete {
                 target,
                 idempotency_key,
@@ -307,6 +336,25 @@ impl<'a> Delivery<'a> {
         };
         let status = head.status;
         match &self.record.advice {
+            Advice::ConductorCreate { .. } => {
+                if status.is_success() {
+                    self.settle(Money::Charged);
+                } else if status == Status::INTERNAL_SERVER_ERROR {
+                    // Conductor replays a stored 500 for this key forever,
+                    // and the transactions API has no lookup by reference:
+                    // kept, and loud, for the operator.
+                    error!(
+                        "outbox {}: create answered 500 under its key; needs an operator",
+                        self.record.key
+                    );
+                    self.done(Delivered::Retry);
+                } else if status == Status::CONFLICT || status.class() == StatusClass::ServerError {
+                    self.done(Delivered::Retry);
+                } else {
+                    // Refused: the transaction was never created.
+                    self.settle(Money::NotCharged);
+                }
+            }
             Advice::ConductorComplete { .. } | Advice::ConductorCancel { .. } => {
                 let completing = matches!(self.record.advice, Advice::ConductorComplete { .. });
                 let paid = if completing {
@@ -319,7 +367,7 @@ impl<'a> Delivery<'a> {
                     return;
                 }
                 if status == Status::INTERNAL_SERVER_ERROR {
-                    self.state = State::Checking;
+                    self.set_state(State::Checking);
                     return;
                 }
                 if status == Status::CONFLICT || status.class() == StatusClass::ServerError {
@@ -330,7 +378,7 @@ impl<'a> Delivery<'a> {
                     .ok()
                     .map(|e| e.status.code);
                 match code {
-                    Some(c) if c.is_already_final() => self.state = State::Checking,
+                    Some(c) if c.is_already_final() => self.set_state(State::Checking),
                     _ => {
                         // A final refusal: the transaction was not completed
                         // by this advice. Completing → not charged.
@@ -410,7 +458,7 @@ impl<'a> Delivery<'a> {
                             tenders: tenders.clone(),
                         };
                         self.record.advice = Advice::ElectrumPurchaseConfirmation(advice);
-                        self.state = State::Rewriting;
+                        self.set_state(State::Rewriting);
                     }
                     None => self.done(Delivered::Retry),
                 }
@@ -469,7 +517,7 @@ impl<'a> Delivery<'a> {
                     bytes[8] = (bytes[8] & 0x3f) | 0x80;
                     *idempotency_key = Uuid::from_bytes(bytes);
                 }
-                self.state = State::Rewriting;
+                self.set_state(State::Rewriting);
             }
             _ => self.done(Delivered::Retry),
         }
@@ -504,15 +552,15 @@ impl Flow for Delivery<'_> {
                         self.done(Delivered::Unconfigured);
                         return self.poll(now, body);
                     };
-                    self.state = State::AwaitingToken;
+                    self.set_state(State::AwaitingToken);
                     return Ok(Output::Send(tx));
                 }
-                self.state = State::Sending;
+                self.set_state(State::Sending);
                 self.poll(now, body)
             }
             State::Sending => match self.request(now, body)? {
                 Some(tx) => {
-                    self.state = State::Awaiting;
+                    self.set_state(State::Awaiting);
                     Ok(Output::Send(tx))
                 }
                 None => {
@@ -531,7 +579,7 @@ impl Flow for Delivery<'_> {
                     _ => return Err(FlowError::Finished),
                 };
                 let head = self.conductor_head(Self::get_head(&target)?, None)?;
-                self.state = State::AwaitingCheck;
+                self.set_state(State::AwaitingCheck);
                 Ok(Output::Send(Transmit { head, body_len: 0 }))
             }
             State::Rewriting => {
@@ -563,7 +611,7 @@ impl Flow for Delivery<'_> {
                     ) {
                         (Ok(token), Some((_, tokens))) => {
                             tokens.store(token, now.instant);
-                            self.state = State::Sending;
+                            self.set_state(State::Sending);
                         }
                         _ => self.done(Delivered::Retry),
                     }

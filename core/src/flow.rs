@@ -231,10 +231,17 @@ pub struct Call<'a, R, T, E> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum CallState {
     Sending { at: Instant },
     Awaiting,
     Final,
+}
+
+impl fmt::Display for CallState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}")
+    }
 }
 
 impl<'a, R, T, E> Call<'a, R, T, E>
@@ -263,9 +270,16 @@ where
         }
     }
 
+    fn set_state(&mut self, new: CallState) {
+        if self.state != new {
+            trace!("{}: {} => {}", self.head, self.state, new);
+        }
+        self.state = new;
+    }
+
     fn finish(&mut self, outcome: Result<T, CallError<E>>) {
         self.outcome = Some(outcome);
-        self.state = CallState::Final;
+        self.set_state(CallState::Final);
     }
 
     fn again(&mut self, now: Now) {
@@ -276,7 +290,7 @@ where
         if at > self.deadline {
             self.finish(Err(CallError::Unreachable));
         } else {
-            self.state = CallState::Sending { at };
+            self.set_state(CallState::Sending { at });
         }
     }
 }
@@ -297,7 +311,7 @@ where
                     Some(request) => crate::json::encode(request, body)?,
                     None => 0,
                 };
-                self.state = CallState::Awaiting;
+                self.set_state(CallState::Awaiting);
                 Ok(Output::Send(Transmit {
                     head: self.head.clone(),
                     body_len: len,

@@ -75,6 +75,15 @@ pub enum Advice {
         /// Why the money could not be collected.
         reason: Option<String<REASON_CAP>>,
     },
+    /// A create with `complete: true` on the transactions API (primitive
+    /// flow 1): repeated under the same key until an answer that is not a
+    /// replayed 500 (Conductor has no lookup by external reference there).
+    ConductorCreate {
+        /// The key of the first attempt.
+        idempotency_key: Uuid,
+        /// The request, byte for byte the same on every repeat.
+        request: crate::conductor::wire::CreateTransactionRequest,
+    },
     /// A partner create with `complete: true` whose answer was lost: ask
     /// for the transaction by its external reference until it is final.
     ConductorPartnerStatus {

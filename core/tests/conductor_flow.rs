@@ -664,3 +664,104 @@ fn bill_amounts_are_checked_against_the_rules() {
         Err(AmountError::Money(_))
     ));
 }
+
+#[test]
+fn primitive_flow_one_call_persists_the_request_and_repeats_it_under_its_key() {
+    use support::io::{block_on, ScriptedTransport, VirtualClock};
+    use till_core::delivery::Context;
+    use till_core::driver::{self, Buffers};
+    use till_core::outbox::{self, MemoryStore, Outbox, Store, RECORD_MAX_LEN};
+
+    let cfg = config();
+    // Happy path: one request moves the money.
+    let pay = BillPayment::primitive_one_call(
+        &cfg,
+        bill_request(),
+        PaymentMethod::Cash,
+        0,
+        start_now(),
+        &mut rng(17),
+    );
+    let mut h = Harness::new(pay, start_now());
+    let create = h.expect_send();
+    assert_eq!(create.line(), "POST /conductor/v1/transactions");
+    assert_eq!(
+        create.stored_keys.len(),
+        1,
+        "persisted before the money moves"
+    );
+    assert_eq!(create.json()["complete"], true);
+    assert_eq!(create.json()["payment_method"], "CASH");
+    h.respond_json(201, &transaction("COMPLETED"));
+    assert_eq!(h.expect_done().money(), MoneyOutcome::Charged);
+    assert!(h.store.is_empty());
+
+    // Every answer lost: pending, and the outbox repeats the same request
+    // under the same key after a reboot.
+    let pay = BillPayment::primitive_one_call(
+        &cfg,
+        bill_request(),
+        PaymentMethod::Cash,
+        0,
+        start_now(),
+        &mut rng(18),
+    );
+    let mut h = Harness::new(pay, start_now());
+    let first = h.expect_send();
+    h.fail(TransportFailure::AfterWrite);
+    let outcome = loop {
+        match h.step() {
+            Step::Send(_) => h.fail(TransportFailure::AfterWrite),
+            Step::Done(o) => break o,
+        }
+    };
+    assert_eq!(outcome.money(), MoneyOutcome::Pending);
+    let mut disk = MemoryStore::new();
+    for (k, v) in &h.store {
+        block_on(disk.put(*k, v)).unwrap();
+    }
+    let mut outbox = Outbox::new();
+    let mut buf = vec![0u8; RECORD_MAX_LEN];
+    block_on(outbox::restore(
+        &mut disk,
+        &mut outbox,
+        &mut buf,
+        till_core::time::Instant::ZERO,
+    ))
+    .unwrap();
+    let mut transport = ScriptedTransport::default();
+    transport.expect(
+        "POST /conductor/v1/transactions",
+        ScriptedTransport::json(200, &transaction("COMPLETED")),
+    );
+    let mut clock = VirtualClock::new(start_now());
+    let (mut body, mut response, mut rec) =
+        (vec![0; 4096], vec![0; 32768], vec![0; RECORD_MAX_LEN]);
+    let report = block_on(driver::flush(
+        &mut outbox,
+        &mut disk,
+        &mut transport,
+        &mut clock,
+        &mut Context {
+            conductor: Some(&cfg),
+            momo: None,
+            electrum: None,
+        },
+        Buffers {
+            body: &mut body,
+            response: &mut response,
+            record: &mut rec,
+        },
+        &mut rng(19),
+    ))
+    .unwrap();
+    assert_eq!(report.settled, 1);
+    let (head, sent_body) = &transport.sent[0];
+    assert_eq!(
+        head.header(HeaderName::IdempotencyKey),
+        Some(key(&first).as_str())
+    );
+    assert_eq!(head.header(HeaderName::RetailerId), Some("retailer_001"));
+    assert_eq!(sent_body, &first.body, "byte for byte the same request");
+    assert!(disk.is_empty());
+}

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! primitive / composite 2:  Creating → PersistingSettle → Settling → Removing → Final
-//! composite 1 (one call):   PersistingCreate → Creating → Removing → Final
+//! primitive 1 / composite 1 (one call): PersistingCreate → Creating → Removing → Final
 //! ```
 //!
 //! Idempotency, client side: every logical POST gets a fresh key (drawn
@@ -228,7 +228,7 @@ pub struct BillPayment<'a> {
     settle: Option<Settle>,
     sale: Uuid,
     seq: u32,
-    create_key: IdempotencyKey,
+    create_key: Uuid,
     settle_key: Uuid,
     transaction_id: Option<String<ID_CAP>>,
     state: State,
@@ -252,7 +252,7 @@ impl<'a> BillPayment<'a> {
         rng: &mut impl RngCore,
     ) -> Self {
         let state = match (&create, &settle) {
-            (Create::Partner(_), None) => State::PersistingCreate,
+            (_, None) => State::PersistingCreate,
             _ => State::Creating { at: now.instant },
         };
         Self {
@@ -261,7 +261,7 @@ impl<'a> BillPayment<'a> {
             settle,
             sale: Uuid::new_v4(rng),
             seq,
-            create_key: IdempotencyKey::generate(rng),
+            create_key: Uuid::new_v4(rng),
             settle_key: Uuid::new_v4(rng),
             transaction_id: None,
             state,
@@ -298,6 +298,25 @@ impl<'a> BillPayment<'a> {
             now,
             rng,
         )
+    }
+
+    /// Primitive flow 1: one create with `complete: true` and the payment
+    /// method. It moves money, so the request and its key are persisted
+    /// first: a lost answer is settled by repeating it under the same key.
+    pub fn primitive_one_call(
+        config: &'a Config,
+        mut request: CreateTransactionRequest,
+        method: PaymentMethod,
+        seq: u32,
+        now: Now,
+        rng: &mut impl RngCore,
+    ) -> Self {
+        request.complete = Some(true);
+        request.payment_method = Some(method);
+        if request.meta_data.is_none() {
+            request.meta_data = config.meta_data.clone();
+        }
+        Self::new(config, Create::Transaction(request), None, seq, now, rng)
     }
 
     /// Composite flow 2: partner create, then complete or cancel by
@@ -345,8 +364,8 @@ impl<'a> BillPayment<'a> {
     }
 
     /// The idempotency key of the create.
-    pub fn create_key(&self) -> &IdempotencyKey {
-        &self.create_key
+    pub fn create_key(&self) -> IdempotencyKey {
+        IdempotencyKey::from_uuid(&self.create_key)
     }
 
     fn set_state(&mut self, new: State) {
@@ -451,12 +470,25 @@ impl<'a> BillPayment<'a> {
         }
     }
 
-    fn pending(&self) -> BillOutcome {
-        let record = match (&self.create, &self.settle) {
-            (Create::Partner(r), None) => Some(self.record(Advice::ConductorPartnerStatus {
+    /// The record of a one-call create: for the partner API, a status
+    /// check by external reference; for the transactions API (no lookup by
+    /// reference), the request itself, repeated under its key.
+    fn create_record(&self) -> Record {
+        match &self.create {
+            Create::Partner(r) => self.record(Advice::ConductorPartnerStatus {
                 external_reference: r.external_reference.clone(),
-            })),
-            _ => self.settle_record(),
+            }),
+            Create::Transaction(r) => self.record(Advice::ConductorCreate {
+                idempotency_key: self.create_key,
+                request: r.clone(),
+            }),
+        }
+    }
+
+    fn pending(&self) -> BillOutcome {
+        let record = match &self.settle {
+            None => Some(self.create_record()),
+            Some(_) => self.settle_record(),
         };
         match record {
             Some(record) => BillOutcome::Pending(record),
@@ -652,12 +684,7 @@ impl Flow for BillPayment<'_> {
     fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<BillOutcome>, FlowError> {
         match self.state {
             State::PersistingCreate => {
-                let record = match &self.create {
-                    Create::Partner(r) => self.record(Advice::ConductorPartnerStatus {
-                        external_reference: r.external_reference.clone(),
-                    }),
-                    Create::Transaction(_) => return Err(FlowError::Finished),
-                };
+                let record = self.create_record();
                 self.persisted = true;
                 self.start_step(State::Creating { at: now.instant }, now);
                 Ok(Output::Persist(StoreOp::Put(record)))
@@ -672,7 +699,7 @@ impl Flow for BillPayment<'_> {
                         (path::partner_create_transaction()?, json::encode(r, body)?)
                     }
                 };
-                let mut head = self.head(head, Some(self.create_key.as_str()))?;
+                let mut head = self.head(head, Some(self.create_key().as_str()))?;
                 head.set(HeaderName::RetailerId, &self.config.retailer_id)?;
                 Ok(self.send(head, len, State::AwaitingCreate))
             }
