@@ -3,7 +3,7 @@
 mod support;
 
 use heapless::{String, Vec};
-use support::harness::{rng, start_now, Harness, Sent, Step};
+use support::harness::{rng, start_now, Harness, Sent};
 use till_core::conductor::error::Code;
 use till_core::conductor::flow::{
     self, AmountError, BillOutcome, BillPayment, OrderError, Settle, Step as BillStep,
@@ -454,12 +454,7 @@ fn unanswered_complete_is_pending_with_its_record_kept() {
     let mut h = Harness::new(pay, start_now());
     h.expect_send();
     h.respond_json(201, &transaction("ACTIVE"));
-    let outcome = loop {
-        match h.step() {
-            Step::Send(_) => h.fail(TransportFailure::AfterWrite),
-            Step::Done(o) => break o,
-        }
-    };
+    let outcome = h.until_done(|h, _sent| h.fail(TransportFailure::AfterWrite));
     assert_eq!(outcome.money(), MoneyOutcome::Pending);
     let BillOutcome::Pending(record) = outcome else {
         panic!()
@@ -667,10 +662,9 @@ fn bill_amounts_are_checked_against_the_rules() {
 
 #[test]
 fn primitive_flow_one_call_persists_the_request_and_repeats_it_under_its_key() {
-    use support::io::{block_on, ScriptedTransport, VirtualClock};
+    use support::io::{block_on, reboot, Bufs, ScriptedTransport, VirtualClock};
     use till_core::delivery::Context;
-    use till_core::driver::{self, Buffers};
-    use till_core::outbox::{self, MemoryStore, Outbox, Store, RECORD_MAX_LEN};
+    use till_core::driver;
 
     let cfg = config();
     // Happy path: one request moves the money.
@@ -709,34 +703,16 @@ fn primitive_flow_one_call_persists_the_request_and_repeats_it_under_its_key() {
     let mut h = Harness::new(pay, start_now());
     let first = h.expect_send();
     h.fail(TransportFailure::AfterWrite);
-    let outcome = loop {
-        match h.step() {
-            Step::Send(_) => h.fail(TransportFailure::AfterWrite),
-            Step::Done(o) => break o,
-        }
-    };
+    let outcome = h.until_done(|h, _sent| h.fail(TransportFailure::AfterWrite));
     assert_eq!(outcome.money(), MoneyOutcome::Pending);
-    let mut disk = MemoryStore::new();
-    for (k, v) in &h.store {
-        block_on(disk.put(*k, v)).unwrap();
-    }
-    let mut outbox = Outbox::new();
-    let mut buf = vec![0u8; RECORD_MAX_LEN];
-    block_on(outbox::restore(
-        &mut disk,
-        &mut outbox,
-        &mut buf,
-        till_core::time::Instant::ZERO,
-    ))
-    .unwrap();
+    let (mut disk, mut outbox) = reboot(&h.store);
     let mut transport = ScriptedTransport::default();
     transport.expect(
         "POST /conductor/v1/transactions",
         ScriptedTransport::json(200, &transaction("COMPLETED")),
     );
     let mut clock = VirtualClock::new(start_now());
-    let (mut body, mut response, mut rec) =
-        (vec![0; 4096], vec![0; 32768], vec![0; RECORD_MAX_LEN]);
+    let mut bufs = Bufs::new();
     let report = block_on(driver::flush(
         &mut outbox,
         &mut disk,
@@ -747,11 +723,7 @@ fn primitive_flow_one_call_persists_the_request_and_repeats_it_under_its_key() {
             momo: None,
             electrum: None,
         },
-        Buffers {
-            body: &mut body,
-            response: &mut response,
-            record: &mut rec,
-        },
+        bufs.get(),
         &mut rng(19),
     ))
     .unwrap();

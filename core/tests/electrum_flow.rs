@@ -4,10 +4,10 @@
 mod support;
 
 use support::fixtures::electrum_config;
-use support::harness::{rng, start_now, Harness, Sent, Step};
-use support::io::{block_on, ScriptedTransport, VirtualClock};
+use support::harness::{rng, start_now, Harness, Sent};
+use support::io::{block_on, reboot, Bufs, ScriptedTransport, VirtualClock};
 use till_core::delivery::Context;
-use till_core::driver::{self, Buffers};
+use till_core::driver;
 use till_core::electrum::error::ErrorType;
 use till_core::electrum::flow::{self, Confirmation, NotSold, Sale, SaleOutcome, Sold};
 use till_core::electrum::wire::*;
@@ -15,8 +15,7 @@ use till_core::flow::{CallError, Money, TransportFailure};
 use till_core::http::{HeaderName, Status};
 use till_core::json;
 use till_core::money::{Amount, Currency};
-use till_core::outbox::{self, Advice, MemoryStore, Outbox, Store, RECORD_MAX_LEN};
-use till_core::time::Instant;
+use till_core::outbox::Advice;
 
 const PIN: &str = "125805293941";
 const VOUCHER_PIN: &str = "918273645546372819";
@@ -351,15 +350,10 @@ fn unsent_purchase_is_repeated_then_given_up_without_charge() {
     let mut h = Harness::new(sale, start_now());
     let first = h.expect_send();
     h.fail(TransportFailure::BeforeWrite);
-    let outcome = loop {
-        match h.step() {
-            Step::Send(s) => {
-                assert_eq!(s.body, first.body, "same request, same id");
-                h.fail(TransportFailure::Connect);
-            }
-            Step::Done(o) => break o,
-        }
-    };
+    let outcome = h.until_done(|h, s| {
+        assert_eq!(s.body, first.body, "same request, same id");
+        h.fail(TransportFailure::Connect);
+    });
     assert_eq!(outcome, SaleOutcome::NotSold(NotSold::Unreachable));
     assert!(h.store.is_empty());
 }
@@ -371,16 +365,7 @@ fn reversal_without_final_answer_goes_to_the_outbox_and_survives_a_reboot() {
     let mut h = Harness::new(sale, start_now());
     h.expect_send();
     h.respond(504, &[], b"");
-    let reversal = loop {
-        match h.step() {
-            Step::Send(s) => {
-                let body = s.body.clone();
-                h.respond(503, &[], b"");
-                let _ = body;
-            }
-            Step::Done(o) => break o,
-        }
-    };
+    let reversal = h.until_done(|h, _sent| h.respond(503, &[], b""));
     let SaleOutcome::Pending(record) = reversal else {
         panic!("{reversal:?}")
     };
@@ -390,32 +375,14 @@ fn reversal_without_final_answer_goes_to_the_outbox_and_survives_a_reboot() {
     assert_eq!(h.records(), vec![record.clone()]);
 
     // Reboot: restore, then the outbox delivers the same reversal.
-    let mut disk = MemoryStore::new();
-    for (k, v) in &h.store {
-        block_on(disk.put(*k, v)).unwrap();
-    }
-    let mut outbox = Outbox::new();
-    let mut buf = vec![0u8; RECORD_MAX_LEN];
-    block_on(outbox::restore(
-        &mut disk,
-        &mut outbox,
-        &mut buf,
-        Instant::ZERO,
-    ))
-    .unwrap();
+    let (mut disk, mut outbox) = reboot(&h.store);
     let mut transport = ScriptedTransport::default();
     transport.expect(
         "POST /airtime/v5/purchases/reversals",
         ScriptedTransport::json(500, &error("GENERAL_ERROR")),
     );
     let mut clock = VirtualClock::new(start_now());
-    let (mut body, mut response, mut rec) =
-        (vec![0; 4096], vec![0; 32768], vec![0; RECORD_MAX_LEN]);
-    let bufs = Buffers {
-        body: &mut body,
-        response: &mut response,
-        record: &mut rec,
-    };
+    let mut bufs = Bufs::new();
     let r = block_on(driver::flush(
         &mut outbox,
         &mut disk,
@@ -426,7 +393,7 @@ fn reversal_without_final_answer_goes_to_the_outbox_and_survives_a_reboot() {
             momo: None,
             electrum: Some(&cfg),
         },
-        bufs,
+        bufs.get(),
         &mut rng(10),
     ))
     .unwrap();
@@ -436,11 +403,6 @@ fn reversal_without_final_answer_goes_to_the_outbox_and_survives_a_reboot() {
         "POST /airtime/v5/purchases/reversals",
         ScriptedTransport::json(404, &error("UNABLE_TO_LOCATE_RECORD")),
     );
-    let bufs = Buffers {
-        body: &mut body,
-        response: &mut response,
-        record: &mut rec,
-    };
     let r = block_on(driver::flush(
         &mut outbox,
         &mut disk,
@@ -451,7 +413,7 @@ fn reversal_without_final_answer_goes_to_the_outbox_and_survives_a_reboot() {
             momo: None,
             electrum: Some(&cfg),
         },
-        bufs,
+        bufs.get(),
         &mut rng(11),
     ))
     .unwrap();
@@ -475,12 +437,7 @@ fn confirmation_past_the_deadline_is_sold_with_a_pending_confirmation() {
     let mut h = Harness::new(sale, start_now());
     h.expect_send();
     h.respond_json(201, &purchase_response(&request_id.to_string()));
-    let outcome = loop {
-        match h.step() {
-            Step::Send(_) => h.fail(TransportFailure::AfterWrite),
-            Step::Done(o) => break o,
-        }
-    };
+    let outcome = h.until_done(|h, _sent| h.fail(TransportFailure::AfterWrite));
     assert_eq!(
         outcome.money(),
         Money::Charged,
@@ -758,21 +715,7 @@ fn power_loss_between_the_reversal_write_and_the_purchase() {
         let mut h = Harness::new(sale, start_now());
         let purchase = h.expect_send();
         assert_eq!(purchase.stored_keys.len(), 1);
-        let mut disk = MemoryStore::new();
-        for (k, v) in &h.store {
-            block_on(disk.put(*k, v)).unwrap();
-        }
-        drop(h);
-        let mut outbox = Outbox::new();
-        let mut buf = vec![0u8; RECORD_MAX_LEN];
-        let report = block_on(outbox::restore(
-            &mut disk,
-            &mut outbox,
-            &mut buf,
-            Instant::ZERO,
-        ))
-        .unwrap();
-        assert_eq!(report.restored, 1);
+        let (mut disk, mut outbox) = reboot(&h.store);
         let mut transport = ScriptedTransport::default();
         let reply = if answer == 202 {
             Ok((202, vec![], vec![]))
@@ -781,13 +724,7 @@ fn power_loss_between_the_reversal_write_and_the_purchase() {
         };
         transport.expect("POST /airtime/v5/purchases/reversals", reply);
         let mut clock = VirtualClock::new(start_now());
-        let (mut body, mut response, mut rec) =
-            (vec![0; 4096], vec![0; 32768], vec![0; RECORD_MAX_LEN]);
-        let bufs = Buffers {
-            body: &mut body,
-            response: &mut response,
-            record: &mut rec,
-        };
+        let mut bufs = Bufs::new();
         let r = block_on(driver::flush(
             &mut outbox,
             &mut disk,
@@ -798,7 +735,7 @@ fn power_loss_between_the_reversal_write_and_the_purchase() {
                 momo: None,
                 electrum: Some(&cfg),
             },
-            bufs,
+            bufs.get(),
             &mut rng(24),
         ))
         .unwrap();

@@ -410,14 +410,7 @@ fn deadline_hands_the_payment_to_the_outbox() {
     expect_create(&mut h);
     h.respond(202, &[], b"");
     let reference = h.flow.reference_id();
-    let outcome = loop {
-        match h.step() {
-            support::harness::Step::Send(_) => {
-                h.respond_json(200, &status(reference, "PENDING", ""))
-            }
-            support::harness::Step::Done(outcome) => break outcome,
-        }
-    };
+    let outcome = h.until_done(|h, _sent| h.respond_json(200, &status(reference, "PENDING", "")));
     assert!(h.now.instant.as_millis() <= 60_000 + 10_000);
     match outcome {
         PaymentOutcome::Pending {
@@ -464,12 +457,7 @@ fn refused_credentials_and_unreachable_momo_charge_nothing() {
         &mut rng(12),
     );
     let mut h = Harness::new(flow, start_now());
-    let outcome = loop {
-        match h.step() {
-            support::harness::Step::Send(_) => h.fail(TransportFailure::Connect),
-            support::harness::Step::Done(outcome) => break outcome,
-        }
-    };
+    let outcome = h.until_done(|h, _sent| h.fail(TransportFailure::Connect));
     assert_eq!(outcome, PaymentOutcome::Refused(Refusal::Unreachable));
     assert!(
         h.store.is_empty(),
@@ -489,12 +477,7 @@ fn refused_credentials_and_unreachable_momo_charge_nothing() {
     );
     let mut h = Harness::new(flow, start_now());
     expect_token(&mut h);
-    let outcome = loop {
-        match h.step() {
-            support::harness::Step::Send(_) => h.fail(TransportFailure::BeforeWrite),
-            support::harness::Step::Done(outcome) => break outcome,
-        }
-    };
+    let outcome = h.until_done(|h, _sent| h.fail(TransportFailure::BeforeWrite));
     assert_eq!(outcome, PaymentOutcome::Refused(Refusal::Unreachable));
     assert!(h.store.is_empty());
 }

@@ -7,11 +7,11 @@ mod support;
 use heapless::{String, Vec};
 use support::fixtures::{conductor_config, momo_config, MOMO_TOKEN};
 use support::harness::{rng, start_now, Harness};
-use support::io::{block_on, ScriptedTransport, VirtualClock};
+use support::io::{block_on, reboot, Bufs, ScriptedTransport, VirtualClock};
 use till_core::conductor::flow::{BillPayment, Settle};
 use till_core::conductor::wire::*;
 use till_core::delivery::Context;
-use till_core::driver::{self, Buffers, FlushReport};
+use till_core::driver::{self, FlushReport};
 use till_core::flow::Money as MoneyOutcome;
 use till_core::http::HeaderName;
 use till_core::id::ExternalReference;
@@ -23,50 +23,6 @@ use till_core::outbox::{self, Advice, MemoryStore, Outbox, Record, Store, RECORD
 use till_core::time::Instant;
 
 const TX_ID: &str = "e37d07ed-1899-418a-868c-1a1c72645223";
-
-fn reboot(
-    store: &std::collections::BTreeMap<till_core::id::Uuid, std::vec::Vec<u8>>,
-) -> (MemoryStore, Outbox) {
-    let mut disk = MemoryStore::new();
-    for (key, bytes) in store {
-        block_on(disk.put(*key, bytes)).unwrap();
-    }
-    let mut outbox = Outbox::new();
-    let mut buf = vec![0u8; RECORD_MAX_LEN];
-    let report = block_on(outbox::restore(
-        &mut disk,
-        &mut outbox,
-        &mut buf,
-        Instant::ZERO,
-    ))
-    .unwrap();
-    assert_eq!(report.restored, store.len());
-    assert_eq!(report.unreadable, 0);
-    (disk, outbox)
-}
-
-struct Bufs {
-    body: std::vec::Vec<u8>,
-    response: std::vec::Vec<u8>,
-    record: std::vec::Vec<u8>,
-}
-
-impl Bufs {
-    fn new() -> Self {
-        Self {
-            body: vec![0; 4096],
-            response: vec![0; 32 * 1024],
-            record: vec![0; RECORD_MAX_LEN],
-        }
-    }
-    fn get(&mut self) -> Buffers<'_> {
-        Buffers {
-            body: &mut self.body,
-            response: &mut self.response,
-            record: &mut self.record,
-        }
-    }
-}
 
 fn momo_request() -> PaymentRequest {
     PaymentRequest {

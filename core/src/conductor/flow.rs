@@ -127,6 +127,22 @@ enum Create {
     Partner(PartnerCreateTransactionRequest),
 }
 
+impl Create {
+    /// `complete` and `payment_method` for a one-call create (or their
+    /// absence), and the configured `meta_data` unless the caller set one.
+    fn prepare(&mut self, one_call: Option<PaymentMethod>, meta: Option<&MetaData>) {
+        let (complete, method, meta_data) = match self {
+            Self::Transaction(r) => (&mut r.complete, &mut r.payment_method, &mut r.meta_data),
+            Self::Partner(r) => (&mut r.complete, &mut r.payment_method, &mut r.meta_data),
+        };
+        *complete = Some(one_call.is_some());
+        *method = one_call;
+        if meta_data.is_none() {
+            *meta_data = meta.cloned();
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum State {
@@ -245,12 +261,14 @@ pub struct BillPayment<'a> {
 impl<'a> BillPayment<'a> {
     fn new(
         config: &'a Config,
-        create: Create,
+        mut create: Create,
         settle: Option<Settle>,
+        one_call: Option<PaymentMethod>,
         seq: u32,
         now: Now,
         rng: &mut impl RngCore,
     ) -> Self {
+        create.prepare(one_call, config.meta_data.as_ref());
         let state = match (&create, &settle) {
             (_, None) => State::PersistingCreate,
             _ => State::Creating { at: now.instant },
@@ -279,25 +297,14 @@ impl<'a> BillPayment<'a> {
     /// moves on the complete, which is persisted first.
     pub fn primitive(
         config: &'a Config,
-        mut request: CreateTransactionRequest,
+        request: CreateTransactionRequest,
         settle: Settle,
         seq: u32,
         now: Now,
         rng: &mut impl RngCore,
     ) -> Self {
-        request.complete = Some(false);
-        request.payment_method = None;
-        if request.meta_data.is_none() {
-            request.meta_data = config.meta_data.clone();
-        }
-        Self::new(
-            config,
-            Create::Transaction(request),
-            Some(settle),
-            seq,
-            now,
-            rng,
-        )
+        let create = Create::Transaction(request);
+        Self::new(config, create, Some(settle), None, seq, now, rng)
     }
 
     /// Primitive flow 1: one create with `complete: true` and the payment
@@ -305,43 +312,28 @@ impl<'a> BillPayment<'a> {
     /// first: a lost answer is settled by repeating it under the same key.
     pub fn primitive_one_call(
         config: &'a Config,
-        mut request: CreateTransactionRequest,
+        request: CreateTransactionRequest,
         method: PaymentMethod,
         seq: u32,
         now: Now,
         rng: &mut impl RngCore,
     ) -> Self {
-        request.complete = Some(true);
-        request.payment_method = Some(method);
-        if request.meta_data.is_none() {
-            request.meta_data = config.meta_data.clone();
-        }
-        Self::new(config, Create::Transaction(request), None, seq, now, rng)
+        let create = Create::Transaction(request);
+        Self::new(config, create, None, Some(method), seq, now, rng)
     }
 
     /// Composite flow 2: partner create, then complete or cancel by
     /// external reference.
     pub fn composite(
         config: &'a Config,
-        mut request: PartnerCreateTransactionRequest,
+        request: PartnerCreateTransactionRequest,
         settle: Settle,
         seq: u32,
         now: Now,
         rng: &mut impl RngCore,
     ) -> Self {
-        request.complete = Some(false);
-        request.payment_method = None;
-        if request.meta_data.is_none() {
-            request.meta_data = config.meta_data.clone();
-        }
-        Self::new(
-            config,
-            Create::Partner(request),
-            Some(settle),
-            seq,
-            now,
-            rng,
-        )
+        let create = Create::Partner(request);
+        Self::new(config, create, Some(settle), None, seq, now, rng)
     }
 
     /// Composite flow 1: one partner create with `complete: true` and the
@@ -349,18 +341,14 @@ impl<'a> BillPayment<'a> {
     /// outcome (by external reference) is persisted first.
     pub fn composite_one_call(
         config: &'a Config,
-        mut request: PartnerCreateTransactionRequest,
+        request: PartnerCreateTransactionRequest,
         method: PaymentMethod,
         seq: u32,
         now: Now,
         rng: &mut impl RngCore,
     ) -> Self {
-        request.complete = Some(true);
-        request.payment_method = Some(method);
-        if request.meta_data.is_none() {
-            request.meta_data = config.meta_data.clone();
-        }
-        Self::new(config, Create::Partner(request), None, seq, now, rng)
+        let create = Create::Partner(request);
+        Self::new(config, create, None, Some(method), seq, now, rng)
     }
 
     /// The idempotency key of the create.

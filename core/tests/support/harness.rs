@@ -183,3 +183,16 @@ pub fn rng(seed: u64) -> rand::rngs::StdRng {
     use rand::SeedableRng;
     rand::rngs::StdRng::seed_from_u64(seed)
 }
+
+impl<F: Flow> Harness<F> {
+    /// Answer every request with `react` until the flow finishes.
+    #[track_caller]
+    pub fn until_done(&mut self, mut react: impl FnMut(&mut Self, Sent)) -> F::Outcome {
+        loop {
+            match self.step() {
+                Step::Send(sent) => react(self, sent),
+                Step::Done(outcome) => return outcome,
+            }
+        }
+    }
+}

@@ -110,3 +110,52 @@ impl Clock for VirtualClock {
         }
     }
 }
+
+/// A reboot: the records the harness stored are written to a fresh
+/// [`MemoryStore`] and restored into a new outbox.
+pub fn reboot(
+    stored: &std::collections::BTreeMap<till_core::id::Uuid, Vec<u8>>,
+) -> (till_core::outbox::MemoryStore, till_core::outbox::Outbox) {
+    use till_core::outbox::{self, MemoryStore, Outbox, Store, RECORD_MAX_LEN};
+    let mut disk = MemoryStore::new();
+    for (key, bytes) in stored {
+        block_on(disk.put(*key, bytes)).unwrap();
+    }
+    let mut outbox = Outbox::new();
+    let mut buf = vec![0u8; RECORD_MAX_LEN];
+    let report = block_on(outbox::restore(
+        &mut disk,
+        &mut outbox,
+        &mut buf,
+        Instant::ZERO,
+    ))
+    .unwrap();
+    assert_eq!(report.restored, stored.len());
+    assert_eq!(report.unreadable, 0);
+    (disk, outbox)
+}
+
+/// The driver's buffers, owned.
+pub struct Bufs {
+    body: Vec<u8>,
+    response: Vec<u8>,
+    record: Vec<u8>,
+}
+
+impl Bufs {
+    pub fn new() -> Self {
+        Self {
+            body: vec![0; 4096],
+            response: vec![0; till_core::json::MAX_BODY_LEN],
+            record: vec![0; till_core::outbox::RECORD_MAX_LEN],
+        }
+    }
+
+    pub fn get(&mut self) -> till_core::driver::Buffers<'_> {
+        till_core::driver::Buffers {
+            body: &mut self.body,
+            response: &mut self.response,
+            record: &mut self.record,
+        }
+    }
+}
