@@ -103,9 +103,11 @@ pub const LABEL_VALUE_CAP: usize = 64;
 /// `transactionLabels[]`: none in the samples; a grouping label or two.
 pub const MAX_TRANSACTION_LABELS: usize = 2;
 /// `SlipLine.text`: one line of an 80 mm printer (48 columns at normal
-/// width; the samples reach 22). Longer lines are refused, not cut: a slip
-/// may carry the voucher PIN.
-pub const SLIP_LINE_CAP: usize = 48;
+/// width, 64 condensed; the samples reach 22). The interface sets no
+/// limit, so a longer line is cut at 64 bytes rather than refused: refusing
+/// would make a successful purchase unreadable and reverse it. The voucher
+/// PIN is always available whole in `voucher.pin`.
+pub const SLIP_LINE_CAP: usize = 64;
 /// `SlipData.messageLines[]`: the samples print 2–3 lines; 24 is a long
 /// voucher slip.
 pub const MAX_SLIP_LINES: usize = 24;
@@ -156,7 +158,7 @@ pub const PIN_CAP: usize = 24;
 /// interface (the samples reach 18); read up to 24.
 pub const SERIAL_NUMBER_CAP: usize = 24;
 /// `Voucher.redeemInstructions[]`: one printed line each, as a slip line
-/// (27 bytes in the samples); refused, not cut, beyond 48 bytes.
+/// (27 bytes in the samples); cut, like a slip line, beyond its capacity.
 pub const REDEEM_LINE_CAP: usize = SLIP_LINE_CAP;
 /// `Voucher.redeemInstructions[]`: the samples have 3 lines.
 pub const MAX_REDEEM_LINES: usize = 6;
@@ -638,8 +640,10 @@ impl<const N: usize> Serialize for PrintText<N> {
 }
 
 impl<'de, const N: usize> Deserialize<'de> for PrintText<N> {
+    /// Longer text is cut at `N` bytes (a character boundary), never
+    /// refused: display text must not make a paid answer unreadable.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::<N>::deserialize(deserializer).map(Self)
+        truncated_text::<D, N>(deserializer).map(Self)
     }
 }
 
@@ -2201,12 +2205,11 @@ mod tests {
         let body = format!(r#"{{"promotion":"{long}","startDate":"2019-09-25T09:50:33.000Z"}}"#);
         let p: Promotion = json::decode(body.as_bytes()).unwrap();
         assert_eq!(p.promotion.len(), PROMOTION_CAP);
-        // A slip line that does not fit is refused: it may carry the PIN.
-        let body = format!(r#"{{"text":"{}"}}"#, "x".repeat(SLIP_LINE_CAP + 1));
-        assert_eq!(
-            json::decode::<SlipLine>(body.as_bytes()),
-            Err(DecodeError::Invalid)
-        );
+        // A slip line that does not fit is cut, not refused: refusing would
+        // make a paid purchase unreadable (and reverse it).
+        let body = format!(r#"{{"text":"{}"}}"#, "x".repeat(SLIP_LINE_CAP + 10));
+        let line: SlipLine = json::decode(body.as_bytes()).unwrap();
+        assert_eq!(line.text.as_str().len(), SLIP_LINE_CAP);
     }
 
     #[test]
