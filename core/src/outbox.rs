@@ -448,6 +448,18 @@ impl Outbox {
         Ok(seq)
     }
 
+    /// Take over the record a flow left pending (its outcome's `Pending`
+    /// record, already in the store), due at `due`.
+    pub fn adopt(&mut self, record: &Record, due: Instant) -> Result<(), OutboxError> {
+        self.restore(Entry {
+            key: record.key,
+            sale: record.sale,
+            seq: record.seq,
+            attempts: 0,
+            next_at: due,
+        })
+    }
+
     /// Re-add an entry read back from the store (on boot). Entries may come
     /// in any order; the index keeps them sorted by `seq`.
     pub fn restore(&mut self, entry: Entry) -> Result<(), OutboxError> {
@@ -620,6 +632,31 @@ mod tests {
         }
         assert_eq!(outbox.len(), 1);
         assert_eq!(outbox.settle(id(9)), Err(OutboxError::UnknownKey));
+    }
+
+    #[test]
+    fn adopting_a_pending_record_schedules_it() {
+        let mut outbox = Outbox::new();
+        let record = Record {
+            key: id(7),
+            sale: id(8),
+            seq: 41,
+            created: crate::time::UnixTime::from_millis(0).to_timestamp(),
+            advice: Advice::MomoStatus {
+                reference_id: id(7),
+            },
+        };
+        outbox.adopt(&record, Instant::from_millis(5)).unwrap();
+        assert_eq!(outbox.due(Instant::ZERO), None);
+        assert_eq!(
+            outbox.due(Instant::from_millis(5)).map(|e| e.key),
+            Some(id(7))
+        );
+        assert_eq!(outbox.next_seq(), 42);
+        assert_eq!(
+            outbox.adopt(&record, Instant::ZERO),
+            Err(OutboxError::Duplicate)
+        );
     }
 
     #[test]
