@@ -749,3 +749,50 @@ fn power_loss_between_the_reversal_write_and_the_purchase() {
         assert!(disk.is_empty() && outbox.is_empty());
     }
 }
+
+#[test]
+fn reversal_refused_as_already_settled_is_left_to_the_outbox_as_charged() {
+    let cfg = electrum_config();
+    let sale = Sale::airtime(&cfg, purchase_request(), true, 0, start_now(), &mut rng(25));
+    let mut h = Harness::new(sale, start_now());
+    h.expect_send();
+    h.fail(TransportFailure::AfterWrite);
+    h.expect_send();
+    h.respond_json(400, &error("ACCOUNT_ALREADY_SETTLED"));
+    let SaleOutcome::Pending(record) = h.expect_done() else {
+        panic!()
+    };
+    assert_eq!(
+        h.transcript
+            .iter()
+            .filter(|l| l.starts_with("send"))
+            .count(),
+        2,
+        "no pointless repeats"
+    );
+    let (mut disk, mut outbox) = reboot(&h.store);
+    let mut transport = ScriptedTransport::default();
+    transport.expect(
+        "POST /airtime/v5/purchases/reversals",
+        ScriptedTransport::json(400, &error("ACCOUNT_ALREADY_SETTLED")),
+    );
+    let mut clock = VirtualClock::new(start_now());
+    let mut bufs = Bufs::new();
+    let r = block_on(driver::flush(
+        &mut outbox,
+        &mut disk,
+        &mut transport,
+        &mut clock,
+        &mut Context {
+            conductor: None,
+            momo: None,
+            electrum: Some(&cfg),
+        },
+        bufs.get(),
+        &mut rng(26),
+    ))
+    .unwrap();
+    assert_eq!(r.settled, 1);
+    assert!(matches!(record.advice, Advice::ElectrumPurchaseReversal(_)));
+    assert!(disk.is_empty());
+}

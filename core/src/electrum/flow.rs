@@ -676,8 +676,11 @@ impl<'a> Sale<'a> {
             let error = json::decode::<ErrorDetail>(body).ok().map(|e| e.error_type);
             if error == Some(ErrorType::AccountAlreadySettled) {
                 // Already confirmed: final, the sale stands — but this
-                // terminal has no slip for it. Say so loudly.
+                // terminal has no slip for it. Say so loudly and leave the
+                // record to the outbox, which settles it as charged.
                 error!("electrum: reversal refused, the purchase was already settled");
+                self.pending();
+                return;
             }
         }
         // Not final (or refused in a way a repeat may change): the same
