@@ -314,6 +314,11 @@ pub(crate) fn api_error_body(path: &str, status: StatusCode) -> Value {
             };
             conductor::error_body(code, message)
         }
+        // The token endpoint speaks OAuth: `{"error": …}` (specs README:
+        // 401 `{"error"}`, 500 `{"error":"login_failed"}`).
+        Api::Momo if path.starts_with("/collection/token") => {
+            json!({ "error": if status.as_u16() == 401 { "invalid_client" } else { "login_failed" } })
+        }
         Api::Momo => {
             let (code, message) = match status.as_u16() {
                 404 => ("RESOURCE_NOT_FOUND", "Requested resource was not found."),

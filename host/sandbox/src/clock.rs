@@ -11,6 +11,10 @@ use time::OffsetDateTime;
 /// Milliseconds since the Unix epoch on the sandbox clock.
 pub type UnixMillis = i64;
 
+/// Largest total advance: a hundred years, so later date arithmetic on
+/// sandbox times never overflows.
+pub const MAX_OFFSET_MS: i64 = 100 * 366 * 24 * 3600 * 1000;
+
 /// Wall clock plus an adjustable offset.
 #[derive(Debug, Default)]
 pub struct Clock {
@@ -32,10 +36,15 @@ impl Clock {
         wall.saturating_add(self.offset_ms.load(Ordering::Relaxed))
     }
 
-    /// Moves the clock forward.
+    /// Moves the clock forward, by at most [`MAX_OFFSET_MS`] in all: the
+    /// offset saturates rather than wrapping into the past.
     pub fn advance(&self, by: Duration) {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+        let _ = self
+            .offset_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |offset| {
+                Some(offset.saturating_add(ms).min(MAX_OFFSET_MS))
+            });
     }
 
     /// How far the clock has been advanced, in milliseconds.

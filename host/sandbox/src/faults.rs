@@ -19,6 +19,10 @@ use serde::{Deserialize, Serialize};
 /// Default size of an oversized answer (1 MiB).
 pub const DEFAULT_OVERSIZED_BYTES: usize = 1024 * 1024;
 
+/// Largest oversized answer a rule may ask for: far beyond any terminal
+/// buffer, and small enough that a rule cannot abort the sandbox.
+pub const MAX_OVERSIZED_BYTES: usize = 64 * 1024 * 1024;
+
 /// What to do to a matching exchange.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -189,6 +189,8 @@ async fn handle(
         }
         Some(FaultKind::OversizedBody { bytes: target }) => {
             let (parts, bytes) = call_collected(router, req).await;
+            // Capped so a rule can never exhaust the sandbox's memory.
+            let target = target.min(crate::faults::MAX_OVERSIZED_BYTES);
             let pad = target.saturating_sub(bytes.len());
             let mut out = BytesMut::with_capacity(bytes.len() + pad);
             // Whitespace after the first byte of a JSON document keeps it valid.

@@ -68,6 +68,9 @@ pub struct Tables {
     ledger: Vec<LedgerEntry>,
     db: Option<Connection>,
     clock: Arc<Clock>,
+    /// A SQLite write failed inside the current [`Store::with`]: the whole
+    /// batch is rolled back, in SQLite and in memory.
+    failed: bool,
 }
 
 impl std::fmt::Debug for Tables {
@@ -110,6 +113,7 @@ impl Store {
                 ledger: Vec::new(),
                 db: None,
                 clock: clock.clone(),
+                failed: false,
             }),
             clock,
         }
@@ -178,14 +182,43 @@ impl Store {
                 ledger,
                 db: Some(db),
                 clock: clock.clone(),
+                failed: false,
             }),
             clock,
         })
     }
 
-    /// Runs `f` with exclusive access to all tables.
+    /// Runs `f` with exclusive access to all tables, as one transaction:
+    /// with `--state`, every write of `f` (records and ledger rows) commits
+    /// together or not at all, so a state change and its ledger entry are
+    /// never split by a failed write or a kill.
     pub fn with<R>(&self, f: impl FnOnce(&mut Tables) -> R) -> R {
-        f(&mut self.lock())
+        let mut t = self.lock();
+        if t.db.is_none() {
+            return f(&mut t);
+        }
+        let records = t.records.clone();
+        let ledger_len = t.ledger.len();
+        t.failed = false;
+        let began =
+            t.db.as_ref()
+                .is_some_and(|db| db.execute_batch("BEGIN IMMEDIATE").is_ok());
+        let out = f(&mut t);
+        let committed = began
+            && !t.failed
+            && t.db
+                .as_ref()
+                .is_some_and(|db| db.execute_batch("COMMIT").is_ok());
+        if !committed {
+            if let Some(db) = t.db.as_ref() {
+                let _ = db.execute_batch("ROLLBACK");
+            }
+            tracing::error!("state write failed; the change was rolled back");
+            t.records = records;
+            t.ledger.truncate(ledger_len);
+        }
+        t.failed = false;
+        out
     }
 
     /// A copy of the ledger.
@@ -225,10 +258,14 @@ impl Tables {
     pub fn put<T: Serialize>(&mut self, tbl: &str, key: &str, value: &T) -> Result<(), StoreError> {
         let value = serde_json::to_value(value)?;
         if let Some(db) = &self.db {
-            db.execute(
+            let written = db.execute(
                 "INSERT OR REPLACE INTO records (tbl, key, value) VALUES (?1, ?2, ?3)",
                 params![tbl, key, value.to_string()],
-            )?;
+            );
+            if let Err(e) = written {
+                self.failed = true;
+                return Err(e.into());
+            }
         }
         self.records
             .entry(tbl.to_owned())
@@ -240,10 +277,14 @@ impl Tables {
     /// Deletes one record.
     pub fn remove(&mut self, tbl: &str, key: &str) -> Result<(), StoreError> {
         if let Some(db) = &self.db {
-            db.execute(
+            let written = db.execute(
                 "DELETE FROM records WHERE tbl = ?1 AND key = ?2",
                 params![tbl, key],
-            )?;
+            );
+            if let Err(e) = written {
+                self.failed = true;
+                return Err(e.into());
+            }
         }
         if let Some(t) = self.records.get_mut(tbl) {
             t.remove(key);
@@ -293,7 +334,7 @@ impl Tables {
             detail: entry.detail,
         };
         if let Some(db) = &self.db {
-            db.execute(
+            let written = db.execute(
                 "INSERT INTO ledger (seq, at, api, kind, reference, related, amount_minor, currency, detail)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
@@ -307,7 +348,11 @@ impl Tables {
                     entry.currency,
                     entry.detail.to_string()
                 ],
-            )?;
+            );
+            if let Err(e) = written {
+                self.failed = true;
+                return Err(e.into());
+            }
         }
         self.ledger.push(entry.clone());
         Ok(entry)

@@ -149,11 +149,9 @@ async fn status_faults_with_and_without_processing() {
     let (s, _, b) = parts(c.post(url(&sb, "/healthcheck")).send().await.unwrap()).await;
     assert_eq!(s, 503);
     assert!(b["status"]["code"].is_string());
+    // The token endpoint answers in its own shape (specs README).
     let (s, b) = momo_token(&c, &sb, "u", "k").await;
-    assert_eq!(
-        (s, b["code"].as_str()),
-        (500, Some("INTERNAL_PROCESSING_ERROR"))
-    );
+    assert_eq!((s, b["error"].as_str()), (500, Some("login_failed")));
 }
 
 #[tokio::test]

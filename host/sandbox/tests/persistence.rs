@@ -11,7 +11,9 @@ use till_sandbox::SandboxConfig;
 fn config(state: &std::path::Path) -> SandboxConfig {
     SandboxConfig {
         state_path: Some(state.to_owned()),
-        momo_delay: Duration::from_millis(100),
+        // Long enough that the payment cannot settle on its own before the
+        // restart, however slow the machine; the test advances the clock.
+        momo_delay: Duration::from_secs(60),
         ..SandboxConfig::default()
     }
 }
@@ -103,7 +105,9 @@ async fn restart_between_purchase_and_reversal() {
         (s, h["idempotent-replayed"].to_str().unwrap()),
         (200, "true")
     );
-    // MoMo: the token and the payment survived; the payment settles.
+    // MoMo: the token and the payment survived; the payment settles once
+    // its delay has passed on the sandbox clock.
+    sb.advance_clock(Duration::from_secs(61));
     let mut status = json!(null);
     for _ in 0..40 {
         let (s, b) = payment_status(&c, &sb, &token, &reference).await;
