@@ -1070,7 +1070,12 @@ fn sell(
     };
     let outcome = app.store.with(
         |t| -> std::result::Result<Result<(StatusCode, Value)>, StoreError> {
-            if t.contains(sales, &id) {
+            // One id space for purchases and vouchers: an id is never sold
+            // twice, whatever the kind (specs README: a reused request id is
+            // refused with DUPLICATE_RECORD).
+            if t.contains(table::ELECTRUM_PURCHASES, &id)
+                || t.contains(table::ELECTRUM_VOUCHERS, &id)
+            {
                 return Ok(Err(ElectrumError::new(
                     StatusCode::BAD_REQUEST,
                     "DUPLICATE_RECORD",
@@ -1493,7 +1498,13 @@ async fn purchase_status(
                         .scan::<Sale>(table::ELECTRUM_PURCHASES)?
                         .into_iter()
                         .map(|(_, s)| s)
-                        .find(|s| s.third_party.iter().any(|(i, x)| i == p && x == r))),
+                        .filter(|s| s.third_party.iter().any(|(i, x)| i == p && x == r))
+                        // Several sales may share a reference: the latest one
+                        // (RFC 3339 times of one format order as text).
+                        .max_by(|a, b| {
+                            let time = |s: &Sale| s.response["time"].as_str().map(str::to_owned);
+                            time(a).cmp(&time(b))
+                        })),
                     _ => Ok(None),
                 }
             })

@@ -930,3 +930,43 @@ async fn bad_input_never_crashes() {
     let (s, _, _) = parts(c.post(url(&sb, "/healthcheck")).send().await.unwrap()).await;
     assert_eq!(s, 200);
 }
+
+/// The errors table of the Conductor 2.3 document, typed in by hand from
+/// `../shared/specs/conductor-api-2.3.txt`, so the sandbox's own table is
+/// checked against the document rather than against itself.
+const DOCUMENT_TABLE: [(u16, &str, &str); 27] = [
+    (400, "BAD_REQUEST", "Bad request"),
+    (400, "INVALID_BILLER_CODE", "Biller code is invalid"),
+    (400, "INACTIVE_BILLER_CODE", "Biller is inactive."),
+    (400, "INVALID_IDENTIFIER", "Customer identifier is invalid."),
+    (400, "INVALID_REFERENCE", "Reference is invalid."),
+    (400, "INVALID_EXTERNAL_REFERENCE", "External reference has already been used"),
+    (400, "INVALID_ITEMS", "One or more items are invalid"),
+    (400, "INVALID_AMOUNT", "Amount in the request is invalid. Value should not contain non-numeric characters or negative value."),
+    (400, "INVALID_CURRENCY", "Currency must adhere to the standard ISO 4217 format"),
+    (400, "INVALID_PAGE_SIZE", "Page size is invalid"),
+    (400, "INVALID_DEPTH", "Depth is invalid"),
+    (400, "INVALID_CATEGORY", "Category code is invalid"),
+    (400, "INVALID_PRODUCTS", "One or more products are invalid"),
+    (400, "CONFLICTED_ITEMS", "The bill and order cannot be processed together due to conflicting items or business rules"),
+    (400, "NOT_SUPPORTED", "Sorry, it seems that this is not supported at the moment"),
+    (400, "INVALID_PAYMENT_METHOD", "Payment method is invalid"),
+    (400, "IN_PROCESSING", "Transaction is processing"),
+    (400, "ALREADY_COMPLETED", "Transaction is already completed"),
+    (400, "ALREADY_CANCELLED", "Transaction is already cancelled"),
+    (400, "ALREADY_ACCEPTED", "Transaction is already accepted"),
+    (400, "ALREADY_REJECTED", "Transaction is already rejected"),
+    (401, "UNAUTHORIZED", "No valid Secret Key provided."),
+    (403, "FORBIDDEN", "The parameters were valid but the request failed."),
+    (404, "NOT_FOUND", "The requested resource doesn't exist."),
+    (409, "CONFLICT", "The request conflicts with another request (perhaps due to using the same idempotent key)."),
+    (422, "UNPROCESSABLE_CONTENT", "The request cannot be processed due to semantic errors or invalid data"),
+    (500, "INTERNAL_SERVER_ERROR", "Something went wrong on Conductor's end"),
+];
+
+#[test]
+fn error_table_matches_the_document() {
+    let ours: BTreeSet<(u16, &str, &str)> = Code::ALL.iter().map(|c| c.row()).collect();
+    let document: BTreeSet<(u16, &str, &str)> = DOCUMENT_TABLE.into_iter().collect();
+    assert_eq!(ours, document);
+}

@@ -561,6 +561,19 @@ async fn vouchers_provision_confirm_reverse() {
         (s, b["errorType"].as_str()),
         (400, Some("DUPLICATE_RECORD"))
     );
+    // One id space: the voucher's id cannot be reused for a purchase.
+    let (s, _, b) = electrum_post(
+        &c,
+        &sb,
+        "/purchases",
+        &purchase_request(&id, "759", Some("27821234567")),
+    )
+    .await;
+    assert_eq!(
+        (s, b["errorType"].as_str()),
+        (400, Some("DUPLICATE_RECORD"))
+    );
+    assert_eq!(sb.ledger().len(), 1, "nothing sold under the reused id");
 
     let conf = new_id();
     let (s, _, b) = electrum_post(
