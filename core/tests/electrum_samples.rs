@@ -513,6 +513,22 @@ fn doc_samples_are_invalid_json() {
     assert!(trial.msisdn.is_none());
 }
 
+/// The complete examples of the API reference page.
+#[test]
+fn reference_samples_round_trip() {
+    let label: TransactionLabel = round_trip(
+        &path("electrum/reference-samples", "TransactionLabel.json"),
+        &[],
+    );
+    assert_eq!(label.name.as_str(), "string");
+    let validity: ValidityPeriod = round_trip(
+        &path("electrum/reference-samples", "ValidityPeriod.json"),
+        &[],
+    );
+    assert_eq!(validity.duration, 0);
+    assert_eq!(validity.duration_unit, DurationUnit::Nanos);
+}
+
 /// Every file under `data/electrum/` is covered by a test above.
 #[test]
 fn every_sample_is_covered() {
@@ -537,6 +553,8 @@ fn every_sample_is_covered() {
         "interface-samples/VoucherConfirmation.json",
         "interface-samples/VoucherRequest.json",
         "interface-samples/VoucherResponse.json",
+        "reference-samples/TransactionLabel.json",
+        "reference-samples/ValidityPeriod.json",
         "test-pack-samples/BasicAdviceResponse.json",
         "test-pack-samples/ErrorDetail.json",
         "test-pack-samples/MsisdnInfoResponse.json",
