@@ -14,14 +14,12 @@
 use core::fmt;
 
 use crate::conductor::error::ErrorResponse;
-use crate::conductor::wire::{
-    CancelTransactionRequest, CompleteTransactionRequest, TransactionResponse, TransactionStatus,
-};
+use crate::conductor::flow::Settle;
+use crate::conductor::wire::{TransactionResponse, TransactionStatus};
 use crate::electrum::error::{ErrorDetail, ErrorType};
-use crate::electrum::wire::{PurchaseResponse, TenderAdvice};
+use crate::electrum::wire::PurchaseResponse;
 use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
-use crate::http::{HeaderName, RequestHead, Status, StatusClass};
-use crate::id::{IdempotencyKey, Uuid};
+use crate::http::{RequestHead, Status, StatusClass};
 use crate::json;
 use crate::momo::wire::{PaymentStatus, PaymentStatusCode, TokenResponse};
 use crate::outbox::{Advice, ConductorTarget, Record, StoreOp};
@@ -126,51 +124,6 @@ impl<'a> Delivery<'a> {
         self.set_state(State::Removing(money));
     }
 
-    fn conductor_head(
-        &self,
-        head: RequestHead,
-        key: Option<&Uuid>,
-    ) -> Result<RequestHead, FlowError> {
-        let Some(config) = self.context.conductor else {
-            return Err(FlowError::Finished);
-        };
-        let mut head = head;
-        head.bearer(&config.secret_key)?;
-        if let Some(key) = key {
-            head.json_body()?;
-            head.set(
-                HeaderName::IdempotencyKey,
-                IdempotencyKey::from_uuid(key).as_str(),
-            )?;
-        }
-        Ok(head)
-    }
-
-    fn get_head(target: &ConductorTarget) -> Result<RequestHead, FlowError> {
-        Ok(match target {
-            ConductorTarget::Transaction(id) => crate::conductor::path::get_transaction(id)?,
-            ConductorTarget::Partner(r) => {
-                crate::conductor::path::partner_get_transaction(r.as_str())?
-            }
-        })
-    }
-
-    fn momo_head(&self, head: RequestHead, now: Now) -> Result<RequestHead, FlowError> {
-        let Some((config, tokens)) = self.context.momo.as_ref() else {
-            return Err(FlowError::Finished);
-        };
-        let mut head = head;
-        head.set(
-            HeaderName::OcpApimSubscriptionKey,
-            config.subscription_key.expose(),
-        )?;
-        head.set(HeaderName::XTargetEnvironment, &config.target_environment)?;
-        if let Some(token) = tokens.valid_at(now.instant) {
-            head.bearer(token)?;
-        }
-        Ok(head)
-    }
-
     /// The request for this record, encoded into `body`.
     fn request(&mut self, now: Now, body: &mut [u8]) -> Result<Option<Transmit>, FlowError> {
         let tx = match &self.record.advice {
@@ -182,12 +135,11 @@ impl<'a> Delivery<'a> {
                     return Ok(None);
                 };
                 let body_len = json::encode(request, body)?;
-                let mut head = self.conductor_head(
+                config.create_transmit(
                     crate::conductor::path::create_transaction()?,
-                    Some(idempotency_key),
-                )?;
-                head.set(HeaderName::RetailerId, &config.retailer_id)?;
-                Transmit { head, body_len }
+                    idempotency_key,
+                    body_len,
+                )?
             }
             Advice::ConductorComplete {
                 target,
@@ -197,25 +149,8 @@ impl<'a> Delivery<'a> {
                 let Some(config) = self.context.conductor else {
                     return Ok(None);
                 };
-                let body_len = json::encode(
-                    &CompleteTransactionRequest {
-                        payment_method: payment_method.clone(),
-                        meta_data: config.meta_data.clone(),
-                    },
-                    body,
-                )?;
-                let head = match target {
-                    ConductorTarget::Transaction(id) => {
-                        crate::conductor::path::complete_transaction(id)?
-                    }
-                    ConductorTarget::Partner(r) => {
-                        crate::conductor::path::partner_complete_transaction(r.as_str())?
-                    }
-                };
-                Transmit {
-                    head: self.conductor_head(head, Some(idempotency_key))?,
-                    body_len,
-                }
+                let settle = Settle::Complete(payment_method.clone());
+                config.settle_transmit(target, &settle, idempotency_key, body)?
             }
             Advice::ConductorCancel {
                 target,
@@ -225,34 +160,16 @@ impl<'a> Delivery<'a> {
                 let Some(config) = self.context.conductor else {
                     return Ok(None);
                 };
-                let body_len = json::encode(
-                    &CancelTransactionRequest {
-                        reason: reason.clone(),
-                        meta_data: config.meta_data.clone(),
-                    },
-                    body,
-                )?;
-                let head = match target {
-                    ConductorTarget::Transaction(id) => {
-                        crate::conductor::path::cancel_transaction(id)?
-                    }
-                    ConductorTarget::Partner(r) => {
-                        crate::conductor::path::partner_cancel_transaction(r.as_str())?
-                    }
-                };
-                Transmit {
-                    head: self.conductor_head(head, Some(idempotency_key))?,
-                    body_len,
-                }
+                let settle = Settle::Cancel(reason.clone());
+                config.settle_transmit(target, &settle, idempotency_key, body)?
             }
             Advice::ConductorPartnerStatus { external_reference } => {
-                if self.context.conductor.is_none() {
+                let Some(config) = self.context.conductor else {
                     return Ok(None);
-                }
-                let head =
-                    crate::conductor::path::partner_get_transaction(external_reference.as_str())?;
+                };
+                let target = ConductorTarget::Partner(external_reference.clone());
                 Transmit {
-                    head: self.conductor_head(head, None)?,
+                    head: config.transaction_head(&target)?,
                     body_len: 0,
                 }
             }
@@ -278,12 +195,12 @@ impl<'a> Delivery<'a> {
                 return self.electrum(crate::electrum::path::purchase_status(original_id)?, 0);
             }
             Advice::MomoStatus { reference_id } => {
-                if self.context.momo.is_none() {
+                let Some((config, tokens)) = self.context.momo.as_ref() else {
                     return Ok(None);
-                }
-                let head = crate::momo::path::get_payment_status(reference_id)?;
+                };
+                let path = crate::momo::path::get_payment_status(reference_id)?;
                 Transmit {
-                    head: self.momo_head(head, now)?,
+                    head: config.api_head(path, tokens, now.instant)?,
                     body_len: 0,
                 }
             }
@@ -291,18 +208,11 @@ impl<'a> Delivery<'a> {
         Ok(Some(tx))
     }
 
-    fn electrum(
-        &self,
-        mut head: RequestHead,
-        body_len: usize,
-    ) -> Result<Option<Transmit>, FlowError> {
+    fn electrum(&self, path: RequestHead, body_len: usize) -> Result<Option<Transmit>, FlowError> {
         let Some(config) = self.context.electrum else {
             return Ok(None);
         };
-        head.basic(&config.username, &config.password)?;
-        if body_len > 0 {
-            head.json_body()?;
-        }
+        let head = config.head(path, body_len > 0)?;
         Ok(Some(Transmit { head, body_len }))
     }
 
@@ -319,13 +229,10 @@ impl<'a> Delivery<'a> {
         let Some((config, _)) = self.context.momo.as_ref() else {
             return Ok(None);
         };
-        let mut head = crate::momo::path::create_access_token()?;
-        head.basic(&config.api_user.to_text(), &config.api_key)?;
-        head.set(
-            HeaderName::OcpApimSubscriptionKey,
-            config.subscription_key.expose(),
-        )?;
-        Ok(Some(Transmit { head, body_len: 0 }))
+        Ok(Some(Transmit {
+            head: config.token_head()?,
+            body_len: 0,
+        }))
     }
 
     fn on_answer(&mut self, input: Input<'_>) {
@@ -447,16 +354,12 @@ impl<'a> Delivery<'a> {
                     Some(response) => {
                         // It went through: confirm it. The record becomes the
                         // confirmation (written before it can be sent).
-                        let advice = TenderAdvice {
-                            id: derived_id(original_id),
-                            request_id: *original_id,
-                            time: self.record.created,
-                            third_party_identifiers: response.third_party_identifiers.clone(),
-                            stan: response.stan.clone(),
-                            rrn: response.rrn.clone(),
-                            amounts: response.amounts.clone(),
-                            tenders: tenders.clone(),
-                        };
+                        let advice = response.confirmation(
+                            original_id.derive(CONFIRMATION_SALT),
+                            *original_id,
+                            self.record.created,
+                            tenders.clone(),
+                        );
                         self.record.advice = Advice::ElectrumPurchaseConfirmation(advice);
                         self.set_state(State::Rewriting);
                     }
@@ -511,11 +414,7 @@ impl<'a> Delivery<'a> {
                     idempotency_key, ..
                 } = &mut self.record.advice
                 {
-                    let mut bytes = *idempotency_key.as_bytes();
-                    bytes.rotate_left(5);
-                    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-                    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-                    *idempotency_key = Uuid::from_bytes(bytes);
+                    *idempotency_key = idempotency_key.derive(NEW_KEY_SALT);
                 }
                 self.set_state(State::Rewriting);
             }
@@ -528,18 +427,13 @@ fn electrum_error(body: &[u8]) -> Option<ErrorType> {
     json::decode::<ErrorDetail>(body).ok().map(|e| e.error_type)
 }
 
-/// A confirmation id derived from the purchase id, so a status record that
-/// turns into a confirmation gets the same confirmation id however often
-/// that happens (a power loss between the two writes included).
-fn derived_id(original: &Uuid) -> Uuid {
-    let mut bytes = *original.as_bytes();
-    for b in bytes.iter_mut() {
-        *b = b.rotate_left(3) ^ 0x5a;
-    }
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    Uuid::from_bytes(bytes)
-}
+/// Salt of the confirmation id derived from a purchase id, so a status
+/// record that turns into a confirmation gets the same confirmation id
+/// however often that happens (a power loss between the two writes too).
+const CONFIRMATION_SALT: u32 = 0x5a5a_c0f1;
+
+/// Salt of a Conductor key renewed after a stored 500.
+const NEW_KEY_SALT: u32 = 0x0000_0500;
 
 impl Flow for Delivery<'_> {
     type Outcome = Delivered;
@@ -573,12 +467,13 @@ impl Flow for Delivery<'_> {
                 }
             },
             State::Checking => {
-                let target = match &self.record.advice {
-                    Advice::ConductorComplete { target, .. }
-                    | Advice::ConductorCancel { target, .. } => target.clone(),
-                    _ => return Err(FlowError::Finished),
+                let ((Some(config), Advice::ConductorComplete { target, .. })
+                | (Some(config), Advice::ConductorCancel { target, .. })) =
+                    (self.context.conductor, &self.record.advice)
+                else {
+                    return Err(FlowError::Finished);
                 };
-                let head = self.conductor_head(Self::get_head(&target)?, None)?;
+                let head = config.transaction_head(target)?;
                 self.set_state(State::AwaitingCheck);
                 Ok(Output::Send(Transmit { head, body_len: 0 }))
             }

@@ -225,8 +225,7 @@ pub struct Call<'a, R, T, E> {
     request: Option<&'a R>,
     deadline: Instant,
     state: CallState,
-    attempts: u32,
-    jitter: u32,
+    retry: crate::outbox::Retry,
     outcome: Option<Result<T, CallError<E>>>,
 }
 
@@ -264,8 +263,7 @@ where
             request,
             deadline: now.instant + patience,
             state: CallState::Sending { at: now.instant },
-            attempts: 0,
-            jitter,
+            retry: crate::outbox::Retry::new(jitter),
             outcome: None,
         }
     }
@@ -283,10 +281,7 @@ where
     }
 
     fn again(&mut self, now: Now) {
-        let delay = CALL_BACKOFF.delay(self.attempts, self.jitter);
-        self.attempts = self.attempts.saturating_add(1);
-        self.jitter = self.jitter.rotate_left(7) ^ 0x9e37_79b9;
-        let at = now.instant + delay;
+        let at = now.instant + self.retry.next_delay(CALL_BACKOFF);
         if at > self.deadline {
             self.finish(Err(CallError::Unreachable));
         } else {

@@ -68,6 +68,24 @@ impl Uuid {
         &self.0
     }
 
+    /// A version-4 UUID derived from this one and `salt`: the same inputs
+    /// always give the same id, and the result always differs from `self`.
+    /// For a new attempt's id without another RNG draw, or an id that must
+    /// come out the same after a power loss (a confirmation made from a
+    /// status record).
+    pub fn derive(&self, salt: u32) -> Self {
+        let mut out = self.0;
+        for (i, b) in out.iter_mut().enumerate() {
+            let salt_byte = (salt >> ((i % 4) * 8)) as u8;
+            // (i * 0x9d) differs between bytes 0 and 4, so the mask is
+            // never zero everywhere, whatever the salt.
+            *b ^= salt_byte ^ (i as u8).wrapping_mul(0x9d);
+        }
+        out[6] = (out[6] & 0x0f) | 0x40;
+        out[8] = (out[8] & 0x3f) | 0x80;
+        Self(out)
+    }
+
     /// Whether this is a variant-1 version-4 (random) UUID.
     pub fn is_v4(&self) -> bool {
         self.0[6] >> 4 == 4 && self.0[8] >> 6 == 0b10
@@ -306,6 +324,18 @@ mod tests {
             assert!(matches!(text.as_bytes()[19], b'8' | b'9' | b'a' | b'b'));
             assert_eq!(Uuid::parse(&text), Ok(u));
             assert!(seen.insert(u));
+        }
+    }
+
+    #[test]
+    fn derived_ids_are_stable_v4_and_new() {
+        let mut rng = StdRng::seed_from_u64(3);
+        for salt in [0, 1, 0x9d9d_9d9d, u32::MAX] {
+            let u = Uuid::new_v4(&mut rng);
+            let d = u.derive(salt);
+            assert!(d.is_v4());
+            assert_ne!(d, u);
+            assert_eq!(u.derive(salt), d);
         }
     }
 

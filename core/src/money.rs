@@ -446,19 +446,6 @@ impl fmt::Display for Decimal {
     }
 }
 
-/// The longest `Display` of a [`Decimal`]: 20 digits and a point.
-pub type DecimalString = heapless::String<DECIMAL_MAX_LEN>;
-
-impl Decimal {
-    /// The text form in a fixed-capacity string.
-    pub fn to_text(self) -> DecimalString {
-        let mut out = DecimalString::new();
-        // 20 digits + '.' always fit in DECIMAL_MAX_LEN.
-        let _ = fmt::write(&mut out, format_args!("{self}"));
-        out
-    }
-}
-
 impl Serialize for Decimal {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)

@@ -372,6 +372,44 @@ impl Backoff {
     }
 }
 
+/// The attempts of one step and the jitter for its next delay: the jitter
+/// is drawn once from the caller's RNG and varied per attempt, so a flow
+/// never reads an RNG after construction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Retry {
+    attempts: u32,
+    jitter: u32,
+}
+
+impl Retry {
+    /// No attempt yet; `jitter` from the caller's RNG.
+    pub const fn new(jitter: u32) -> Self {
+        Self {
+            attempts: 0,
+            jitter,
+        }
+    }
+
+    /// The delay before the next attempt under `backoff`; counts it.
+    pub fn next_delay(&mut self, backoff: Backoff) -> Duration {
+        let delay = backoff.delay(self.attempts, self.jitter);
+        self.attempts = self.attempts.saturating_add(1);
+        self.jitter = self.jitter.rotate_left(7) ^ 0x9e37_79b9;
+        delay
+    }
+
+    /// A new step starts: its first repeat waits the shortest delay again.
+    pub fn reset(&mut self) {
+        self.attempts = 0;
+    }
+
+    /// The current jitter, as a salt for ids derived per attempt.
+    pub const fn jitter(&self) -> u32 {
+        self.jitter
+    }
+}
+
 /// One pending advice, as the scheduler sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

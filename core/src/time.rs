@@ -179,9 +179,6 @@ impl fmt::Display for TimeError {
 
 impl core::error::Error for TimeError {}
 
-/// Longest timestamp this type writes: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub const TIMESTAMP_TEXT_LEN: usize = 24;
-
 /// Years this type handles: four-digit years from the epoch on.
 const MAX_YEAR: i64 = 9999;
 
@@ -302,15 +299,6 @@ impl Timestamp {
             time: UnixTime(ms),
             fraction_digits,
         })
-    }
-
-    /// The text form in a fixed-capacity string.
-    pub fn to_text(self) -> heapless::String<TIMESTAMP_TEXT_LEN> {
-        let mut out = heapless::String::new();
-        // At most TIMESTAMP_TEXT_LEN characters for years up to 9999; later
-        // instants are clamped by `fmt`.
-        let _ = fmt::write(&mut out, format_args!("{self}"));
-        out
     }
 }
 

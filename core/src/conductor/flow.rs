@@ -38,7 +38,7 @@ use crate::fmt::Secret;
 use crate::http::{HeadError, HeaderName, RequestHead, Status, StatusClass};
 use crate::id::{ExternalReference, IdempotencyKey, Uuid};
 use crate::json;
-use crate::outbox::{Advice, Backoff, ConductorTarget, Record, StoreOp};
+use crate::outbox::{Advice, Backoff, ConductorTarget, Record, Retry, StoreOp};
 use crate::time::{Duration, Instant};
 
 /// Longest secret key kept (`sk_test_…`): Conductor's are about 30 bytes.
@@ -64,6 +64,94 @@ pub struct Config {
     pub meta_data: Option<MetaData>,
     /// How long one step may keep retrying before the flow reports.
     pub deadline: Duration,
+}
+
+impl Config {
+    /// Bearer; for a POST also the JSON body type and its idempotency key.
+    pub(crate) fn head(
+        &self,
+        mut head: RequestHead,
+        post_key: Option<&Uuid>,
+    ) -> Result<RequestHead, HeadError> {
+        head.bearer(&self.secret_key)?;
+        if let Some(key) = post_key {
+            head.json_body()?;
+            head.set(
+                HeaderName::IdempotencyKey,
+                IdempotencyKey::from_uuid(key).as_str(),
+            )?;
+        }
+        Ok(head)
+    }
+
+    /// A create (`path` of the transactions or partner API) under `key`,
+    /// with the `Retailer-Id` the document requires there.
+    pub(crate) fn create_transmit(
+        &self,
+        path: RequestHead,
+        key: &Uuid,
+        body_len: usize,
+    ) -> Result<Transmit, FlowError> {
+        let mut head = self.head(path, Some(key))?;
+        head.set(HeaderName::RetailerId, &self.retailer_id)?;
+        Ok(Transmit { head, body_len })
+    }
+
+    /// Complete or cancel `target` under `key`, the body encoded into `body`.
+    pub(crate) fn settle_transmit(
+        &self,
+        target: &ConductorTarget,
+        settle: &Settle,
+        key: &Uuid,
+        body: &mut [u8],
+    ) -> Result<Transmit, FlowError> {
+        let (path, body_len) = match settle {
+            Settle::Complete(method) => {
+                let len = json::encode(
+                    &CompleteTransactionRequest {
+                        payment_method: method.clone(),
+                        meta_data: self.meta_data.clone(),
+                    },
+                    body,
+                )?;
+                let path = match target {
+                    ConductorTarget::Transaction(id) => path::complete_transaction(id)?,
+                    ConductorTarget::Partner(r) => path::partner_complete_transaction(r.as_str())?,
+                };
+                (path, len)
+            }
+            Settle::Cancel(reason) => {
+                let len = json::encode(
+                    &CancelTransactionRequest {
+                        reason: reason.clone(),
+                        meta_data: self.meta_data.clone(),
+                    },
+                    body,
+                )?;
+                let path = match target {
+                    ConductorTarget::Transaction(id) => path::cancel_transaction(id)?,
+                    ConductorTarget::Partner(r) => path::partner_cancel_transaction(r.as_str())?,
+                };
+                (path, len)
+            }
+        };
+        Ok(Transmit {
+            head: self.head(path, Some(key))?,
+            body_len,
+        })
+    }
+
+    /// `GET` the transaction (by id, or by external reference).
+    pub(crate) fn transaction_head(
+        &self,
+        target: &ConductorTarget,
+    ) -> Result<RequestHead, HeadError> {
+        let path = match target {
+            ConductorTarget::Transaction(id) => path::get_transaction(id)?,
+            ConductorTarget::Partner(r) => path::partner_get_transaction(r.as_str())?,
+        };
+        self.head(path, None)
+    }
 }
 
 /// How the sale ends once the transaction exists.
@@ -253,8 +341,7 @@ pub struct BillPayment<'a> {
     created: crate::time::Timestamp,
     step_started: Instant,
     persisted: bool,
-    attempts: u32,
-    jitter: u32,
+    retry: Retry,
     outcome: Option<BillOutcome>,
 }
 
@@ -286,8 +373,7 @@ impl<'a> BillPayment<'a> {
             created: now.unix.to_timestamp(),
             step_started: now.instant,
             persisted: false,
-            attempts: 0,
-            jitter: rng.next_u32(),
+            retry: Retry::new(rng.next_u32()),
             outcome: None,
         }
     }
@@ -407,15 +493,6 @@ impl<'a> BillPayment<'a> {
         }
     }
 
-    fn head(&self, mut head: RequestHead, key: Option<&str>) -> Result<RequestHead, HeadError> {
-        head.bearer(&self.config.secret_key)?;
-        head.json_body()?;
-        if let Some(key) = key {
-            head.set(HeaderName::IdempotencyKey, key)?;
-        }
-        Ok(head)
-    }
-
     fn step(&self) -> Step {
         match (&self.state, &self.settle) {
             (State::Creating { .. } | State::AwaitingCreate | State::PersistingCreate, _) => {
@@ -441,16 +518,9 @@ impl<'a> BillPayment<'a> {
         });
     }
 
-    fn next_delay(&mut self) -> Duration {
-        let delay = RETRY_BACKOFF.delay(self.attempts, self.jitter);
-        self.attempts = self.attempts.saturating_add(1);
-        self.jitter = self.jitter.rotate_left(7) ^ 0x9e37_79b9;
-        delay
-    }
-
     /// Repeat the current step later, or report at the deadline.
     fn repeat(&mut self, now: Now, again: impl FnOnce(Instant) -> State, at_deadline: BillOutcome) {
-        let at = now.instant + self.next_delay();
+        let at = now.instant + self.retry.next_delay(RETRY_BACKOFF);
         if at > self.step_started + self.config.deadline {
             self.finish(at_deadline);
         } else {
@@ -490,7 +560,7 @@ impl<'a> BillPayment<'a> {
     }
 
     fn start_step(&mut self, state: State, now: Now) {
-        self.attempts = 0;
+        self.retry.reset();
         self.step_started = now.instant;
         self.set_state(state);
     }
@@ -591,7 +661,7 @@ impl<'a> BillPayment<'a> {
                 // Still ACTIVE (or processing): the 500 attempt did nothing
                 // visible. A new attempt gets a new key; the record is
                 // rewritten with it before it goes out.
-                self.settle_key = Uuid::from_bytes(mix(self.settle_key.as_bytes(), self.jitter));
+                self.settle_key = self.settle_key.derive(self.retry.jitter());
                 self.start_step(State::PersistingSettle, now);
             }
         }
@@ -602,68 +672,20 @@ impl<'a> BillPayment<'a> {
         Output::Send(Transmit { head, body_len })
     }
 
-    fn settle_request(&self, body: &mut [u8]) -> Result<(RequestHead, usize), FlowError> {
-        let Some(target) = self.target() else {
-            return Err(FlowError::Finished);
-        };
-        let key = IdempotencyKey::from_uuid(&self.settle_key);
-        let (head, len) = match &self.settle {
-            Some(Settle::Cancel(reason)) => {
-                let len = json::encode(
-                    &CancelTransactionRequest {
-                        reason: reason.clone(),
-                        meta_data: self.config.meta_data.clone(),
-                    },
-                    body,
-                )?;
-                let head = match &target {
-                    ConductorTarget::Transaction(id) => path::cancel_transaction(id)?,
-                    ConductorTarget::Partner(r) => path::partner_cancel_transaction(r.as_str())?,
-                };
-                (head, len)
+    fn settle_request(&self, body: &mut [u8]) -> Result<Transmit, FlowError> {
+        match (self.target(), &self.settle) {
+            (Some(target), Some(settle)) => {
+                self.config
+                    .settle_transmit(&target, settle, &self.settle_key, body)
             }
-            Some(Settle::Complete(method)) => {
-                let len = json::encode(
-                    &CompleteTransactionRequest {
-                        payment_method: method.clone(),
-                        meta_data: self.config.meta_data.clone(),
-                    },
-                    body,
-                )?;
-                let head = match &target {
-                    ConductorTarget::Transaction(id) => path::complete_transaction(id)?,
-                    ConductorTarget::Partner(r) => path::partner_complete_transaction(r.as_str())?,
-                };
-                (head, len)
-            }
-            None => return Err(FlowError::Finished),
-        };
-        Ok((self.head(head, Some(key.as_str()))?, len))
+            _ => Err(FlowError::Finished),
+        }
     }
 
     fn check_request(&self) -> Result<RequestHead, FlowError> {
-        let head = match self.target() {
-            Some(ConductorTarget::Transaction(id)) => path::get_transaction(&id)?,
-            Some(ConductorTarget::Partner(r)) => path::partner_get_transaction(r.as_str())?,
-            None => return Err(FlowError::Finished),
-        };
-        let mut head = head;
-        head.bearer(&self.config.secret_key)?;
-        Ok(head)
+        let target = self.target().ok_or(FlowError::Finished)?;
+        Ok(self.config.transaction_head(&target)?)
     }
-}
-
-/// A new UUID v4 derived from an old one and fresh jitter, for a new
-/// attempt's key without another RNG draw.
-fn mix(old: &[u8; 16], jitter: u32) -> [u8; 16] {
-    let mut out = *old;
-    for (i, b) in out.iter_mut().enumerate() {
-        let shift = (i % 4) * 8;
-        *b ^= (jitter >> shift) as u8 ^ (i as u8).wrapping_mul(0x9d);
-    }
-    out[6] = (out[6] & 0x0f) | 0x40;
-    out[8] = (out[8] & 0x3f) | 0x80;
-    out
 }
 
 impl Flow for BillPayment<'_> {
@@ -681,15 +703,14 @@ impl Flow for BillPayment<'_> {
                 if now.instant < at {
                     return Ok(Output::Wait(at));
                 }
-                let (head, len) = match &self.create {
+                let (path, len) = match &self.create {
                     Create::Transaction(r) => (path::create_transaction()?, json::encode(r, body)?),
                     Create::Partner(r) => {
                         (path::partner_create_transaction()?, json::encode(r, body)?)
                     }
                 };
-                let mut head = self.head(head, Some(self.create_key().as_str()))?;
-                head.set(HeaderName::RetailerId, &self.config.retailer_id)?;
-                Ok(self.send(head, len, State::AwaitingCreate))
+                let tx = self.config.create_transmit(path, &self.create_key, len)?;
+                Ok(self.send(tx.head, tx.body_len, State::AwaitingCreate))
             }
             State::PersistingSettle => {
                 let record = self.settle_record().ok_or(FlowError::Finished)?;
@@ -701,8 +722,8 @@ impl Flow for BillPayment<'_> {
                 if now.instant < at {
                     return Ok(Output::Wait(at));
                 }
-                let (head, len) = self.settle_request(body)?;
-                Ok(self.send(head, len, State::AwaitingSettle))
+                let tx = self.settle_request(body)?;
+                Ok(self.send(tx.head, tx.body_len, State::AwaitingSettle))
             }
             State::Checking { at } => {
                 if now.instant < at {
@@ -770,8 +791,7 @@ pub fn get_catalogs(
     now: Now,
     rng: &mut impl RngCore,
 ) -> Result<ConductorCall<'static, (), super::wire::CatalogResponse>, FlowError> {
-    let mut head = path::get_catalogs(category_code, depth)?;
-    head.bearer(&config.secret_key)?;
+    let head = config.head(path::get_catalogs(category_code, depth)?, None)?;
     Ok(crate::flow::Call::new(
         head,
         None,
@@ -794,11 +814,9 @@ pub fn create_order<'a>(
     OrderError,
 > {
     validate_order(catalog, request)?;
-    let mut head = path::create_order().map_err(FlowError::from)?;
-    head.bearer(&config.secret_key).map_err(FlowError::from)?;
-    head.json_body().map_err(FlowError::from)?;
-    let key = IdempotencyKey::generate(rng);
-    head.set(HeaderName::IdempotencyKey, key.as_str())
+    let key = Uuid::new_v4(rng);
+    let head = path::create_order()
+        .and_then(|path| config.head(path, Some(&key)))
         .map_err(FlowError::from)?;
     Ok(crate::flow::Call::new(
         head,
@@ -816,11 +834,7 @@ pub fn get_transaction(
     now: Now,
     rng: &mut impl RngCore,
 ) -> Result<ConductorCall<'static, (), TransactionResponse>, FlowError> {
-    let mut head = match target {
-        ConductorTarget::Transaction(id) => path::get_transaction(id)?,
-        ConductorTarget::Partner(r) => path::partner_get_transaction(r.as_str())?,
-    };
-    head.bearer(&config.secret_key)?;
+    let head = config.transaction_head(target)?;
     Ok(crate::flow::Call::new(
         head,
         None,

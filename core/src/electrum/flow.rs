@@ -33,9 +33,8 @@ use super::error::{ErrorDetail, ErrorType};
 use super::path;
 use super::wire::{
     Amounts, BasicReversal, Institution, Originator, PurchaseRequest, PurchaseResponse,
-    RequestError, ReversalReason, TenderAdvice, Tenders, ThirdPartyIdentifier,
-    ThirdPartyIdentifiers, VoucherConfirmation, VoucherRequest, VoucherResponse,
-    INSTITUTION_ID_CAP,
+    RequestError, ReversalReason, Tenders, ThirdPartyIdentifier, ThirdPartyIdentifiers,
+    VoucherConfirmation, VoucherRequest, VoucherResponse, INSTITUTION_ID_CAP,
 };
 use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
 use crate::fmt::Secret;
@@ -43,7 +42,7 @@ use crate::http::{HeadError, RequestHead, Status, StatusClass};
 
 use crate::id::Uuid;
 use crate::json;
-use crate::outbox::{Advice, Backoff, Record, StoreOp};
+use crate::outbox::{Advice, Backoff, Record, Retry, StoreOp};
 use crate::time::{Duration, Instant, Timestamp};
 
 /// Longest Basic-auth password kept.
@@ -78,9 +77,16 @@ pub struct Config {
 }
 
 impl Config {
-    fn head(&self, mut head: RequestHead) -> Result<RequestHead, HeadError> {
+    /// Basic auth, and the JSON body type when the request has a body.
+    pub(crate) fn head(
+        &self,
+        mut head: RequestHead,
+        json_body: bool,
+    ) -> Result<RequestHead, HeadError> {
         head.basic(&self.username, &self.password)?;
-        head.json_body()?;
+        if json_body {
+            head.json_body()?;
+        }
         Ok(head)
     }
 
@@ -146,7 +152,7 @@ pub fn trial<'a>(
 ) -> Result<Trial<'a>, TrialError> {
     request.validate().map_err(TrialError::Invalid)?;
     let head = path::purchase_trial()
-        .and_then(|h| config.head(h))
+        .and_then(|h| config.head(h, true))
         .map_err(TrialError::Head)?;
     Ok(crate::flow::Call::new(
         head,
@@ -309,8 +315,7 @@ pub struct Sale<'a> {
     persisted: bool,
     sold: Option<Sold>,
     duplicates: u32,
-    attempts: u32,
-    jitter: u32,
+    retry: Retry,
     /// Fresh ids for `DUPLICATE_RECORD` retries, drawn at construction.
     spare_ids: [Uuid; MAX_DUPLICATE_RETRIES as usize],
     outcome: Option<SaleOutcome>,
@@ -340,8 +345,7 @@ impl<'a> Sale<'a> {
             persisted: false,
             sold: None,
             duplicates: 0,
-            attempts: 0,
-            jitter: rng.next_u32(),
+            retry: Retry::new(rng.next_u32()),
             spare_ids: [Uuid::new_v4(rng), Uuid::new_v4(rng)],
             outcome: None,
         }
@@ -446,19 +450,16 @@ impl<'a> Sale<'a> {
 
     fn confirm_record(&self) -> Option<Record> {
         let advice = match self.sold.as_ref()? {
-            Sold::Purchase(response) => Advice::ElectrumPurchaseConfirmation(TenderAdvice {
-                id: self.confirmation_id,
-                request_id: self.order.id(),
-                time: self.created,
-                third_party_identifiers: response.third_party_identifiers.clone(),
-                stan: response.stan.clone(),
-                rrn: response.rrn.clone(),
-                amounts: response
-                    .amounts
-                    .clone()
-                    .or_else(|| self.order.amounts().cloned()),
-                tenders: self.order.tenders().cloned(),
-            }),
+            Sold::Purchase(response) => {
+                let mut advice = response.confirmation(
+                    self.confirmation_id,
+                    self.order.id(),
+                    self.created,
+                    self.order.tenders().cloned(),
+                );
+                advice.amounts = advice.amounts.or_else(|| self.order.amounts().cloned());
+                Advice::ElectrumPurchaseConfirmation(advice)
+            }
             Sold::Voucher(response) => Advice::ElectrumVoucherConfirmation(VoucherConfirmation {
                 id: self.confirmation_id,
                 request_id: self.order.id(),
@@ -503,7 +504,7 @@ impl<'a> Sale<'a> {
     }
 
     fn start_step(&mut self, state: State, now: Now) {
-        self.attempts = 0;
+        self.retry.reset();
         self.step_started = now.instant;
         self.set_state(state);
     }
@@ -515,10 +516,7 @@ impl<'a> Sale<'a> {
         again: fn(Instant) -> State,
         at_deadline: impl FnOnce(&mut Self),
     ) {
-        let delay = RETRY_BACKOFF.delay(self.attempts, self.jitter);
-        self.attempts = self.attempts.saturating_add(1);
-        self.jitter = self.jitter.rotate_left(7) ^ 0x9e37_79b9;
-        let at = now.instant + delay;
+        let at = now.instant + self.retry.next_delay(RETRY_BACKOFF);
         if at > self.step_started + self.config.deadline {
             at_deadline(self);
         } else {
@@ -728,7 +726,7 @@ impl Flow for Sale<'_> {
                     Order::Airtime(r) => (path::purchase()?, json::encode(r, body)?),
                     Order::Voucher(r) => (path::provision_voucher(&r.id)?, json::encode(r, body)?),
                 };
-                let head = self.config.head(head)?;
+                let head = self.config.head(head, true)?;
                 Ok(self.send(head, len, State::AwaitingOrder))
             }
             State::PersistingConfirm => {
@@ -749,7 +747,7 @@ impl Flow for Sale<'_> {
                     ),
                     _ => return Err(FlowError::Finished),
                 };
-                let head = self.config.head(head)?;
+                let head = self.config.head(head, true)?;
                 Ok(self.send(head, len, State::AwaitingConfirm))
             }
             State::PersistingReversal => {
@@ -764,13 +762,14 @@ impl Flow for Sale<'_> {
                     Order::Voucher(r) => path::reverse_voucher(&r.id, &reversal.id)?,
                 };
                 let len = json::encode(&reversal, body)?;
-                let head = self.config.head(head)?;
+                let head = self.config.head(head, true)?;
                 Ok(self.send(head, len, State::AwaitingReversal))
             }
             State::Checking { at } if now.instant < at => Ok(Output::Wait(at)),
             State::Checking { .. } => {
-                let mut head = path::purchase_status(&self.order.id())?;
-                head.basic(&self.config.username, &self.config.password)?;
+                let head = self
+                    .config
+                    .head(path::purchase_status(&self.order.id())?, false)?;
                 Ok(self.send(head, 0, State::AwaitingCheck))
             }
             State::Removing => {
@@ -812,8 +811,7 @@ pub fn lookup_msisdn(
     now: Now,
     rng: &mut impl RngCore,
 ) -> Result<Lookup, HeadError> {
-    let mut head = path::lookup_msisdn(msisdn, filters)?;
-    head.basic(&config.username, &config.password)?;
+    let head = config.head(path::lookup_msisdn(msisdn, filters)?, false)?;
     Ok(crate::flow::Call::new(
         head,
         None,
@@ -833,8 +831,7 @@ pub fn list_products(
     now: Now,
     rng: &mut impl RngCore,
 ) -> Result<Products, HeadError> {
-    let mut head = path::list_products(channel_name)?;
-    head.basic(&config.username, &config.password)?;
+    let head = config.head(path::list_products(channel_name)?, false)?;
     Ok(crate::flow::Call::new(
         head,
         None,

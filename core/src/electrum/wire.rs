@@ -1643,6 +1643,28 @@ impl PurchaseResponse {
     pub fn third_party_identifiers(&self) -> &[ThirdPartyIdentifier] {
         &self.third_party_identifiers
     }
+
+    /// The confirmation (`TenderAdvice`) of this purchase: advice `id`, the
+    /// purchase request's `id`, and this answer's identifiers, stan, rrn
+    /// and amounts, unaltered.
+    pub fn confirmation(
+        &self,
+        id: Uuid,
+        request_id: Uuid,
+        time: Timestamp,
+        tenders: Option<Tenders>,
+    ) -> TenderAdvice {
+        TenderAdvice {
+            id,
+            request_id,
+            time,
+            third_party_identifiers: self.third_party_identifiers.clone(),
+            stan: self.stan.clone(),
+            rrn: self.rrn.clone(),
+            amounts: self.amounts.clone(),
+            tenders,
+        }
+    }
 }
 
 impl VoucherResponse {

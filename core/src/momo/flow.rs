@@ -38,7 +38,7 @@ use crate::http::{HeadError, HeaderName, RequestHead, Status};
 use crate::id::Uuid;
 use crate::json;
 use crate::money::Amount;
-use crate::outbox::{Advice, Backoff, Record, StoreOp};
+use crate::outbox::{Advice, Backoff, Record, Retry, StoreOp};
 use crate::time::{Duration, Instant};
 
 /// Refresh the token this long before MoMo says it expires, so a token
@@ -74,6 +74,38 @@ pub struct Config {
     pub callback_url: Option<String<CALLBACK_URL_CAP>>,
     /// How long to poll before handing the payment to the outbox.
     pub poll_deadline: Duration,
+}
+
+impl Config {
+    /// The headers of every call but the token one: subscription key,
+    /// target environment, and the bearer token if one is valid at `now`.
+    pub(crate) fn api_head(
+        &self,
+        mut head: RequestHead,
+        tokens: &TokenCache,
+        now: Instant,
+    ) -> Result<RequestHead, HeadError> {
+        head.set(
+            HeaderName::OcpApimSubscriptionKey,
+            self.subscription_key.expose(),
+        )?;
+        head.set(HeaderName::XTargetEnvironment, &self.target_environment)?;
+        if let Some(token) = tokens.valid_at(now) {
+            head.bearer(token)?;
+        }
+        Ok(head)
+    }
+
+    /// `POST /collection/token/` with Basic apiUser:apiKey.
+    pub(crate) fn token_head(&self) -> Result<RequestHead, HeadError> {
+        let mut head = path::create_access_token()?;
+        head.basic(&self.api_user.to_text(), &self.api_key)?;
+        head.set(
+            HeaderName::OcpApimSubscriptionKey,
+            self.subscription_key.expose(),
+        )?;
+        Ok(head)
+    }
 }
 
 /// The bearer token, kept between payments.
@@ -258,8 +290,7 @@ pub struct Payment<'a> {
     maybe_created: bool,
     /// A 401 was already answered with a fresh token; a second one is final.
     refreshed_after_401: bool,
-    attempts: u32,
-    jitter: u32,
+    retry: Retry,
     outcome: Option<PaymentOutcome>,
 }
 
@@ -290,8 +321,7 @@ impl<'a> Payment<'a> {
             persisted: false,
             maybe_created: false,
             refreshed_after_401: false,
-            attempts: 0,
-            jitter: rng.next_u32(),
+            retry: Retry::new(rng.next_u32()),
             outcome: None,
         };
         if let Err(e) = payment.body().validate() {
@@ -350,31 +380,6 @@ impl<'a> Payment<'a> {
     }
 
     /// Headers every call but the token one carries.
-    fn api_head(&self, mut head: RequestHead, now: Instant) -> Result<RequestHead, HeadError> {
-        head.set(
-            HeaderName::OcpApimSubscriptionKey,
-            self.config.subscription_key.expose(),
-        )?;
-        head.set(
-            HeaderName::XTargetEnvironment,
-            &self.config.target_environment,
-        )?;
-        if let Some(token) = self.tokens.valid_at(now) {
-            head.bearer(token)?;
-        }
-        Ok(head)
-    }
-
-    fn token_request(&self) -> Result<RequestHead, HeadError> {
-        let mut head = path::create_access_token()?;
-        head.basic(&self.config.api_user.to_text(), &self.config.api_key)?;
-        head.set(
-            HeaderName::OcpApimSubscriptionKey,
-            self.config.subscription_key.expose(),
-        )?;
-        Ok(head)
-    }
-
     fn finish(&mut self, outcome: PaymentOutcome) {
         info!("momo payment {}: {}", self.reference_id, outcome.money());
         let settles = !matches!(outcome, PaymentOutcome::Pending { .. });
@@ -399,17 +404,9 @@ impl<'a> Payment<'a> {
         }
     }
 
-    fn next_delay(&mut self) -> Duration {
-        let delay = POLL_BACKOFF.delay(self.attempts, self.jitter);
-        self.attempts = self.attempts.saturating_add(1);
-        // Vary the jitter between attempts without another RNG draw.
-        self.jitter = self.jitter.rotate_left(7) ^ 0x9e37_79b9;
-        delay
-    }
-
     /// Try `state` again after a backoff, or give up at the deadline.
     fn later(&mut self, now: Now, retry: impl FnOnce(Instant) -> State) {
-        let at = now.instant + self.next_delay();
+        let at = now.instant + self.retry.next_delay(POLL_BACKOFF);
         if at > self.deadline() {
             self.give_up(Refusal::Unreachable);
         } else {
@@ -455,7 +452,7 @@ impl<'a> Payment<'a> {
                     // The answer was lost: learn the outcome by polling the
                     // same reference, never by posting again.
                     self.maybe_created = true;
-                    self.attempts = 0;
+                    self.retry.reset();
                     self.later(now, |at| State::Polling { at });
                 } else {
                     self.later(now, |at| State::Creating { at });
@@ -469,7 +466,7 @@ impl<'a> Payment<'a> {
         match status {
             Status::ACCEPTED => {
                 self.maybe_created = true;
-                self.attempts = 0;
+                self.retry.reset();
                 self.later(now, |at| State::Polling { at });
             }
             Status::UNAUTHORIZED if !self.refreshed_after_401 => {
@@ -499,7 +496,7 @@ impl<'a> Payment<'a> {
             }
             s if s.class() == crate::http::StatusClass::ServerError => {
                 self.maybe_created = true;
-                self.attempts = 0;
+                self.retry.reset();
                 self.later(now, |at| State::Polling { at });
             }
             s if s.class() == crate::http::StatusClass::ClientError => {
@@ -580,7 +577,7 @@ impl Flow for Payment<'_> {
                     if now.instant < at {
                         return Ok(Output::Wait(at));
                     }
-                    let head = self.token_request()?;
+                    let head = self.config.token_head()?;
                     return Ok(self.send(head, 0, State::AwaitingToken { then }));
                 }
                 State::Persisting => {
@@ -600,7 +597,9 @@ impl Flow for Payment<'_> {
                         continue;
                     }
                     let len = json::encode(&self.body(), body)?;
-                    let mut head = self.api_head(path::create_payments()?, now.instant)?;
+                    let mut head =
+                        self.config
+                            .api_head(path::create_payments()?, self.tokens, now.instant)?;
                     head.set(HeaderName::XReferenceId, &self.reference_id.to_text())?;
                     if let Some(url) = &self.config.callback_url {
                         head.set(HeaderName::XCallbackUrl, url)?;
@@ -619,8 +618,11 @@ impl Flow for Payment<'_> {
                         });
                         continue;
                     }
-                    let head =
-                        self.api_head(path::get_payment_status(&self.reference_id)?, now.instant)?;
+                    let head = self.config.api_head(
+                        path::get_payment_status(&self.reference_id)?,
+                        self.tokens,
+                        now.instant,
+                    )?;
                     return Ok(self.send(head, 0, State::AwaitingStatus));
                 }
                 State::Settling => {

@@ -1748,31 +1748,46 @@ fn validate_cancel(json: &Value, _: &HeaderMap) -> Result<AdvanceInput> {
     })
 }
 
+/// Complete or cancel `target`: the one body behind the four routes.
+async fn advance_route(
+    app: App,
+    headers: HeaderMap,
+    body: Body,
+    target: Target,
+    op: Advance,
+) -> Response {
+    let path = match (&target, op) {
+        (Target::Id(id), Advance::Complete) => format!("/conductor/v1/transactions/{id}/complete"),
+        (Target::Id(id), Advance::Cancel) => format!("/conductor/v1/transactions/{id}/cancel"),
+        (Target::ExternalReference(ext), Advance::Complete) => {
+            format!("/conductor/v1/partners/transactions/{ext}/complete")
+        }
+        (Target::ExternalReference(ext), Advance::Cancel) => {
+            format!("/conductor/v1/partners/transactions/{ext}/cancel")
+        }
+    };
+    let validate = match op {
+        Advance::Complete => validate_complete,
+        Advance::Cancel => validate_cancel,
+    };
+    run_post(
+        app,
+        headers,
+        body,
+        path,
+        validate,
+        move |app, partner, input, delay| advance(app, partner, target, op, input, delay),
+    )
+    .await
+}
+
 async fn complete_transaction(
     State(app): State<App>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let path = format!("/conductor/v1/transactions/{id}/complete");
-    run_post(
-        app,
-        headers,
-        body,
-        path,
-        validate_complete,
-        move |app, partner, input, delay| {
-            advance(
-                app,
-                partner,
-                Target::Id(id),
-                Advance::Complete,
-                input,
-                delay,
-            )
-        },
-    )
-    .await
+    advance_route(app, headers, body, Target::Id(id), Advance::Complete).await
 }
 
 async fn cancel_transaction(
@@ -1781,18 +1796,7 @@ async fn cancel_transaction(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let path = format!("/conductor/v1/transactions/{id}/cancel");
-    run_post(
-        app,
-        headers,
-        body,
-        path,
-        validate_cancel,
-        move |app, partner, input, delay| {
-            advance(app, partner, Target::Id(id), Advance::Cancel, input, delay)
-        },
-    )
-    .await
+    advance_route(app, headers, body, Target::Id(id), Advance::Cancel).await
 }
 
 async fn partner_complete(
@@ -1801,25 +1805,8 @@ async fn partner_complete(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let path = format!("/conductor/v1/partners/transactions/{ext}/complete");
-    run_post(
-        app,
-        headers,
-        body,
-        path,
-        validate_complete,
-        move |app, partner, input, delay| {
-            advance(
-                app,
-                partner,
-                Target::ExternalReference(ext),
-                Advance::Complete,
-                input,
-                delay,
-            )
-        },
-    )
-    .await
+    let target = Target::ExternalReference(ext);
+    advance_route(app, headers, body, target, Advance::Complete).await
 }
 
 async fn partner_cancel(
@@ -1828,25 +1815,8 @@ async fn partner_cancel(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let path = format!("/conductor/v1/partners/transactions/{ext}/cancel");
-    run_post(
-        app,
-        headers,
-        body,
-        path,
-        validate_cancel,
-        move |app, partner, input, delay| {
-            advance(
-                app,
-                partner,
-                Target::ExternalReference(ext),
-                Advance::Cancel,
-                input,
-                delay,
-            )
-        },
-    )
-    .await
+    let target = Target::ExternalReference(ext);
+    advance_route(app, headers, body, target, Advance::Cancel).await
 }
 
 /// Largest catalogue depth accepted.
