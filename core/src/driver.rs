@@ -14,17 +14,73 @@ use crate::outbox::{Store, StoreOp};
 use crate::time::Instant;
 
 /// One HTTP exchange over whatever connection the platform has.
+///
+/// A transport value is one *session*: for HTTPS, at most one TCP + TLS
+/// connection, opened at the first exchange and kept alive for the next
+/// ones, so a flow pays one handshake. When a session cannot carry the next
+/// request (its connection closed, or the request is for another API's
+/// host) it says so through [`Transport::accepts`], and the driver opens a
+/// new session from the [`Connect`] it was given.
 #[allow(async_fn_in_trait)]
 pub trait Transport {
     /// Send `head` and `body`, read the answer's head and its body into
-    /// `response`. Returns the head and the body length. A body longer than
-    /// `response` is cut at its length (the flow then sees malformed JSON).
+    /// `response`. Returns the head and the body length. An answer that
+    /// does not fit `response` could not be read: it is
+    /// [`TransportFailure::AfterWrite`] (the server may have acted).
     async fn exchange(
         &mut self,
         head: &RequestHead,
         body: &[u8],
         response: &mut [u8],
     ) -> Result<(ResponseHead, usize), TransportFailure>;
+
+    /// Whether this session can carry `head`; `false` makes the driver
+    /// drop it and send `head` on a fresh one. Stateless transports keep
+    /// the default.
+    fn accepts(&self, head: &RequestHead) -> bool {
+        let _ = head;
+        true
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for &mut T {
+    async fn exchange(
+        &mut self,
+        head: &RequestHead,
+        body: &[u8],
+        response: &mut [u8],
+    ) -> Result<(ResponseHead, usize), TransportFailure> {
+        (**self).exchange(head, body, response).await
+    }
+
+    fn accepts(&self, head: &RequestHead) -> bool {
+        (**self).accepts(head)
+    }
+}
+
+/// Opens transport sessions. Every [`Transport`] is its own `Connect`
+/// (its session is itself); the HTTPS transport of the `net` feature opens
+/// one connection per session over buffers it lends to that session.
+pub trait Connect {
+    /// One session, borrowing the connector.
+    type Session<'s>: Transport
+    where
+        Self: 's;
+
+    /// A new session; opening it does no I/O (the connection is made at
+    /// its first exchange).
+    fn session(&mut self) -> Self::Session<'_>;
+}
+
+impl<T: Transport> Connect for T {
+    type Session<'s>
+        = &'s mut T
+    where
+        Self: 's;
+
+    fn session(&mut self) -> &mut T {
+        self
+    }
 }
 
 /// Both clocks, and a timer.
@@ -94,37 +150,58 @@ pub async fn persist<S: Store>(
 
 /// Drive `flow` to its outcome: the loop of the module docs of
 /// [`crate::flow`]. Every `Persist` is completed before the next `poll`.
+/// Requests go out on sessions of `connect`: one session for as long as it
+/// [accepts](Transport::accepts) the next request, then a fresh one.
 pub async fn run<F, T, S, C>(
     flow: &mut F,
-    transport: &mut T,
+    connect: &mut T,
     store: &mut S,
     clock: &mut C,
     bufs: Buffers<'_>,
 ) -> Result<F::Outcome, DriveError<S::Error>>
 where
     F: Flow,
-    T: Transport,
+    T: Connect,
     S: Store,
     C: Clock,
 {
+    // A request the last session refused, to send first on the next one.
+    let mut refused = None;
     loop {
-        let now = clock.now();
-        match flow.poll(now, bufs.body).map_err(DriveError::Flow)? {
-            Output::Persist(op) => persist(store, &op, bufs.record).await?,
-            Output::Send(tx) => {
-                let body = bufs.body.get(..tx.body_len).unwrap_or_default();
-                let result = transport.exchange(&tx.head, body, bufs.response).await;
-                let now = clock.now();
-                match result {
-                    Ok((head, len)) => {
-                        let body = bufs.response.get(..len).unwrap_or_default();
-                        flow.handle(Input::Response { head: &head, body }, now);
+        let mut session = connect.session();
+        loop {
+            let tx = match refused.take() {
+                Some(tx) => tx,
+                None => {
+                    let now = clock.now();
+                    match flow.poll(now, bufs.body).map_err(DriveError::Flow)? {
+                        Output::Persist(op) => {
+                            persist(store, &op, bufs.record).await?;
+                            continue;
+                        }
+                        Output::Wait(until) => {
+                            clock.sleep_until(until).await;
+                            continue;
+                        }
+                        Output::Done(outcome) => return Ok(outcome),
+                        Output::Send(tx) => tx,
                     }
-                    Err(failure) => flow.handle(Input::Failed(failure), now),
                 }
+            };
+            if !session.accepts(&tx.head) {
+                refused = Some(tx);
+                break;
             }
-            Output::Wait(until) => clock.sleep_until(until).await,
-            Output::Done(outcome) => return Ok(outcome),
+            let body = bufs.body.get(..tx.body_len).unwrap_or_default();
+            let result = session.exchange(&tx.head, body, bufs.response).await;
+            let now = clock.now();
+            match result {
+                Ok((head, len)) => {
+                    let body = bufs.response.get(..len).unwrap_or_default();
+                    flow.handle(Input::Response { head: &head, body }, now);
+                }
+                Err(failure) => flow.handle(Input::Failed(failure), now),
+            }
         }
     }
 }
@@ -149,14 +226,14 @@ pub struct FlushReport {
 pub async fn flush<T, S, C>(
     outbox: &mut crate::outbox::Outbox,
     store: &mut S,
-    transport: &mut T,
+    connect: &mut T,
     clock: &mut C,
     providers: &mut crate::delivery::Context<'_>,
     bufs: Buffers<'_>,
     rng: &mut impl rand_core::RngCore,
 ) -> Result<FlushReport, DriveError<S::Error>>
 where
-    T: Transport,
+    T: Connect,
     S: Store,
     C: Clock,
 {
@@ -203,7 +280,7 @@ where
         let mut delivery = Delivery::new(record, context);
         let outcome = run(
             &mut delivery,
-            transport,
+            connect,
             store,
             clock,
             Buffers {

@@ -164,9 +164,43 @@ impl fmt::Debug for Header {
 /// `application/json`, the only body type the APIs use.
 pub const APPLICATION_JSON: &str = "application/json";
 
+/// Which of the three APIs a request is for: the transport picks the
+/// endpoint (host, port, base path) by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Api {
+    /// Moment Conductor (bills).
+    Conductor,
+    /// MTN MoMo Collection (payments).
+    MoMo,
+    /// Electrum Airtime (airtime, data, vouchers).
+    Electrum,
+}
+
+impl Api {
+    /// All three, in a fixed order (for endpoint tables).
+    pub const ALL: [Self; 3] = [Self::Conductor, Self::MoMo, Self::Electrum];
+
+    /// A short lower-case name (`conductor`, `momo`, `electrum`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Conductor => "conductor",
+            Self::MoMo => "momo",
+            Self::Electrum => "electrum",
+        }
+    }
+}
+
+impl fmt::Display for Api {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Method, path with query, and headers of one request.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RequestHead {
+    api: Option<Api>,
     method: Method,
     path: String<PATH_CAP>,
     authorization: Option<Secret<String<AUTHORIZATION_CAP>>>,
@@ -178,11 +212,24 @@ impl RequestHead {
     /// constant).
     pub fn new(method: Method, path: &str) -> Result<Self, HeadError> {
         Ok(Self {
+            api: None,
             method,
             path: String::try_from(path).map_err(|_| HeadError::PathTooLong)?,
             authorization: None,
             headers: Vec::new(),
         })
+    }
+
+    /// The API this request is for; set by that API's `Config` when it
+    /// adds credentials, so every request a flow sends carries it.
+    pub const fn api(&self) -> Option<Api> {
+        self.api
+    }
+
+    /// Mark the request as one for `api`.
+    pub fn for_api(&mut self, api: Api) -> &mut Self {
+        self.api = Some(api);
+        self
     }
 
     /// The method.
@@ -274,6 +321,7 @@ impl RequestHead {
 impl fmt::Debug for RequestHead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestHead")
+            .field("api", &self.api)
             .field("method", &self.method)
             .field("path", &LoggedPath(self.path.as_str()))
             .field("authorization", &self.authorization)
@@ -469,6 +517,7 @@ impl PathBuilder {
     /// A request head for this path.
     pub fn into_head(self, method: Method) -> RequestHead {
         RequestHead {
+            api: None,
             method,
             path: self.path,
             authorization: None,

@@ -35,7 +35,7 @@ use super::wire::{
 };
 use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
 use crate::fmt::Secret;
-use crate::http::{HeadError, HeaderName, RequestHead, Status, StatusClass};
+use crate::http::{Api, HeadError, HeaderName, RequestHead, Status, StatusClass};
 use crate::id::{ExternalReference, IdempotencyKey, Uuid};
 use crate::json;
 use crate::outbox::{Advice, Backoff, ConductorTarget, Record, Retry, StoreOp};
@@ -73,7 +73,7 @@ impl Config {
         mut head: RequestHead,
         post_key: Option<&Uuid>,
     ) -> Result<RequestHead, HeadError> {
-        head.bearer(&self.secret_key)?;
+        head.for_api(Api::Conductor).bearer(&self.secret_key)?;
         if let Some(key) = post_key {
             head.json_body()?;
             head.set(
@@ -770,8 +770,7 @@ pub fn account_enquiry<'a>(
     ConductorCall<'a, super::wire::AccountEnquiryRequest, super::wire::AccountEnquiryResponse>,
     FlowError,
 > {
-    let mut head = path::account_enquiry()?;
-    head.bearer(&config.secret_key)?;
+    let mut head = config.head(path::account_enquiry()?, None)?;
     head.json_body()?;
     head.set(HeaderName::RetailerId, &config.retailer_id)?;
     Ok(crate::flow::Call::new(

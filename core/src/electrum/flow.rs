@@ -38,7 +38,7 @@ use super::wire::{
 };
 use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
 use crate::fmt::Secret;
-use crate::http::{HeadError, RequestHead, Status, StatusClass};
+use crate::http::{Api, HeadError, RequestHead, Status, StatusClass};
 
 use crate::id::Uuid;
 use crate::json;
@@ -83,7 +83,8 @@ impl Config {
         mut head: RequestHead,
         json_body: bool,
     ) -> Result<RequestHead, HeadError> {
-        head.basic(&self.username, &self.password)?;
+        head.for_api(Api::Electrum)
+            .basic(&self.username, &self.password)?;
         if json_body {
             head.json_body()?;
         }

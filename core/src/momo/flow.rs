@@ -34,7 +34,7 @@ use super::wire::{
 };
 use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
 use crate::fmt::Secret;
-use crate::http::{HeadError, HeaderName, RequestHead, Status};
+use crate::http::{Api, HeadError, HeaderName, RequestHead, Status};
 use crate::id::Uuid;
 use crate::json;
 use crate::money::Amount;
@@ -85,7 +85,7 @@ impl Config {
         tokens: &TokenCache,
         now: Instant,
     ) -> Result<RequestHead, HeadError> {
-        head.set(
+        head.for_api(Api::MoMo).set(
             HeaderName::OcpApimSubscriptionKey,
             self.subscription_key.expose(),
         )?;
@@ -99,7 +99,8 @@ impl Config {
     /// `POST /collection/token/` with Basic apiUser:apiKey.
     pub(crate) fn token_head(&self) -> Result<RequestHead, HeadError> {
         let mut head = path::create_access_token()?;
-        head.basic(&self.api_user.to_text(), &self.api_key)?;
+        head.for_api(Api::MoMo)
+            .basic(&self.api_user.to_text(), &self.api_key)?;
         head.set(
             HeaderName::OcpApimSubscriptionKey,
             self.subscription_key.expose(),

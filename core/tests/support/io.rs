@@ -62,6 +62,10 @@ impl Transport for ScriptedTransport {
         response: &mut [u8],
     ) -> Result<(ResponseHead, usize), TransportFailure> {
         let line = format!("{} {}", head.method(), head.path());
+        assert!(
+            head.api().is_some(),
+            "{line} carries no API: a transport could not route it"
+        );
         let (expected, reply) = self
             .script
             .pop_front()

@@ -1,0 +1,539 @@
+//! HTTPS for the terminal (feature `net`): reqwless as the HTTP/1.1 codec
+//! over embedded-tls 0.19 (TLS 1.3, `TLS_AES_128_GCM_SHA256`, P-256), on
+//! any [`embedded_nal_async`] TCP stack — embassy-net on the board, tokio
+//! on the desktop. The same code runs on both.
+//!
+//! # Verification
+//!
+//! Certificates are checked by our own [`CryptoProvider`], never by
+//! reqwless's built-in verifier (no expiry check, CN-only names):
+//!
+//! - the chain must lead to the endpoint's configured CA (DER);
+//! - the endpoint's host name must match a DNS SAN of the leaf;
+//! - validity is checked against the wall clock set with
+//!   [`set_wall_clock`]. Until it is set, no TLS connection is opened at
+//!   all (embedded-tls skips the expiry check when its clock says "unknown",
+//!   so we never let it say that).
+//!
+//! There is no switch that turns verification off.
+//!
+//! # Sessions and keep-alive
+//!
+//! [`Https`] is a [`Connect`]: each [`Session`] it opens owns at most one
+//! connection, made at the session's first exchange and kept alive for the
+//! next ones, so a flow run pays one handshake. A session ends when the
+//! server closes, an exchange fails, or a request is for another API (whose
+//! host differs); the driver then opens a new session, which reuses the
+//! same TLS buffers. One buffer pair serves every API, so the board needs
+//! one 16 KiB read buffer, not three.
+
+use core::fmt::Write as _;
+use core::net::SocketAddr;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use embedded_io_async::{ErrorType, Read, Write};
+use embedded_nal_async::{AddrType, Dns, TcpConnect};
+use embedded_tls::pki::CertVerifier;
+use embedded_tls::{
+    Aes128GcmSha256, Certificate, CryptoProvider, CryptoRng, CryptoRngCore, TlsConfig,
+    TlsConnection, TlsContext, TlsError, TlsVerifier,
+};
+use heapless::{String, Vec};
+use rand_core::RngCore;
+use reqwless::request::{Request, RequestBuilder};
+use reqwless::response::Response;
+
+use crate::driver::{Connect, Transport};
+use crate::flow::TransportFailure;
+use crate::http::{Api, Method, RequestHead, ResponseHead, Status, MAX_HEADERS, PATH_CAP};
+use crate::time::UnixTime;
+
+/// TLS record read buffer: one full TLS record (16 KiB of plaintext plus
+/// the record overhead). Real servers send full-size records; anything
+/// smaller fails on them.
+pub const TLS_READ_BUFFER: usize = 16_640;
+
+/// TLS record write buffer: our requests are at most a few KiB; larger
+/// writes are split into several records.
+pub const TLS_WRITE_BUFFER: usize = 4_096;
+
+/// Largest server certificate chain kept for the CertificateVerify check
+/// (leaf plus intermediates, DER). The sandbox sends ~0.6 KB; public CAs'
+/// chains are 2–4 KB.
+pub const CHAIN_MAX: usize = 4_096;
+
+/// Longest host name: embedded-tls compares at most 64 bytes.
+pub const HOST_CAP: usize = 64;
+
+/// Longest base path in front of an API's paths (`/api/v2`, …).
+pub const BASE_PATH_CAP: usize = 64;
+
+/// The `Host` header: the name, `:` and a 5-digit port.
+const HOST_HEADER_CAP: usize = HOST_CAP + 6;
+
+/// The request target: base path plus the API path.
+const TARGET_CAP: usize = BASE_PATH_CAP + PATH_CAP;
+
+/// Seconds since 1970 as last set by the platform; 0 = not known yet.
+/// A `u32` (good until 2106) because Cortex-M has no 64-bit atomics.
+static WALL_CLOCK: AtomicU32 = AtomicU32::new(0);
+
+/// Tell the TLS layer what time it is (SNTP on the board, the system clock
+/// on the desktop). Certificates are checked against it; no connection is
+/// opened before it is first set.
+pub fn set_wall_clock(now: UnixTime) {
+    let secs = u32::try_from(now.as_millis() / 1000).unwrap_or(u32::MAX);
+    WALL_CLOCK.store(secs, Ordering::Relaxed);
+}
+
+/// Whether [`set_wall_clock`] has been called.
+pub fn wall_clock_known() -> bool {
+    WALL_CLOCK.load(Ordering::Relaxed) != 0
+}
+
+/// The verifier's clock: the static above.
+struct WallClock;
+
+impl embedded_tls::TlsClock for WallClock {
+    fn now() -> Option<u64> {
+        match WALL_CLOCK.load(Ordering::Relaxed) {
+            0 => None,
+            secs => Some(u64::from(secs)),
+        }
+    }
+}
+
+/// Where one API lives and whom to trust for it.
+#[derive(Clone, Copy)]
+pub struct Endpoint<'a> {
+    /// DNS name: connected to, sent as SNI and `Host`, matched against the
+    /// certificate's SANs. IP addresses cannot be verified (embedded-tls
+    /// reads DNS SANs only): use a name (`localhost` for a local sandbox).
+    pub host: &'a str,
+    /// TCP port (443 for production).
+    pub port: u16,
+    /// Prefix in front of every path of the API (`""` for none).
+    pub base_path: &'a str,
+    /// The CA certificate (DER) the server's chain must lead to.
+    pub ca_der: &'a [u8],
+}
+
+impl core::fmt::Debug for Endpoint<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "https://{}:{}{}", self.host, self.port, self.base_path)
+    }
+}
+
+/// One endpoint per API; an API without one cannot be reached.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Endpoints<'a> {
+    /// Moment Conductor.
+    pub conductor: Option<Endpoint<'a>>,
+    /// MTN MoMo Collection.
+    pub momo: Option<Endpoint<'a>>,
+    /// Electrum Airtime.
+    pub electrum: Option<Endpoint<'a>>,
+}
+
+impl<'a> Endpoints<'a> {
+    /// The endpoint of `api`.
+    pub const fn get(&self, api: Api) -> Option<&Endpoint<'a>> {
+        match api {
+            Api::Conductor => self.conductor.as_ref(),
+            Api::MoMo => self.momo.as_ref(),
+            Api::Electrum => self.electrum.as_ref(),
+        }
+    }
+
+    /// The same endpoint for all three APIs (a local sandbox serves them
+    /// on one port).
+    pub const fn all(endpoint: Endpoint<'a>) -> Self {
+        Self {
+            conductor: Some(endpoint),
+            momo: Some(endpoint),
+            electrum: Some(endpoint),
+        }
+    }
+}
+
+/// Counters for reports: handshakes and requests per flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NetStats {
+    /// TLS handshakes completed.
+    pub handshakes: u32,
+    /// Connections that failed (DNS, TCP or TLS) before a request.
+    pub connect_failures: u32,
+    /// HTTP requests written.
+    pub requests: u32,
+}
+
+/// The HTTPS connector: TCP stack, name resolver, CSPRNG, endpoints and
+/// the TLS buffers its sessions borrow in turn.
+pub struct Https<'a, T, D, R> {
+    tcp: &'a T,
+    dns: &'a D,
+    rng: R,
+    endpoints: Endpoints<'a>,
+    read_buf: &'a mut [u8],
+    write_buf: &'a mut [u8],
+    stats: NetStats,
+}
+
+impl<T, D, R> core::fmt::Debug for Https<'_, T, D, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Https")
+            .field("endpoints", &self.endpoints)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, T, D, R> Https<'a, T, D, R>
+where
+    T: TcpConnect,
+    D: Dns,
+    R: RngCore + CryptoRng,
+{
+    /// A connector. `read_buf` should be [`TLS_READ_BUFFER`] bytes and
+    /// `write_buf` [`TLS_WRITE_BUFFER`]; `rng` must be a CSPRNG (the TRNG
+    /// on the board, the OS on the desktop).
+    pub fn new(
+        tcp: &'a T,
+        dns: &'a D,
+        rng: R,
+        endpoints: Endpoints<'a>,
+        read_buf: &'a mut [u8],
+        write_buf: &'a mut [u8],
+    ) -> Self {
+        Self {
+            tcp,
+            dns,
+            rng,
+            endpoints,
+            read_buf,
+            write_buf,
+            stats: NetStats::default(),
+        }
+    }
+
+    /// What the connector has done so far.
+    pub const fn stats(&self) -> NetStats {
+        self.stats
+    }
+
+    /// The endpoints.
+    pub const fn endpoints(&self) -> &Endpoints<'a> {
+        &self.endpoints
+    }
+}
+
+impl<'a, T, D, R> Connect for Https<'a, T, D, R>
+where
+    T: TcpConnect,
+    D: Dns,
+    R: RngCore + CryptoRng,
+{
+    type Session<'s>
+        = Session<'s, T, D, R>
+    where
+        Self: 's;
+
+    fn session(&mut self) -> Session<'_, T, D, R> {
+        Session {
+            tcp: self.tcp,
+            dns: self.dns,
+            rng: &mut self.rng,
+            endpoints: self.endpoints,
+            buffers: Some((&mut *self.read_buf, &mut *self.write_buf)),
+            connection: None,
+            stats: &mut self.stats,
+        }
+    }
+}
+
+/// One keep-alive connection's worth of exchanges (see the module docs).
+pub struct Session<'s, T: TcpConnect + 's, D, R> {
+    tcp: &'s T,
+    dns: &'s D,
+    rng: &'s mut R,
+    endpoints: Endpoints<'s>,
+    /// The TLS buffers until the connection takes them.
+    buffers: Option<(&'s mut [u8], &'s mut [u8])>,
+    /// The open connection and the API it serves.
+    connection: Option<(Api, Conn<'s, T::Connection<'s>>)>,
+    stats: &'s mut NetStats,
+}
+
+impl<T: TcpConnect, D, R> core::fmt::Debug for Session<'_, T, D, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Session")
+            .field("api", &self.connection.as_ref().map(|(api, _)| *api))
+            .field("fresh", &self.buffers.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'s, T, D, R> Session<'s, T, D, R>
+where
+    T: TcpConnect,
+    D: Dns,
+    R: RngCore + CryptoRng,
+{
+    /// Resolve, connect and handshake for `api`.
+    async fn open(&mut self, api: Api) -> Result<(), TransportFailure> {
+        let Some(endpoint) = self.endpoints.get(api).copied() else {
+            error!("https: no endpoint configured for {}", api);
+            return Err(TransportFailure::Connect);
+        };
+        if !wall_clock_known() {
+            error!("https: refusing TLS to {}: the time is not known yet", api);
+            return Err(TransportFailure::Connect);
+        }
+        let Some((read_buf, write_buf)) = self.buffers.take() else {
+            // accepts() said no; the driver should have opened a new session.
+            return Err(TransportFailure::Connect);
+        };
+        let ip = match self.dns.get_host_by_name(endpoint.host, AddrType::Either).await {
+            Ok(ip) => ip,
+            Err(_) => {
+                warn!("https: {}: cannot resolve {}", api, endpoint.host);
+                self.stats.connect_failures += 1;
+                return Err(TransportFailure::Connect);
+            }
+        };
+        let socket = match self.tcp.connect(SocketAddr::new(ip, endpoint.port)).await {
+            Ok(socket) => socket,
+            Err(_) => {
+                warn!("https: {}: cannot connect to {}:{}", api, endpoint.host, endpoint.port);
+                self.stats.connect_failures += 1;
+                return Err(TransportFailure::Connect);
+            }
+        };
+        let mut tls = TlsConnection::new(socket, read_buf, write_buf);
+        let config = TlsConfig::new().with_server_name(endpoint.host);
+        let provider = Provider {
+            rng: &mut *self.rng,
+            verifier: CertVerifier::new(Certificate::X509(endpoint.ca_der)),
+        };
+        if let Err(e) = tls.open(TlsContext::new(&config, provider)).await {
+            warn!(
+                "https: {}: TLS handshake with {} failed: {}",
+                api,
+                endpoint.host,
+                TlsFailure(e)
+            );
+            self.stats.connect_failures += 1;
+            return Err(TransportFailure::Connect);
+        }
+        self.stats.handshakes += 1;
+        debug!("https: {}: connected to {}", api, endpoint.host);
+        self.connection = Some((api, Conn(tls)));
+        Ok(())
+    }
+}
+
+impl<T, D, R> Transport for Session<'_, T, D, R>
+where
+    T: TcpConnect,
+    D: Dns,
+    R: RngCore + CryptoRng,
+{
+    fn accepts(&self, head: &RequestHead) -> bool {
+        match &self.connection {
+            Some((api, _)) => Some(*api) == head.api(),
+            None => self.buffers.is_some(),
+        }
+    }
+
+    async fn exchange(
+        &mut self,
+        head: &RequestHead,
+        body: &[u8],
+        response: &mut [u8],
+    ) -> Result<(ResponseHead, usize), TransportFailure> {
+        let Some(api) = head.api() else {
+            error!("https: {} carries no API: cannot route it", head);
+            return Err(TransportFailure::Connect);
+        };
+        if self.connection.is_none() {
+            self.open(api).await?;
+        }
+        let Some(endpoint) = self.endpoints.get(api).copied() else {
+            return Err(TransportFailure::Connect);
+        };
+        let Some((_, conn)) = self.connection.as_mut() else {
+            return Err(TransportFailure::Connect);
+        };
+        self.stats.requests += 1;
+        let result = exchange(conn, &endpoint, head, body, response).await;
+        match result {
+            Ok((head, len, keep)) => {
+                if !keep {
+                    self.connection = None;
+                }
+                Ok((head, len))
+            }
+            Err(failure) => {
+                // The connection is in an unknown state: never reuse it.
+                self.connection = None;
+                Err(failure)
+            }
+        }
+    }
+}
+
+/// Write one request and read its answer. The bool says whether the
+/// connection may carry another request.
+async fn exchange<S: Read + Write>(
+    conn: &mut Conn<'_, S>,
+    endpoint: &Endpoint<'_>,
+    head: &RequestHead,
+    body: &[u8],
+    response: &mut [u8],
+) -> Result<(ResponseHead, usize, bool), TransportFailure> {
+    let mut target: String<TARGET_CAP> = String::new();
+    let mut host: String<HOST_HEADER_CAP> = String::new();
+    write!(target, "{}{}", endpoint.base_path.trim_end_matches('/'), head.path())
+        .and_then(|()| write!(host, "{}:{}", endpoint.host, endpoint.port))
+        .map_err(|_| TransportFailure::BeforeWrite)?;
+    let mut headers: Vec<(&str, &str), { MAX_HEADERS + 1 }> = Vec::new();
+    for h in head.headers() {
+        headers
+            .push((h.name().as_str(), h.value()))
+            .map_err(|_| TransportFailure::BeforeWrite)?;
+    }
+    if let Some(authorization) = head.authorization() {
+        headers
+            .push(("Authorization", authorization))
+            .map_err(|_| TransportFailure::BeforeWrite)?;
+    }
+    let method = match head.method() {
+        Method::Get => reqwless::request::Method::GET,
+        Method::Post => reqwless::request::Method::POST,
+    };
+    let builder = Request::new(method, &target)
+        .host(&host)
+        .headers(&headers);
+    let written = if body.is_empty() && matches!(head.method(), Method::Get) {
+        builder.build().write_header(conn).await
+    } else {
+        builder.body(body).build().write_header(conn).await
+    };
+    if written.is_err() || conn.write_all(body).await.is_err() || conn.flush().await.is_err() {
+        return Err(TransportFailure::BeforeWrite);
+    }
+    trace!("https: {} written", head);
+
+    let answer = Response::read(conn, method, response).await.map_err(|e| {
+        warn!("https: {}: no answer ({})", head, HttpFailure(e));
+        TransportFailure::AfterWrite
+    })?;
+    let mut result = ResponseHead::new(Status(answer.status.0));
+    let mut keep = true;
+    for (name, value) in answer.headers() {
+        let value = core::str::from_utf8(value).unwrap_or("");
+        if name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case("close") {
+            keep = false;
+        }
+        result.header(name, value);
+    }
+    let body_known = answer.content_length.is_some()
+        || answer
+            .transfer_encoding
+            .contains(&reqwless::headers::TransferEncoding::Chunked);
+    // A body that runs to the end of the connection ends it.
+    keep &= body_known;
+    let len = match answer.body().read_to_end().await {
+        Ok(body) => body.len(),
+        Err(e) => {
+            warn!("https: {}: answer unreadable ({})", head, HttpFailure(e));
+            return Err(TransportFailure::AfterWrite);
+        }
+    };
+    Ok((result, len, keep))
+}
+
+/// The TLS connection as reqwless sees it.
+struct Conn<'a, S: Read + Write + 'a>(TlsConnection<'a, S, Aes128GcmSha256>);
+
+impl<'a, S: Read + Write + 'a> ErrorType for Conn<'a, S> {
+    type Error = TlsError;
+}
+
+impl<'a, S: Read + Write + 'a> Read for Conn<'a, S> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, TlsError> {
+        self.0.read(buf).await
+    }
+}
+
+impl<'a, S: Read + Write + 'a> Write for Conn<'a, S> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, TlsError> {
+        self.0.write(buf).await
+    }
+
+    async fn flush(&mut self) -> Result<(), TlsError> {
+        self.0.flush().await
+    }
+}
+
+// reqwless asks whether the connection can lend its buffer; ours reads
+// through the TLS record buffer already.
+impl<'a, S: Read + Write + 'a> reqwless::TryBufRead for Conn<'a, S> {}
+
+/// Our CryptoProvider: the caller's CSPRNG and a verifier against the
+/// endpoint's CA with the real clock.
+struct Provider<'r, R> {
+    rng: &'r mut R,
+    verifier: CertVerifier<'r, Aes128GcmSha256, WallClock, CHAIN_MAX>,
+}
+
+impl<R: RngCore + CryptoRng> CryptoProvider for Provider<'_, R> {
+    type CipherSuite = Aes128GcmSha256;
+    type Signature = [u8; 0];
+
+    fn rng(&mut self) -> impl CryptoRngCore {
+        &mut *self.rng
+    }
+
+    fn verifier(&mut self) -> Result<&mut impl TlsVerifier<Aes128GcmSha256>, TlsError> {
+        Ok(&mut self.verifier)
+    }
+}
+
+/// A TLS error for logs.
+struct TlsFailure(TlsError);
+
+impl core::fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            TlsError::InvalidCertificate => {
+                f.write_str("certificate refused (wrong CA, wrong host name, or expired)")
+            }
+            ref other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for TlsFailure {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{}", self.0)
+    }
+}
+
+/// An HTTP codec error for logs.
+struct HttpFailure(reqwless::Error);
+
+impl core::fmt::Display for HttpFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for HttpFailure {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{}", self.0)
+    }
+}
