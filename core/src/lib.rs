@@ -51,7 +51,7 @@
 #[cfg(all(feature = "defmt", feature = "log"))]
 compile_error!("till-core: enable at most one of the `defmt` and `log` features");
 
-#[cfg(test)]
+#[cfg(any(test, feature = "std"))]
 extern crate std;
 
 #[macro_use]
@@ -62,12 +62,16 @@ pub mod conductor;
 pub mod delivery;
 pub mod driver;
 pub mod electrum;
+#[cfg(feature = "flash")]
+pub mod flash;
 pub mod flow;
 pub mod http;
 pub mod id;
 pub mod json;
 pub mod momo;
 pub mod money;
+#[cfg(feature = "net")]
+pub mod net;
 pub mod outbox;
 pub mod time;
 
