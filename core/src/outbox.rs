@@ -117,6 +117,24 @@ pub enum Advice {
     },
 }
 
+impl Advice {
+    /// What the advice does, for operators listing the outbox.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::ConductorComplete { .. } => "conductor complete",
+            Self::ConductorCancel { .. } => "conductor cancel",
+            Self::ConductorCreate { .. } => "conductor create (complete: true)",
+            Self::ConductorPartnerStatus { .. } => "conductor partner status",
+            Self::ElectrumPurchaseReversal(_) => "electrum purchase reversal",
+            Self::ElectrumPurchaseConfirmation(_) => "electrum purchase confirmation",
+            Self::ElectrumPurchaseStatus { .. } => "electrum purchase status",
+            Self::ElectrumVoucherConfirmation(_) => "electrum voucher confirmation",
+            Self::ElectrumVoucherReversal(_) => "electrum voucher reversal",
+            Self::MomoStatus { .. } => "momo status",
+        }
+    }
+}
+
 /// One durable outbox record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {

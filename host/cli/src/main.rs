@@ -1,23 +1,467 @@
-//! `till`: the desktop build of the terminal.
+//! `till`: the desktop terminal, the sandbox runner and the QA tool.
 //!
-//! The commands (`demo`, `sandbox`, per-API commands, `outbox`) arrive with
-//! the host issue. Until then the binary says so plainly and exits non-zero,
-//! so no script mistakes it for a working terminal.
+//! ```text
+//! till demo                      the whole tour against an in-process sandbox
+//! till sandbox                   serve the three sandboxes for QA
+//! till config init               write a till.toml pointing at a local sandbox
+//! till conductor pay …           one bill payment against the configured endpoint
+//! till momo pay …                one MoMo payment
+//! till electrum airtime …        one airtime sale
+//! till outbox list | flush       the pending advices on the emulated flash
+//! ```
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
-fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_default();
-    eprintln!(
-        "till {}: `{}` is not available yet: the host commands land with the host issue \
-         (see README.md). The protocol core is till-core {}.",
-        env!("CARGO_PKG_VERSION"),
-        if command.is_empty() {
-            "<no command>"
-        } else {
-            &command
-        },
-        till_core::VERSION,
+use clap::{Args, Parser, Subcommand};
+use till_core::money::{Amount, Currency};
+use till_host::config::{self, Config};
+use till_host::demo::{self, DemoOptions};
+use till_host::net::NetResources;
+use till_host::terminal::{Apis, Terminal, TerminalError};
+use till_host::{ops, slip};
+
+/// The till payment terminal on the desktop.
+#[derive(Debug, Parser)]
+#[command(name = "till", version, about)]
+struct Cli {
+    /// More logging on stderr: -v debug, -vv trace (secrets are redacted).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// The configuration file.
+    #[arg(long, global = true, env = "TILL_CONFIG", default_value = "till.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start a sandbox in-process and run every flow against it, as a shop would.
+    Demo {
+        /// Print machine-readable outcomes (JSON) instead of the tour.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the Conductor, MoMo and Electrum sandboxes for QA.
+    Sandbox(till_sandbox::cli::ServeArgs),
+    /// Write or check till.toml.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Moment Conductor: bills.
+    #[command(subcommand)]
+    Conductor(ConductorCommand),
+    /// MTN MoMo Collection: payments.
+    #[command(subcommand)]
+    Momo(MomoCommand),
+    /// Electrum Airtime: airtime, data, vouchers.
+    #[command(subcommand)]
+    Electrum(ElectrumCommand),
+    /// The outbox of pending advices (reversals, confirmations, completes).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Write a till.toml pointing every API at a local sandbox.
+    Init {
+        /// The sandbox's base URL.
+        #[arg(long, default_value = "https://localhost:8443")]
+        url: String,
+        /// The sandbox's CA certificate (written by `till sandbox`).
+        #[arg(long, default_value = "till-sandbox-ca.pem")]
+        ca_file: String,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Load till.toml and report the first problem, naming the field.
+    Check,
+}
+
+#[derive(Debug, Args)]
+struct BillArgs {
+    /// Biller code (`za_dstv`, `ng_dstv`).
+    #[arg(long)]
+    biller: String,
+    /// Customer identifier: a value, or `smart_card_number=…` / `customer_number=…`.
+    #[arg(long)]
+    customer: String,
+    /// Product reference at the biller (`SUBS`).
+    #[arg(long)]
+    reference: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConductorCommand {
+    /// Primitive flow: account enquiry, pay the bill, complete with cash.
+    Pay {
+        #[command(flatten)]
+        bill: BillArgs,
+        /// Amount (decimal, in the shop's currency); default: the amount due.
+        #[arg(long)]
+        amount: Option<String>,
+    },
+    /// Composite flow: partner transaction, complete with cash.
+    Partner {
+        #[command(flatten)]
+        bill: BillArgs,
+        /// Amount (decimal, in the shop's currency).
+        #[arg(long)]
+        amount: String,
+        /// Currency, if not the shop's.
+        #[arg(long)]
+        currency: Option<String>,
+    },
+    /// Catalogue order, paid in a transaction.
+    Order {
+        /// Biller code.
+        #[arg(long)]
+        biller: String,
+        /// Customer identifier.
+        #[arg(long)]
+        customer: String,
+        /// Catalogue category holding the product.
+        #[arg(long)]
+        category: String,
+        /// Product code.
+        #[arg(long)]
+        product: String,
+        /// Quantity.
+        #[arg(long, default_value_t = 1)]
+        quantity: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MomoCommand {
+    /// Request a payment from a MoMo account and poll it to a final status.
+    Pay {
+        /// The payer's MSISDN.
+        #[arg(long)]
+        msisdn: String,
+        /// Amount (decimal).
+        #[arg(long)]
+        amount: String,
+        /// Currency (default: momo.currency of till.toml).
+        #[arg(long)]
+        currency: Option<String>,
+        /// The service provider paid.
+        #[arg(long, default_value = "till")]
+        provider: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ElectrumCommand {
+    /// Sell airtime or data: trial, purchase (reversal stored first), confirmation.
+    Airtime {
+        /// Recipient MSISDN.
+        #[arg(long)]
+        msisdn: String,
+        /// Product id.
+        #[arg(long)]
+        product: String,
+        /// Amount (decimal, in the shop's currency).
+        #[arg(long)]
+        amount: String,
+        /// Skip the trial purchase.
+        #[arg(long)]
+        no_trial: bool,
+    },
+    /// Sell a voucher; the slip carries the PIN.
+    Voucher {
+        /// Product id.
+        #[arg(long)]
+        product: String,
+        /// Amount (decimal, in the shop's currency).
+        #[arg(long)]
+        amount: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// List the pending records.
+    List,
+    /// Deliver what is due; with --wait, keep going until empty or timeout.
+    Flush {
+        /// Seconds to keep retrying.
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+    },
+}
+
+fn init_logging(verbose: u8) {
+    // embedded-tls logs every closed connection as an error; the
+    // transport reports what matters in its own words.
+    let default = match verbose {
+        0 => "warn,embedded_tls=off",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TILL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(filter)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("till: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, TerminalError> {
+    match cli.command {
+        Command::Demo { json } => {
+            let report = demo::run(DemoOptions {
+                json,
+                ..DemoOptions::default()
+            })
+            .await?;
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Sandbox(args) => serve(args).await,
+        Command::Config(ConfigCommand::Init {
+            url,
+            ca_file,
+            force,
+        }) => {
+            if cli.config.exists() && !force {
+                return Err(TerminalError::Flow(format!(
+                    "{} exists (use --force to overwrite)",
+                    cli.config.display()
+                )));
+            }
+            std::fs::write(&cli.config, config::sandbox_template(&url, &ca_file)).map_err(|e| {
+                TerminalError::Flow(format!("cannot write {}: {e}", cli.config.display()))
+            })?;
+            println!(
+                "wrote {}; the secrets come from the environment:",
+                cli.config.display()
+            );
+            print_exports();
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Check) => {
+            let config = load(&cli.config)?;
+            Apis::new(&config)?;
+            println!("{}: ok", cli.config.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        command => {
+            let config = load(&cli.config)?;
+            terminal_command(&config, command).await
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Config, TerminalError> {
+    Ok(Config::load(path, &|name| std::env::var(name).ok())?)
+}
+
+fn print_exports() {
+    for (name, value) in config::sandbox_env() {
+        println!("  export {name}={value}");
+    }
+}
+
+async fn serve(args: till_sandbox::cli::ServeArgs) -> Result<ExitCode, TerminalError> {
+    let sandbox = till_sandbox::cli::start(&args)
+        .await
+        .map_err(|e| TerminalError::Flow(format!("sandbox: {e}")))?;
+    print!("{}", till_sandbox::cli::banner(&sandbox, &args));
+    println!(
+        "\nFor the terminal: `till config init --url {} --ca-file {}`, then",
+        sandbox.base_url().replace("127.0.0.1", "localhost"),
+        args.ca_out.display()
     );
-    ExitCode::from(2)
+    print_exports();
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("till: cannot wait for Ctrl-C: {e}");
+    }
+    sandbox.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn amount(text: &str, currency: Currency) -> Result<Amount, TerminalError> {
+    Amount::parse_decimal(text, currency)
+        .map_err(|e| TerminalError::Flow(format!("--amount {text}: {e}")))
+}
+
+fn currency(text: &str) -> Result<Currency, TerminalError> {
+    Currency::from_alpha(text).map_err(|e| TerminalError::Flow(format!("--currency {text}: {e}")))
+}
+
+fn print(lines: &[String]) {
+    for line in lines {
+        println!("{line}");
+    }
+}
+
+async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode, TerminalError> {
+    let mut resources = NetResources::new(config)?;
+    let (mut term, restored) = Terminal::open(&mut resources, &config.outbox_path).await?;
+    let mut apis = Apis::new(config)?;
+    if restored.restored > 0 {
+        eprintln!(
+            "till: {} pending advice(s) restored from the outbox; delivering",
+            restored.restored
+        );
+        let report = term.flush(&mut apis).await?;
+        eprintln!(
+            "till: outbox: {} settled, {} to retry",
+            report.settled, report.retried
+        );
+    }
+    let shop = config.terminal.currency;
+    let money = match command {
+        Command::Conductor(ConductorCommand::Pay { bill, amount: a }) => {
+            let a = a.map(|a| amount(&a, shop)).transpose()?;
+            let outcome = ops::pay_bill(
+                &mut term,
+                &apis,
+                &bill.biller,
+                &bill.customer,
+                bill.reference.as_deref(),
+                a,
+            )
+            .await?;
+            print(&slip::bill("Bill payment", &outcome));
+            outcome.money()
+        }
+        Command::Conductor(ConductorCommand::Partner {
+            bill,
+            amount: a,
+            currency: c,
+        }) => {
+            let c = c.map(|c| currency(&c)).transpose()?.unwrap_or(shop);
+            let outcome = ops::pay_partner(
+                &mut term,
+                &apis,
+                &bill.biller,
+                &bill.customer,
+                bill.reference.as_deref(),
+                amount(&a, c)?,
+            )
+            .await?;
+            print(&slip::bill("Bill payment", &outcome));
+            outcome.money()
+        }
+        Command::Conductor(ConductorCommand::Order {
+            biller,
+            customer,
+            category,
+            product,
+            quantity,
+        }) => {
+            let outcome = ops::order(
+                &mut term, &apis, &biller, &customer, &category, &product, quantity,
+            )
+            .await?;
+            print(&slip::bill("Order", &outcome));
+            outcome.money()
+        }
+        Command::Momo(MomoCommand::Pay {
+            msisdn,
+            amount: a,
+            currency: c,
+            provider,
+        }) => {
+            let c = match c {
+                Some(c) => currency(&c)?,
+                None => config.momo.as_ref().map(|m| m.currency).unwrap_or(shop),
+            };
+            let outcome =
+                ops::momo_pay(&mut term, &mut apis, &msisdn, amount(&a, c)?, &provider).await?;
+            print(&slip::momo(&outcome));
+            outcome.money()
+        }
+        Command::Electrum(ElectrumCommand::Airtime {
+            msisdn,
+            product,
+            amount: a,
+            no_trial,
+        }) => {
+            let outcome = ops::airtime(
+                &mut term,
+                &apis,
+                &msisdn,
+                &product,
+                amount(&a, shop)?,
+                !no_trial,
+            )
+            .await?;
+            print(&slip::sale("Airtime", &outcome));
+            outcome.money()
+        }
+        Command::Electrum(ElectrumCommand::Voucher { product, amount: a }) => {
+            let outcome = ops::voucher(&mut term, &apis, &product, amount(&a, shop)?).await?;
+            print(&slip::sale("Voucher", &outcome));
+            outcome.money()
+        }
+        Command::Outbox(OutboxCommand::List) => {
+            let records = term.records().await?;
+            if records.is_empty() {
+                println!("outbox empty");
+            }
+            for record in records {
+                match record {
+                    Ok(r) => println!(
+                        "{}  sale {}  seq {}  created {}  {}",
+                        r.key,
+                        r.sale,
+                        r.seq,
+                        r.created,
+                        r.advice.kind()
+                    ),
+                    Err(key) => println!("{key}  UNREADABLE (kept for the operator)"),
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Outbox(OutboxCommand::Flush { wait }) => {
+            let report = term.drain(&mut apis, Duration::from_secs(wait)).await?;
+            println!(
+                "outbox: {} settled, {} retried, {} pending",
+                report.settled,
+                report.retried,
+                term.pending()
+            );
+            return Ok(if term.pending() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        _ => return Ok(ExitCode::SUCCESS),
+    };
+    let stats = term.net_stats();
+    tracing::info!(
+        "{} requests, {} TLS handshakes",
+        stats.requests,
+        stats.handshakes
+    );
+    Ok(match money {
+        till_core::flow::Money::Charged => ExitCode::SUCCESS,
+        till_core::flow::Money::NotCharged => ExitCode::from(1),
+        till_core::flow::Money::Pending => ExitCode::from(3),
+    })
 }

@@ -26,6 +26,7 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 pub mod admin;
+pub mod cli;
 pub mod clock;
 pub mod conductor;
 pub mod electrum;

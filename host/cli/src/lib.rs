@@ -1,0 +1,23 @@
+//! till-host: the desktop terminal behind the `till` command.
+//!
+//! The terminal runs till-core's flows through till-core's driver, with
+//! till-core's HTTPS transport (feature `net`, the firmware's) over tokio
+//! TCP and till-core's flash outbox store (feature `flash`, the firmware's)
+//! over a file that emulates the board's NorFlash. Nothing here
+//! re-implements a flow.
+//!
+//! - [`config`]: `till.toml`, validated with errors that name the field;
+//! - [`net`]: tokio TCP/DNS for the core transport, the rustls alternative,
+//!   and the per-API choice between them;
+//! - [`terminal`]: store, outbox, clocks, RNG and buffers around the driver;
+//! - [`ops`]: one function per operator action (pay a bill, MoMo, airtime…);
+//! - [`slip`]: what the customer gets printed;
+//! - [`demo`]: `till demo`, the whole tour against an in-process sandbox.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod demo;
+pub mod net;
+pub mod ops;
+pub mod slip;
+pub mod terminal;
