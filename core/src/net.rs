@@ -294,7 +294,11 @@ where
             // accepts() said no; the driver should have opened a new session.
             return Err(TransportFailure::Connect);
         };
-        let ip = match self.dns.get_host_by_name(endpoint.host, AddrType::Either).await {
+        let ip = match self
+            .dns
+            .get_host_by_name(endpoint.host, AddrType::Either)
+            .await
+        {
             Ok(ip) => ip,
             Err(_) => {
                 warn!("https: {}: cannot resolve {}", api, endpoint.host);
@@ -305,7 +309,10 @@ where
         let socket = match self.tcp.connect(SocketAddr::new(ip, endpoint.port)).await {
             Ok(socket) => socket,
             Err(_) => {
-                warn!("https: {}: cannot connect to {}:{}", api, endpoint.host, endpoint.port);
+                warn!(
+                    "https: {}: cannot connect to {}:{}",
+                    api, endpoint.host, endpoint.port
+                );
                 self.stats.connect_failures += 1;
                 return Err(TransportFailure::Connect);
             }
@@ -394,9 +401,14 @@ async fn exchange<S: Read + Write>(
 ) -> Result<(ResponseHead, usize, bool), TransportFailure> {
     let mut target: String<TARGET_CAP> = String::new();
     let mut host: String<HOST_HEADER_CAP> = String::new();
-    write!(target, "{}{}", endpoint.base_path.trim_end_matches('/'), head.path())
-        .and_then(|()| write!(host, "{}:{}", endpoint.host, endpoint.port))
-        .map_err(|_| TransportFailure::BeforeWrite)?;
+    write!(
+        target,
+        "{}{}",
+        endpoint.base_path.trim_end_matches('/'),
+        head.path()
+    )
+    .and_then(|()| write!(host, "{}:{}", endpoint.host, endpoint.port))
+    .map_err(|_| TransportFailure::BeforeWrite)?;
     let mut headers: Vec<(&str, &str), { MAX_HEADERS + 1 }> = Vec::new();
     for h in head.headers() {
         headers
@@ -412,9 +424,7 @@ async fn exchange<S: Read + Write>(
         Method::Get => reqwless::request::Method::GET,
         Method::Post => reqwless::request::Method::POST,
     };
-    let builder = Request::new(method, &target)
-        .host(&host)
-        .headers(&headers);
+    let builder = Request::new(method, &target).host(&host).headers(&headers);
     let written = if body.is_empty() && matches!(head.method(), Method::Get) {
         builder.build().write_header(conn).await
     } else {

@@ -205,7 +205,7 @@ fn bad_request_is_not_charged_and_settled() {
 }
 
 #[test]
-fn lost_answer_is_resolved_by_polling_never_by_posting_again() {
+fn lost_answer_is_resolved_by_polling_and_a_404_repeats_the_same_create() {
     let cfg = config();
     let mut tokens = TokenCache::new();
     let flow = Payment::new(
@@ -218,10 +218,26 @@ fn lost_answer_is_resolved_by_polling_never_by_posting_again() {
     );
     let mut h = Harness::new(flow, start_now());
     expect_token(&mut h);
-    expect_create(&mut h);
+    let first = expect_create(&mut h);
     h.fail(TransportFailure::AfterWrite);
+    // The answer was lost: ask about the reference, never post blindly.
     expect_status(&mut h);
-    // MoMo may not know it yet: 404, then the payment.
+    h.respond_json(
+        404,
+        r#"{"code":"RESOURCE_NOT_FOUND","message":"Requested resource was not found."}"#,
+    );
+    // MoMo never acknowledged the reference: the create may not have
+    // arrived. The same create again, same X-Reference-Id, same body.
+    let second = expect_create(&mut h);
+    assert_eq!(first.body, second.body);
+    assert_eq!(
+        first.head.header(HeaderName::XReferenceId),
+        second.head.header(HeaderName::XReferenceId)
+    );
+    // It had arrived after all: MoMo deduplicates, nothing new is created.
+    h.respond_json(409, r#"{"code":"RESOURCE_ALREADY_EXIST","message":"Duplicated reference id. Creation of resource failed."}"#);
+    expect_status(&mut h);
+    // Acknowledged now: a 404 is MoMo catching up and is polled again.
     h.respond_json(
         404,
         r#"{"code":"RESOURCE_NOT_FOUND","message":"Requested resource was not found."}"#,
@@ -235,7 +251,7 @@ fn lost_answer_is_resolved_by_polling_never_by_posting_again() {
         .iter()
         .filter(|l| *l == "send POST /collection/v2_0/payment")
         .count();
-    assert_eq!(posts, 1, "{:?}", h.transcript);
+    assert_eq!(posts, 2, "{:?}", h.transcript);
 }
 
 #[test]

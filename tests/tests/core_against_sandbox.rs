@@ -1,20 +1,16 @@
-//! till-core's flows, driven by the core's own async driver, against
+//! till-core's flows through the desktop terminal — till-core's own HTTPS
+//! transport (feature `net`, the firmware's) over tokio TCP, the outbox on
+//! the flash store (feature `flash`) over a file-emulated NorFlash — against
 //! till-sandbox over real TLS on 127.0.0.1: the two independent readings of
 //! the specs meet on the wire, and the sandbox's ledger proves what
 //! happened to the money.
-//!
-//! The HTTPS transport here is a test double built on reqwest (the real one,
-//! till-core's "net" feature, comes with the host issue); everything else —
-//! flows, driver, records, store — is the production code.
 
-use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
+mod support;
 
 use heapless::{String, Vec};
-use rand::rngs::StdRng;
-use rand::SeedableRng;
+use support::Rig;
 use till_core::conductor::flow::{self as conductor_flow, BillPayment, Settle};
 use till_core::conductor::wire::*;
-use till_core::driver::{self, Buffers, Clock, Transport};
 use till_core::electrum::flow::{
     self as electrum_flow, Confirmation, NotSold, Sale, SaleOutcome, Sold,
 };
@@ -22,164 +18,14 @@ use till_core::electrum::wire::{
     AccountType, Amounts, Institution, LedgerAmount, Msisdn, Originator, Product, PurchaseRequest,
     Tender, TenderType, Tenders, VoucherRequest,
 };
-use till_core::flow::{Money as MoneyOutcome, Now, TransportFailure};
+use till_core::flow::Money as MoneyOutcome;
 use till_core::fmt::Secret;
-use till_core::http::{RequestHead, ResponseHead, Status};
 use till_core::id::{ExternalReference, Uuid};
 use till_core::momo::flow::{Payment, PaymentOutcome, PaymentRequest, TokenCache};
 use till_core::momo::wire::CustomerReference;
 use till_core::money::{Amount, Currency};
-use till_core::outbox::MemoryStore;
-use till_core::time::{Duration, Instant, UnixTime};
-use till_sandbox::{FaultKind, FaultRule, LedgerEntry, Sandbox, SandboxConfig};
-
-/// HTTPS over reqwest, trusting only the sandbox's CA.
-struct HttpsTransport {
-    client: reqwest::Client,
-    base: std::string::String,
-}
-
-impl HttpsTransport {
-    fn new(sandbox: &Sandbox) -> Self {
-        let ca = reqwest::Certificate::from_pem(sandbox.ca_pem().as_bytes()).expect("CA");
-        let client = reqwest::Client::builder()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(ca)
-            .timeout(StdDuration::from_secs(5))
-            .build()
-            .expect("client");
-        Self {
-            client,
-            base: sandbox.base_url().to_string(),
-        }
-    }
-}
-
-impl Transport for HttpsTransport {
-    async fn exchange(
-        &mut self,
-        head: &RequestHead,
-        body: &[u8],
-        response: &mut [u8],
-    ) -> Result<(ResponseHead, usize), TransportFailure> {
-        let method = match head.method() {
-            till_core::http::Method::Get => reqwest::Method::GET,
-            till_core::http::Method::Post => reqwest::Method::POST,
-        };
-        let mut request = self
-            .client
-            .request(method, format!("{}{}", self.base, head.path()));
-        if let Some(auth) = head.authorization() {
-            request = request.header("Authorization", auth);
-        }
-        for h in head.headers() {
-            request = request.header(h.name().as_str(), h.value());
-        }
-        if !body.is_empty() {
-            request = request.body(body.to_vec());
-        }
-        let answer = request.send().await.map_err(|e| {
-            if e.is_connect() {
-                TransportFailure::Connect
-            } else {
-                TransportFailure::AfterWrite
-            }
-        })?;
-        let mut head = ResponseHead::new(Status(answer.status().as_u16()));
-        for (name, value) in answer.headers() {
-            head.header(name.as_str(), value.to_str().unwrap_or(""));
-        }
-        let bytes = answer
-            .bytes()
-            .await
-            .map_err(|_| TransportFailure::AfterWrite)?;
-        let n = bytes.len().min(response.len());
-        response[..n].copy_from_slice(&bytes[..n]);
-        Ok((head, n))
-    }
-}
-
-/// The real clocks.
-struct RealClock(std::time::Instant);
-
-impl Clock for RealClock {
-    fn now(&mut self) -> Now {
-        let unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("after 1970");
-        Now {
-            instant: Instant::from_millis(self.0.elapsed().as_millis() as u64),
-            unix: UnixTime::from_millis(unix.as_millis() as u64),
-        }
-    }
-
-    async fn sleep_until(&mut self, until: Instant) {
-        let now = self.0.elapsed().as_millis() as u64;
-        let ms = until.as_millis().saturating_sub(now);
-        tokio::time::sleep(StdDuration::from_millis(ms)).await;
-    }
-}
-
-struct Rig {
-    sandbox: Sandbox,
-    transport: HttpsTransport,
-    clock: RealClock,
-    store: MemoryStore,
-    body: std::vec::Vec<u8>,
-    response: std::vec::Vec<u8>,
-    record: std::vec::Vec<u8>,
-    rng: StdRng,
-}
-
-impl Rig {
-    async fn start() -> Self {
-        let config = SandboxConfig {
-            momo_delay: StdDuration::from_millis(200),
-            ..SandboxConfig::default()
-        };
-        let sandbox = Sandbox::start(config).await.expect("sandbox starts");
-        let transport = HttpsTransport::new(&sandbox);
-        Self {
-            sandbox,
-            transport,
-            clock: RealClock(std::time::Instant::now()),
-            store: MemoryStore::new(),
-            body: vec![0; 8192],
-            response: vec![0; till_core::json::MAX_BODY_LEN],
-            record: vec![0; till_core::outbox::RECORD_MAX_LEN],
-            rng: StdRng::seed_from_u64(42),
-        }
-    }
-
-    fn now(&mut self) -> Now {
-        self.clock.now()
-    }
-
-    async fn run<F: till_core::flow::Flow>(&mut self, flow: &mut F) -> F::Outcome {
-        let bufs = Buffers {
-            body: &mut self.body,
-            response: &mut self.response,
-            record: &mut self.record,
-        };
-        driver::run(
-            flow,
-            &mut self.transport,
-            &mut self.store,
-            &mut self.clock,
-            bufs,
-        )
-        .await
-        .expect("driver")
-    }
-
-    fn ledger(&self, kind: &str) -> std::vec::Vec<LedgerEntry> {
-        self.sandbox
-            .ledger()
-            .into_iter()
-            .filter(|e| e.kind == kind)
-            .collect()
-    }
-}
+use till_core::time::{Duration, UnixTime};
+use till_sandbox::{FaultKind, FaultRule};
 
 fn conductor_config() -> conductor_flow::Config {
     conductor_flow::Config {
@@ -233,7 +79,7 @@ async fn conductor_bill_payment_is_charged_exactly_once() {
         reference: Some(String::try_from("SUBS").unwrap()),
     };
     let now = rig.now();
-    let mut call = conductor_flow::account_enquiry(&cfg, &enquiry, now, &mut rig.rng).unwrap();
+    let mut call = conductor_flow::account_enquiry(&cfg, &enquiry, now, &mut rig.term.rng).unwrap();
     let account = rig.run(&mut call).await.expect("account found");
     let bills = account.bills.expect("bills");
     let bill = &bills[0];
@@ -241,7 +87,7 @@ async fn conductor_bill_payment_is_charged_exactly_once() {
     conductor_flow::validate_bill_amount(bill, amount).unwrap();
 
     let request = CreateTransactionRequest {
-        external_reference: ExternalReference::generate(&mut rig.rng),
+        external_reference: ExternalReference::generate(&mut rig.term.rng),
         items: Vec::from_slice(&[Item {
             id: bill.id.clone(),
             reference: Some(String::try_from("SUBS").unwrap()),
@@ -261,11 +107,11 @@ async fn conductor_bill_payment_is_charged_exactly_once() {
         Settle::Complete(PaymentMethod::Cash),
         0,
         now,
-        &mut rig.rng,
+        &mut rig.term.rng,
     );
     let outcome = rig.run(&mut pay).await;
     assert_eq!(outcome.money(), MoneyOutcome::Charged, "{outcome:?}");
-    assert!(rig.store.is_empty());
+    assert!(rig.store_is_empty().await);
     let paid = rig.ledger("bill_paid");
     assert_eq!(paid.len(), 1, "{paid:?}");
     assert_eq!(paid[0].amount_minor, 39550);
@@ -285,7 +131,7 @@ async fn conductor_lost_answer_to_complete_is_repeated_and_charged_once() {
         .times(1),
     );
     let request = CreateTransactionRequest {
-        external_reference: ExternalReference::generate(&mut rig.rng),
+        external_reference: ExternalReference::generate(&mut rig.term.rng),
         items: Vec::from_slice(&[Item {
             id: String::try_from("bill_b13d2679-edc3-4198-89bd-8c093f5e2cfc").unwrap(),
             reference: None,
@@ -305,7 +151,7 @@ async fn conductor_lost_answer_to_complete_is_repeated_and_charged_once() {
         Settle::Complete(PaymentMethod::Cash),
         0,
         now,
-        &mut rig.rng,
+        &mut rig.term.rng,
     );
     let outcome = rig.run(&mut pay).await;
     assert_eq!(outcome.money(), MoneyOutcome::Charged, "{outcome:?}");
@@ -338,7 +184,7 @@ async fn momo_payments_successful_and_failed() {
         momo_request("46733123999"),
         0,
         now,
-        &mut rig.rng,
+        &mut rig.term.rng,
     );
     let outcome = rig.run(&mut pay).await;
     assert!(
@@ -352,7 +198,7 @@ async fn momo_payments_successful_and_failed() {
         momo_request("46733123451"),
         1,
         now,
-        &mut rig.rng,
+        &mut rig.term.rng,
     );
     let outcome = rig.run(&mut pay).await;
     match outcome {
@@ -365,7 +211,7 @@ async fn momo_payments_successful_and_failed() {
         other => panic!("{other:?}"),
     }
     assert_eq!(rig.ledger("payment_succeeded").len(), 1);
-    assert!(rig.store.is_empty());
+    assert!(rig.store_is_empty().await);
 }
 
 fn airtime(product: &str, minor: u64) -> PurchaseRequest {
@@ -410,8 +256,8 @@ async fn electrum_airtime_trial_purchase_confirmation() {
     let cfg = electrum_config();
     let mut request = airtime("759", 5000);
     let now = rig.now();
-    electrum_flow::prepare(&cfg, &mut request, now, &mut rig.rng).unwrap();
-    let mut trial = electrum_flow::trial(&cfg, &request, now, &mut rig.rng).unwrap();
+    electrum_flow::prepare(&cfg, &mut request, now, &mut rig.term.rng).unwrap();
+    let mut trial = electrum_flow::trial(&cfg, &request, now, &mut rig.term.rng).unwrap();
     rig.run(&mut trial).await.expect("trial approved");
     assert!(
         rig.sandbox.ledger().is_empty(),
@@ -419,7 +265,7 @@ async fn electrum_airtime_trial_purchase_confirmation() {
     );
 
     let now = rig.now();
-    let mut sale = Sale::airtime(&cfg, airtime("759", 5000), true, 0, now, &mut rig.rng);
+    let mut sale = Sale::airtime(&cfg, airtime("759", 5000), true, 0, now, &mut rig.term.rng);
     let outcome = rig.run(&mut sale).await;
     assert!(
         matches!(
@@ -433,7 +279,7 @@ async fn electrum_airtime_trial_purchase_confirmation() {
     );
     assert_eq!(rig.ledger("airtime_sold").len(), 1);
     assert!(rig.ledger("reversal_applied").is_empty());
-    assert!(rig.store.is_empty());
+    assert!(rig.store_is_empty().await);
 }
 
 #[tokio::test]
@@ -444,7 +290,7 @@ async fn electrum_lost_purchase_answer_is_reversed_and_nets_to_zero() {
         FaultRule::new("POST /airtime/v5/purchases", FaultKind::ProcessThenClose).times(1),
     );
     let now = rig.now();
-    let mut sale = Sale::airtime(&cfg, airtime("759", 5000), true, 0, now, &mut rig.rng);
+    let mut sale = Sale::airtime(&cfg, airtime("759", 5000), true, 0, now, &mut rig.term.rng);
     let request_id = sale.request_id();
     let outcome = rig.run(&mut sale).await;
     assert_eq!(outcome, SaleOutcome::NotSold(NotSold::Reversed));
@@ -458,7 +304,7 @@ async fn electrum_lost_purchase_answer_is_reversed_and_nets_to_zero() {
         0,
         "not charged"
     );
-    assert!(rig.store.is_empty());
+    assert!(rig.store_is_empty().await);
 }
 
 #[tokio::test]
@@ -487,7 +333,7 @@ async fn electrum_voucher_sale_carries_the_pin() {
         payment_methods: None,
     };
     let now = rig.now();
-    let mut sale = Sale::voucher(&cfg, request, 0, now, &mut rig.rng);
+    let mut sale = Sale::voucher(&cfg, request, 0, now, &mut rig.term.rng);
     let outcome = rig.run(&mut sale).await;
     match &outcome {
         SaleOutcome::Sold {

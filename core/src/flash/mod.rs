@@ -1,8 +1,8 @@
 //! The outbox [`Store`] on any NOR flash, through sequential-storage's map.
 //!
 //! [`FlashStore`] is the one store the firmware and the desktop `till` use:
-//! on the board over the MCU's flash, on the host over [`file::FileFlash`],
-//! a file that behaves like the same flash.
+//! on the board over the MCU's flash, on the host over `file::FileFlash`
+//! (feature `std`), a file that behaves like the same flash.
 //!
 //! # On-flash format
 //!
@@ -62,6 +62,14 @@
 //! after any failed write, so one key's slot never receives another key's
 //! record while the first is live. `tests/flash_power_cut.rs` checks this
 //! with many thousands of random power cuts.
+//!
+//! sequential-storage's recovery assumes that an erase cut short leaves
+//! the page's first word (its "in use" marker) erased before the rest, as
+//! when a page is erased from low to high addresses. A flash whose cut
+//! erase leaves every cell of the page part way erased can make its
+//! repair discard the only copy of records moved just before; no layer on
+//! top can tell. On such a flash, do not let an erase start when the
+//! supply is failing (brown-out / power-voltage detection).
 
 use core::fmt;
 use core::ops::Range;
@@ -118,12 +126,14 @@ const ITEM_HEADER_LEN: usize = 8;
 
 /// The cache sequential-storage keeps in RAM: only pointers to the newest
 /// item of each key, one entry per slot (8 bytes each), so all keys fit
-/// and the cache is exact. It turns every `fetch_item` — our `get`, and
-/// the lookups garbage collection does for each item it might move — into
-/// one direct read instead of a scan over the whole range with a CRC of
-/// every item. Page-state and page-pointer caches would save only a few
-/// small reads per operation, and need the page count at compile time or
-/// more RAM; they are left out.
+/// and the cache is exact. Once a key has been looked up or written, every
+/// `fetch_item` of it — our `get`, and the lookups garbage collection does
+/// for each item it might move — is one direct read instead of a scan
+/// over the whole range with a CRC of every item. (It starts empty: `open`
+/// reads the whole map in one pass instead of one scan per slot.)
+/// Page-state and page-pointer caches would save only a few small reads
+/// per operation, and need the page count at compile time or more RAM;
+/// they are left out.
 type SlotCache = Cache<Uncached, Uncached, ArrayKeyPointers<u8, OUTBOX_CAPACITY>, u8>;
 
 /// The work buffer, 4-byte aligned: some flash drivers require aligned

@@ -16,6 +16,11 @@
 //!   reference) only when it cannot have reached MoMo, or after 401.
 //! - Polling backs off up to [`POLL_BACKOFF`]`.max` and stops at the
 //!   configured deadline; a 404 right after the 202 is polled again.
+//! - A 404 for a reference MoMo never acknowledged (the create's answer
+//!   was lost, or a 5xx) means the create did not arrive: CreatePayments is
+//!   repeated with the same reference. MoMo deduplicates by
+//!   `X-Reference-Id` (409 if it exists by then), so this cannot create a
+//!   second payment.
 //! - The outcome is `Charged` only on SUCCESSFUL, `NotCharged` only on
 //!   FAILED, a 400, or when CreatePayments provably never reached MoMo;
 //!   anything else is `Pending`, and the record stays in the outbox.
@@ -289,6 +294,9 @@ pub struct Payment<'a> {
     /// MoMo may have created the payment (a 202, a lost answer, a 5xx, a
     /// 409): from then on only a status answer may say "not charged".
     maybe_created: bool,
+    /// MoMo acknowledged the reference (202, or 409 "already exists"): a
+    /// 404 from then on is MoMo catching up, not a lost create.
+    acknowledged: bool,
     /// A 401 was already answered with a fresh token; a second one is final.
     refreshed_after_401: bool,
     retry: Retry,
@@ -321,6 +329,7 @@ impl<'a> Payment<'a> {
             started: now.instant,
             persisted: false,
             maybe_created: false,
+            acknowledged: false,
             refreshed_after_401: false,
             retry: Retry::new(rng.next_u32()),
             outcome: None,
@@ -467,6 +476,7 @@ impl<'a> Payment<'a> {
         match status {
             Status::ACCEPTED => {
                 self.maybe_created = true;
+                self.acknowledged = true;
                 self.retry.reset();
                 self.later(now, |at| State::Polling { at });
             }
@@ -487,6 +497,7 @@ impl<'a> Payment<'a> {
                     self.reference_id
                 );
                 self.maybe_created = true;
+                self.acknowledged = true;
                 self.later(now, |at| State::Polling { at });
             }
             Status::SERVICE_UNAVAILABLE => {
@@ -557,6 +568,16 @@ impl<'a> Payment<'a> {
                 },
                 Err(e) => warn!("momo status: unreadable answer: {}", e),
             }
+        }
+        if head.status == Status::NOT_FOUND && !self.acknowledged {
+            // MoMo does not know the reference and never said it did: the
+            // create was lost on its way. Repeat it, same reference.
+            warn!(
+                "momo: {} unknown to MoMo; repeating CreatePayments",
+                self.reference_id
+            );
+            self.later(now, |at| State::Creating { at });
+            return;
         }
         // CREATED, PENDING, 404 right after the 202, 5xx, garbage: ask again.
         self.later(now, |at| State::Polling { at });

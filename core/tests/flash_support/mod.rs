@@ -77,6 +77,10 @@ pub struct CutFlash<const PAGE: usize, const WORD: usize> {
     fuel: Option<u64>,
     dead: bool,
     rng: StdRng,
+    /// Model a cut erase as a bulk erase (every cell of the page part way
+    /// to erased) instead of an ordered one. sequential-storage does not
+    /// survive this model; it is here to measure that, not run by default.
+    pub bulk_erase: bool,
     pub stats: CutStats,
 }
 
@@ -88,6 +92,7 @@ impl<const PAGE: usize, const WORD: usize> CutFlash<PAGE, WORD> {
             fuel: None,
             dead: false,
             rng: StdRng::seed_from_u64(seed),
+            bulk_erase: false,
             stats: CutStats::default(),
         }
     }
@@ -174,27 +179,50 @@ impl<const PAGE: usize, const WORD: usize> NorFlash for CutFlash<PAGE, WORD> {
             return Err(CutError::PowerCut);
         }
         let (from, to) = (from as usize, to as usize);
-        if from % PAGE != 0 || to % PAGE != 0 {
+        if !from.is_multiple_of(PAGE) || !to.is_multiple_of(PAGE) {
             return Err(CutError::NotAligned);
         }
         if from > to || to > self.data.len() {
             return Err(CutError::OutOfBounds);
         }
-        for word in (from..to).step_by(WORD) {
-            for _ in 0..WORD {
-                if self.cut_now() {
-                    // The word in flight is partly erased: garbage that
-                    // still needs an erase if it was programmed.
-                    for b in word..word + WORD {
-                        let ones = self.some_bits(!self.data[b]);
-                        self.data[b] |= ones;
+        for page in (from..to).step_by(PAGE) {
+            if self.bulk_erase {
+                if let Some(fuel) = self.fuel.filter(|f| *f < PAGE as u64) {
+                    // Every cell of the page is part way to erased.
+                    let progress = fuel as f64 / PAGE as f64;
+                    for b in page..page + PAGE {
+                        for bit in 0..8 {
+                            if self.rng.gen_bool(progress) {
+                                self.data[b] |= 1 << bit;
+                            }
+                        }
                     }
+                    self.fuel = None;
+                    self.dead = true;
                     self.stats.in_erase += 1;
                     return Err(CutError::PowerCut);
                 }
+                self.fuel = self.fuel.map(|f| f - PAGE as u64);
+                self.data[page..page + PAGE].fill(0xFF);
+                self.written[page / WORD..(page + PAGE) / WORD].fill(false);
+                continue;
             }
-            self.data[word..word + WORD].fill(0xFF);
-            self.written[word / WORD] = false;
+            for word in (page..page + PAGE).step_by(WORD) {
+                for _ in 0..WORD {
+                    if self.cut_now() {
+                        // The word in flight is partly erased: garbage that
+                        // still needs an erase if it was programmed.
+                        for b in word..word + WORD {
+                            let ones = self.some_bits(!self.data[b]);
+                            self.data[b] |= ones;
+                        }
+                        self.stats.in_erase += 1;
+                        return Err(CutError::PowerCut);
+                    }
+                }
+                self.data[word..word + WORD].fill(0xFF);
+                self.written[word / WORD] = false;
+            }
         }
         Ok(())
     }
@@ -204,11 +232,11 @@ impl<const PAGE: usize, const WORD: usize> NorFlash for CutFlash<PAGE, WORD> {
             return Err(CutError::PowerCut);
         }
         let start = offset as usize;
-        if start % WORD != 0 || bytes.len() % WORD != 0 {
+        if !start.is_multiple_of(WORD) || !bytes.len().is_multiple_of(WORD) {
             return Err(CutError::NotAligned);
         }
         // Flash drivers may require aligned source buffers.
-        if (bytes.as_ptr() as usize) % 4 != 0 {
+        if !(bytes.as_ptr() as usize).is_multiple_of(4) {
             return Err(CutError::NotAligned);
         }
         if start + bytes.len() > self.data.len() {
@@ -227,15 +255,15 @@ impl<const PAGE: usize, const WORD: usize> NorFlash for CutFlash<PAGE, WORD> {
                     let before = self.data[word..word + WORD].to_vec();
                     if self.rng.gen::<bool>() {
                         // Bytes programmed in order, the last one torn.
-                        for b in 0..byte {
-                            self.data[word + b] &= src[b];
+                        for (d, s) in self.data[word..word + byte].iter_mut().zip(src) {
+                            *d &= *s;
                         }
                         let clear = self.some_bits(!src[byte]);
                         self.data[word + byte] &= !clear;
                     } else {
                         // All bits in parallel, some of them made it.
-                        for b in 0..WORD {
-                            let clear = self.some_bits(!src[b]);
+                        for (b, s) in src.iter().enumerate() {
+                            let clear = self.some_bits(!*s);
                             self.data[word + b] &= !clear;
                         }
                     }
@@ -246,8 +274,8 @@ impl<const PAGE: usize, const WORD: usize> NorFlash for CutFlash<PAGE, WORD> {
                     return Err(CutError::PowerCut);
                 }
             }
-            for b in 0..WORD {
-                self.data[word + b] &= src[b];
+            for (d, s) in self.data[word..word + WORD].iter_mut().zip(src) {
+                *d &= *s;
             }
             self.written[word / WORD] = true;
         }

@@ -371,7 +371,7 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
             let amount = Amount::from_minor(5000, Currency::ZAR);
             let outcome = ops::airtime(term, apis, "27821234567", "759", amount, false).await?;
             let mut lines = slip::sale("Airtime R50.00", &outcome);
-            let till_core::electrum::flow::SaleOutcome::Pending(record) = &outcome else {
+            let till_core::electrum::flow::SaleOutcome::Pending(_) = &outcome else {
                 return Ok((
                     outcome.money(),
                     lines,

@@ -47,7 +47,7 @@ impl TcpConnect for TokioTcp {
     type Error = io::Error;
     type Connection<'a> = Timed;
 
-    async fn connect<'a>(&'a self, remote: SocketAddr) -> Result<Timed, io::Error> {
+    async fn connect(&self, remote: SocketAddr) -> Result<Timed, io::Error> {
         let stream = tokio::time::timeout(self.timeout, TcpStream::connect(remote))
             .await
             .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
@@ -381,12 +381,7 @@ impl RustlsTransport {
         })?;
         Ok(Self {
             client,
-            base: format!(
-                "https://{}:{}{}",
-                endpoint.host,
-                endpoint.port,
-                endpoint.base_path.trim_end_matches('/')
-            ),
+            base: endpoint.url().trim_end_matches('/').to_string(),
         })
     }
 }

@@ -203,7 +203,7 @@ pub async fn order(
         id: order.id.clone(),
         reference: None,
         description: None,
-        amount: order.amount.clone(),
+        amount: order.amount,
     });
     let request = CreateTransactionRequest {
         external_reference: ExternalReference::generate(&mut term.rng),

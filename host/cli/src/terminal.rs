@@ -265,13 +265,16 @@ impl<'a> Terminal<'a> {
             response: &mut self.response,
             record: &mut self.record,
         };
-        Ok(driver::run(
+        // On the heap: the driver's future holds a TLS session (key
+        // schedule, certificate verifier) and is larger than a test
+        // thread's stack wants to carry.
+        Ok(Box::pin(driver::run(
             flow,
             &mut self.connect,
             &mut self.store,
             &mut self.clock,
             bufs,
-        )
+        ))
         .await?)
     }
 
@@ -293,7 +296,7 @@ impl<'a> Terminal<'a> {
             record: &mut self.record,
         };
         let mut context = apis.context();
-        Ok(driver::flush(
+        Ok(Box::pin(driver::flush(
             &mut self.outbox,
             &mut self.store,
             &mut self.connect,
@@ -301,7 +304,7 @@ impl<'a> Terminal<'a> {
             &mut context,
             bufs,
             &mut self.rng,
-        )
+        ))
         .await?)
     }
 
