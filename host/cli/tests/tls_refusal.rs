@@ -1,0 +1,499 @@
+//! till's HTTPS transport (till-core feature `net`: reqwless over
+//! embedded-tls 0.19 with till's own verifier) refuses the certificates it
+//! must refuse, and accepts the one it must accept.
+//!
+//! Each case drives [`Https`] exactly as the terminal does (tokio TCP and
+//! DNS from till-host, the OS RNG, the real TLS buffer sizes) against a
+//! TLS 1.3 server on `127.0.0.1`, reached as `localhost`:
+//!
+//! | server certificate                              | expected  |
+//! |-------------------------------------------------|-----------|
+//! | leaf for `localhost` from the configured CA     | accepted  |
+//! | same leaf from another CA with the same name    | refused   |
+//! | configured CA, `not_after` in the past          | refused   |
+//! | configured CA, `not_before` in the future       | refused   |
+//! | configured CA, SAN and CN `other.example`       | refused   |
+//! | the sandbox, under its own CA                   | accepted  |
+//! | the sandbox, under another sandbox's CA         | refused   |
+//!
+//! The bad certificates are made by [`Pki::leaf`] from the same template
+//! as the good one with one field changed, and served by the same server,
+//! so the accepted control case shows that each refusal is for its defect
+//! and not for the setup. A refusal must show everywhere the terminal
+//! could notice it: the exchange fails with [`TransportFailure::Connect`]
+//! (nothing was sent), the connector counts a connect failure and no
+//! handshake, the server answers no request, and the transport logs that
+//! the certificate was refused (not some other handshake error).
+//!
+//! Not tested here: "no TLS before the wall clock is set". The clock is a
+//! process-global static and these tests run in parallel, so each of them
+//! sets it to the system time instead; that case is tested elsewhere.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Once};
+use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
+
+use rand_core::OsRng;
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
+};
+use till_core::driver::{Connect, Transport};
+use till_core::flow::TransportFailure;
+use till_core::http::{Api, Method, RequestHead};
+use till_core::net::{
+    set_wall_clock, Endpoint, Endpoints, Https, NetStats, TLS_READ_BUFFER, TLS_WRITE_BUFFER,
+};
+use till_core::time::UnixTime;
+use till_host::net::{pem_to_der, TokioDns, TokioTcp};
+use till_sandbox::{Sandbox, SandboxConfig};
+use time::{Duration, OffsetDateTime};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio_rustls::rustls::{self, ServerConfig};
+use tokio_rustls::TlsAcceptor;
+
+/// The name every endpoint is reached by (embedded-tls reads DNS SANs
+/// only, so never an IP address).
+const HOST: &str = "localhost";
+
+/// Subject of both test CAs: the impostor differs from the configured one
+/// by its key alone, so only the signature check can tell them apart.
+const CA_NAME: &str = "till tls_refusal test CA";
+
+/// What till-core logs (at warn level) when embedded-tls says
+/// `InvalidCertificate`: see `TlsFailure` in core/src/net.rs.
+const REFUSED: &str = "certificate refused";
+
+/// What embedded-tls logs (at error level) when the chain and dates were
+/// fine but no name matched the host.
+const NAME_MISMATCH: &str = "does not match certificate names";
+
+/// Per connect, read and write, so a hung handshake fails the test fast.
+const IO_TIMEOUT: StdDuration = StdDuration::from_secs(10);
+
+/// What the mini servers answer to any request.
+const ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+
+// ---------------------------------------------------------------------------
+// Certificates
+
+/// A CA (ECDSA P-256) that issues leaves.
+struct Pki {
+    ca: CertifiedIssuer<'static, KeyPair>,
+}
+
+/// The fields of a leaf certificate the tests vary.
+struct LeafSpec {
+    /// DNS SANs.
+    names: Vec<String>,
+    /// Subject CN (embedded-tls falls back to it, so the bad-name case
+    /// sets it to the bad name too).
+    common_name: String,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+}
+
+impl LeafSpec {
+    /// A certificate the transport must accept: `localhost`, valid from
+    /// yesterday for a month.
+    fn good() -> Self {
+        let now = OffsetDateTime::now_utc();
+        Self {
+            names: vec![HOST.to_owned()],
+            common_name: HOST.to_owned(),
+            not_before: now - Duration::days(1),
+            not_after: now + Duration::days(30),
+        }
+    }
+}
+
+/// A leaf certificate and its key, DER.
+struct Leaf {
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl Pki {
+    /// A new self-signed CA named [`CA_NAME`], valid for ten years.
+    fn new() -> Self {
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, CA_NAME);
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::days(1);
+        params.not_after = now + Duration::days(3650);
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("CA key");
+        let ca = CertifiedIssuer::self_signed(params, key).expect("CA certificate");
+        Self { ca }
+    }
+
+    /// The CA certificate, DER: what an endpoint is configured with.
+    fn ca_der(&self) -> Vec<u8> {
+        self.ca.der().to_vec()
+    }
+
+    /// A server certificate (ECDSA P-256, digitalSignature, serverAuth)
+    /// issued by this CA.
+    fn leaf(&self, spec: &LeafSpec) -> Leaf {
+        let mut params = CertificateParams::new(spec.names.clone()).expect("SANs");
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, spec.common_name.as_str());
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.use_authority_key_identifier_extension = true;
+        params.not_before = spec.not_before;
+        params.not_after = spec.not_after;
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("leaf key");
+        let cert = params.signed_by(&key, &self.ca).expect("leaf certificate");
+        Leaf {
+            cert: cert.der().clone(),
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A TLS 1.3 server that presents one certificate
+
+/// Serves [`ANSWER`] over TLS 1.3 with one leaf (sent alone, as the
+/// sandbox does) on `127.0.0.1`, and counts the requests it answered.
+struct Server {
+    port: u16,
+    answered: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    async fn start(leaf: Leaf) -> Self {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("TLS 1.3")
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.cert], leaf.key)
+            .expect("server certificate");
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let port = listener.local_addr().expect("local address").port();
+        let answered = Arc::new(AtomicUsize::new(0));
+        let counter = answered.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    // A refused certificate ends here: the client hangs up.
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut request = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    loop {
+                        match tls.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&chunk[..n]),
+                        }
+                        // Bodies are empty here: the head is the request.
+                        if request.windows(4).any(|w| w == b"\r\n\r\n") {
+                            request.clear();
+                            counter.fetch_add(1, Ordering::SeqCst);
+                            if tls.write_all(ANSWER).await.is_err() || tls.flush().await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            answered,
+            task,
+        }
+    }
+
+    /// Requests answered so far.
+    fn answered(&self) -> usize {
+        self.answered.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Log capture
+
+/// Collects the warn and error records logged on the current thread while
+/// [`capture_logs`] is active. `log` has one process-global logger, but a
+/// `#[tokio::test]` runs its client on its own test thread, so per-thread
+/// buffers keep parallel tests apart.
+struct Capture;
+
+thread_local! {
+    static CAPTURED: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            CAPTURED.with(|captured| {
+                if let Some(lines) = captured.borrow_mut().as_mut() {
+                    lines.push(format!("{}: {}", record.target(), record.args()));
+                }
+            });
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: Capture = Capture;
+
+/// Start capturing this thread's log records (installs the logger once).
+fn capture_logs() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&LOGGER).expect("no other logger in this test binary");
+        log::set_max_level(log::LevelFilter::Warn);
+    });
+    CAPTURED.with(|captured| *captured.borrow_mut() = Some(Vec::new()));
+}
+
+/// Stop capturing; what was captured.
+fn captured_logs() -> Vec<String> {
+    CAPTURED.with(|captured| captured.borrow_mut().take().unwrap_or_default())
+}
+
+// ---------------------------------------------------------------------------
+// The terminal's side
+
+/// Set the TLS wall clock to the system time: every test does, first
+/// (the clock is process-global; all tests set it to the same "now").
+fn set_clock_to_now() {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("system clock after 1970");
+    let millis = u64::try_from(since_epoch.as_millis()).expect("system clock before 2554");
+    set_wall_clock(UnixTime::from_millis(millis));
+}
+
+/// What one attempt of the terminal came to.
+#[derive(Debug)]
+struct Outcome {
+    /// The HTTP status, or why the exchange failed.
+    result: Result<u16, TransportFailure>,
+    /// The connector's counters afterwards.
+    stats: NetStats,
+    /// Warn and error log lines of the attempt.
+    logs: Vec<String>,
+}
+
+impl Outcome {
+    /// Whether a log line contains `text`.
+    fn logged(&self, text: &str) -> bool {
+        self.logs.iter().any(|line| line.contains(text))
+    }
+}
+
+/// Conductor's `POST /healthcheck` through the core transport to
+/// `localhost:port`, trusting `ca_der`.
+async fn healthcheck(port: u16, ca_der: &[u8]) -> Outcome {
+    let tcp = TokioTcp::new(IO_TIMEOUT);
+    let dns = TokioDns;
+    let endpoints = Endpoints {
+        conductor: Some(Endpoint {
+            host: HOST,
+            port,
+            base_path: "",
+            ca_der,
+        }),
+        ..Endpoints::default()
+    };
+    let mut read_buf = vec![0u8; TLS_READ_BUFFER];
+    let mut write_buf = vec![0u8; TLS_WRITE_BUFFER];
+    let mut https = Https::new(&tcp, &dns, OsRng, endpoints, &mut read_buf, &mut write_buf);
+    let mut head = RequestHead::new(Method::Post, "/healthcheck").expect("request head");
+    head.for_api(Api::Conductor);
+    let mut response = [0u8; 1024];
+
+    capture_logs();
+    let result = {
+        let mut session = https.session();
+        session
+            .exchange(&head, b"", &mut response)
+            .await
+            .map(|(head, _)| head.status.0)
+    };
+    let logs = captured_logs();
+    Outcome {
+        result,
+        stats: https.stats(),
+        logs,
+    }
+}
+
+/// The control: one handshake, one request, 200.
+fn assert_accepted(outcome: &Outcome) {
+    assert_eq!(outcome.result, Ok(200), "{outcome:#?}");
+    assert_eq!(
+        outcome.stats,
+        NetStats {
+            handshakes: 1,
+            connect_failures: 0,
+            requests: 1,
+        },
+        "{outcome:#?}"
+    );
+    assert!(!outcome.logged(REFUSED), "{outcome:#?}");
+}
+
+/// A refusal: no handshake, one connect failure, nothing sent, and the
+/// log says it was the certificate.
+fn assert_refused(outcome: &Outcome) {
+    assert_eq!(
+        outcome.result,
+        Err(TransportFailure::Connect),
+        "{outcome:#?}"
+    );
+    assert_eq!(
+        outcome.stats,
+        NetStats {
+            handshakes: 0,
+            connect_failures: 1,
+            requests: 0,
+        },
+        "{outcome:#?}"
+    );
+    assert!(outcome.logged(REFUSED), "{outcome:#?}");
+}
+
+/// Serve a leaf made by `issuer` from `spec`, connect trusting `trusted`.
+async fn attempt(issuer: &Pki, spec: &LeafSpec, trusted: &Pki) -> (Outcome, usize) {
+    let server = Server::start(issuer.leaf(spec)).await;
+    let outcome = healthcheck(server.port, &trusted.ca_der()).await;
+    (outcome, server.answered())
+}
+
+// ---------------------------------------------------------------------------
+// The cases
+
+#[tokio::test]
+async fn accepts_a_good_certificate_from_the_configured_ca() {
+    set_clock_to_now();
+    let pki = Pki::new();
+    let (outcome, answered) = attempt(&pki, &LeafSpec::good(), &pki).await;
+    assert_accepted(&outcome);
+    assert_eq!(answered, 1);
+}
+
+#[tokio::test]
+async fn refuses_a_certificate_from_another_ca() {
+    set_clock_to_now();
+    let configured = Pki::new();
+    // Same subject name, different key: only the signature can tell.
+    let impostor = Pki::new();
+    let (outcome, answered) = attempt(&impostor, &LeafSpec::good(), &configured).await;
+    assert_refused(&outcome);
+    assert!(!outcome.logged(NAME_MISMATCH), "{outcome:#?}");
+    assert_eq!(answered, 0);
+}
+
+#[tokio::test]
+async fn refuses_an_expired_certificate() {
+    set_clock_to_now();
+    let pki = Pki::new();
+    let now = OffsetDateTime::now_utc();
+    let spec = LeafSpec {
+        not_before: now - Duration::days(30),
+        not_after: now - Duration::days(1),
+        ..LeafSpec::good()
+    };
+    let (outcome, answered) = attempt(&pki, &spec, &pki).await;
+    assert_refused(&outcome);
+    assert!(!outcome.logged(NAME_MISMATCH), "{outcome:#?}");
+    assert_eq!(answered, 0);
+}
+
+#[tokio::test]
+async fn refuses_a_certificate_not_yet_valid() {
+    set_clock_to_now();
+    let pki = Pki::new();
+    let now = OffsetDateTime::now_utc();
+    let spec = LeafSpec {
+        not_before: now + Duration::days(1),
+        not_after: now + Duration::days(30),
+        ..LeafSpec::good()
+    };
+    let (outcome, answered) = attempt(&pki, &spec, &pki).await;
+    assert_refused(&outcome);
+    assert!(!outcome.logged(NAME_MISMATCH), "{outcome:#?}");
+    assert_eq!(answered, 0);
+}
+
+#[tokio::test]
+async fn refuses_a_certificate_for_another_host() {
+    set_clock_to_now();
+    let pki = Pki::new();
+    let spec = LeafSpec {
+        names: vec!["other.example".to_owned()],
+        common_name: "other.example".to_owned(),
+        ..LeafSpec::good()
+    };
+    let (outcome, answered) = attempt(&pki, &spec, &pki).await;
+    assert_refused(&outcome);
+    // The chain and the dates passed; the name did not.
+    assert!(outcome.logged(NAME_MISMATCH), "{outcome:#?}");
+    assert_eq!(answered, 0);
+}
+
+/// Start a sandbox on an ephemeral port, with a CA of its own.
+async fn start_sandbox() -> Sandbox {
+    Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox starts")
+}
+
+#[tokio::test]
+async fn accepts_the_sandbox_under_its_own_ca() {
+    set_clock_to_now();
+    let sandbox = start_sandbox().await;
+    let ca_der = pem_to_der(sandbox.ca_pem()).expect("sandbox CA");
+    let outcome = healthcheck(sandbox.addr().port(), &ca_der).await;
+    assert_accepted(&outcome);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn refuses_the_sandbox_under_another_sandboxs_ca() {
+    set_clock_to_now();
+    let sandbox = start_sandbox().await;
+    // Its CA has the same subject as the first one's, but its own key.
+    let other = start_sandbox().await;
+    let other_ca_der = pem_to_der(other.ca_pem()).expect("other sandbox CA");
+    let outcome = healthcheck(sandbox.addr().port(), &other_ca_der).await;
+    assert_refused(&outcome);
+    assert!(!outcome.logged(NAME_MISMATCH), "{outcome:#?}");
+    other.shutdown().await;
+    sandbox.shutdown().await;
+}
