@@ -320,7 +320,10 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
     let mut resources = NetResources::new(config)?;
     let (mut term, restored) = Terminal::open(&mut resources, &config.outbox_path).await?;
     let mut apis = Apis::new(config)?;
-    if restored.restored > 0 {
+    // Whatever a previous run left pending goes out first — except when
+    // the operator only wants to see it.
+    let listing = matches!(command, Command::Outbox(OutboxCommand::List));
+    if restored.restored > 0 && !listing {
         eprintln!(
             "till: {} pending advice(s) restored from the outbox; delivering",
             restored.restored

@@ -13,6 +13,7 @@
 //! | configured CA, `not_after` in the past          | refused   |
 //! | configured CA, `not_before` in the future       | refused   |
 //! | configured CA, SAN and CN `other.example`       | refused   |
+//! | SAN `other.example`, CN `localhost`             | refused   |
 //! | the sandbox, under its own CA                   | accepted  |
 //! | the sandbox, under another sandbox's CA         | refused   |
 //!
@@ -68,9 +69,9 @@ const CA_NAME: &str = "till tls_refusal test CA";
 /// `InvalidCertificate`: see `TlsFailure` in core/src/net.rs.
 const REFUSED: &str = "certificate refused";
 
-/// What embedded-tls logs (at error level) when the chain and dates were
-/// fine but no name matched the host.
-const NAME_MISMATCH: &str = "does not match certificate names";
+/// What till-core's verifier logs when the host is not among the leaf's
+/// DNS SANs (checked before the chain, so it says nothing about the CA).
+const NAME_MISMATCH: &str = "is not among the certificate's DNS names";
 
 /// Per connect, read and write, so a hung handshake fails the test fast.
 const IO_TIMEOUT: StdDuration = StdDuration::from_secs(10);
@@ -462,7 +463,23 @@ async fn refuses_a_certificate_for_another_host() {
     };
     let (outcome, answered) = attempt(&pki, &spec, &pki).await;
     assert_refused(&outcome);
-    // The chain and the dates passed; the name did not.
+    assert!(outcome.logged(NAME_MISMATCH), "{outcome:#?}");
+    assert_eq!(answered, 0);
+}
+
+#[tokio::test]
+async fn refuses_a_certificate_whose_sans_miss_the_host_even_if_its_cn_matches() {
+    // RFC 6125: with DNS SANs present, the CN does not count. (embedded-tls
+    // alone would accept this one: it falls back to the CN.)
+    set_clock_to_now();
+    let pki = Pki::new();
+    let spec = LeafSpec {
+        names: vec!["other.example".to_owned()],
+        common_name: HOST.to_owned(),
+        ..LeafSpec::good()
+    };
+    let (outcome, answered) = attempt(&pki, &spec, &pki).await;
+    assert_refused(&outcome);
     assert!(outcome.logged(NAME_MISMATCH), "{outcome:#?}");
     assert_eq!(answered, 0);
 }

@@ -9,7 +9,10 @@
 //! reqwless's built-in verifier (no expiry check, CN-only names):
 //!
 //! - the chain must lead to the endpoint's configured CA (DER);
-//! - the endpoint's host name must match a DNS SAN of the leaf;
+//! - the endpoint's host name must match a DNS SAN of the leaf (checked
+//!   here, [`san`], because embedded-tls falls back to the CN even when the
+//!   certificate has SANs; a certificate without DNS SANs is judged by its
+//!   CN);
 //! - validity is checked against the wall clock set with
 //!   [`set_wall_clock`]. Until it is set, no TLS connection is opened at
 //!   all (embedded-tls skips the expiry check when its clock says "unknown",
@@ -27,6 +30,8 @@
 //! same TLS buffers. One buffer pair serves every API, so the board needs
 //! one 16 KiB read buffer, not three.
 
+mod san;
+
 use core::fmt::Write as _;
 use core::net::SocketAddr;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -35,8 +40,9 @@ use embedded_io_async::{ErrorType, Read, Write};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
 use embedded_tls::pki::CertVerifier;
 use embedded_tls::{
-    Aes128GcmSha256, Certificate, CryptoProvider, CryptoRng, CryptoRngCore, TlsConfig,
-    TlsConnection, TlsContext, TlsError, TlsVerifier,
+    Aes128GcmSha256, Certificate, CertificateEntryRef, CertificateRef, CertificateVerifyRef,
+    CryptoProvider, CryptoRng, CryptoRngCore, TlsConfig, TlsConnection, TlsContext, TlsError,
+    TlsVerifier,
 };
 use heapless::{String, Vec};
 use rand_core::RngCore;
@@ -321,7 +327,10 @@ where
         let config = TlsConfig::new().with_server_name(endpoint.host);
         let provider = Provider {
             rng: &mut *self.rng,
-            verifier: CertVerifier::new(Certificate::X509(endpoint.ca_der)),
+            verifier: Verifier {
+                host: endpoint.host,
+                chain: CertVerifier::new(Certificate::X509(endpoint.ca_der)),
+            },
         };
         if let Err(e) = tls.open(TlsContext::new(&config, provider)).await {
             warn!(
@@ -495,7 +504,49 @@ impl<'a, S: Read + Write + 'a> reqwless::TryBufRead for Conn<'a, S> {}
 /// endpoint's CA with the real clock.
 struct Provider<'r, R> {
     rng: &'r mut R,
-    verifier: CertVerifier<'r, Aes128GcmSha256, WallClock, CHAIN_MAX>,
+    verifier: Verifier<'r>,
+}
+
+/// embedded-tls's chain, expiry and signature checks, after our host name
+/// check against the leaf's DNS SANs.
+struct Verifier<'r> {
+    host: &'r str,
+    chain: CertVerifier<'r, Aes128GcmSha256, WallClock, CHAIN_MAX>,
+}
+
+impl TlsVerifier<Aes128GcmSha256> for Verifier<'_> {
+    fn set_hostname_verification(&mut self, hostname: &str) -> Result<(), TlsError> {
+        self.chain.set_hostname_verification(hostname)
+    }
+
+    fn verify_certificate(
+        &mut self,
+        transcript: &<Aes128GcmSha256 as embedded_tls::TlsCipherSuite>::Hash,
+        cert: CertificateRef,
+    ) -> Result<(), TlsError> {
+        let Some(CertificateEntryRef::X509(leaf)) = cert.entries.first() else {
+            return Err(TlsError::InvalidCertificate);
+        };
+        match san::check(leaf, self.host) {
+            san::SanCheck::Match | san::SanCheck::NoDnsNames => {}
+            san::SanCheck::Mismatch => {
+                warn!(
+                    "https: {} is not among the certificate's DNS names",
+                    self.host
+                );
+                return Err(TlsError::InvalidCertificate);
+            }
+            san::SanCheck::Malformed => {
+                warn!("https: the certificate of {} cannot be read", self.host);
+                return Err(TlsError::InvalidCertificate);
+            }
+        }
+        self.chain.verify_certificate(transcript, cert)
+    }
+
+    fn verify_signature(&mut self, verify: CertificateVerifyRef) -> Result<(), TlsError> {
+        self.chain.verify_signature(verify)
+    }
 }
 
 impl<R: RngCore + CryptoRng> CryptoProvider for Provider<'_, R> {
@@ -517,9 +568,9 @@ struct TlsFailure(TlsError);
 impl core::fmt::Display for TlsFailure {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self.0 {
-            TlsError::InvalidCertificate => {
-                f.write_str("certificate refused (wrong CA, wrong host name, or expired)")
-            }
+            TlsError::InvalidCertificate => f.write_str(
+                "certificate refused (wrong CA, wrong host name, expired or not yet valid)",
+            ),
             ref other => write!(f, "{other:?}"),
         }
     }

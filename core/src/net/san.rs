@@ -1,0 +1,214 @@
+//! The leaf certificate's DNS subject alternative names, read with a
+//! minimal DER walk, so host names are checked the way RFC 6125 says:
+//! when a certificate has DNS SANs, the host must match one of them and
+//! the common name is ignored. (embedded-tls 0.19 falls back to the CN
+//! even then; this check runs before it.)
+//!
+//! Only the path Certificate → tbsCertificate → extensions [3] →
+//! subjectAltName → dNSName [2] is read; everything else is skipped by
+//! length. Malformed input is an error, never a panic.
+
+/// subjectAltName, OID 2.5.29.17, as DER content bytes.
+const SUBJECT_ALT_NAME: [u8; 3] = [0x55, 0x1D, 0x11];
+
+/// Lengths above 2^24 cannot occur in a certificate that fits our buffers.
+const MAX_LENGTH_OCTETS: usize = 3;
+
+const TAG_BOOLEAN: u8 = 0x01;
+const TAG_OCTET_STRING: u8 = 0x04;
+const TAG_EXTENSIONS: u8 = 0xA3;
+const TAG_DNS_NAME: u8 = 0x82;
+
+/// What the SANs say about a host name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SanCheck {
+    /// A DNS SAN matches.
+    Match,
+    /// There are DNS SANs and none matches: refuse.
+    Mismatch,
+    /// No DNS SAN: the CN decides (checked by embedded-tls).
+    NoDnsNames,
+    /// The certificate could not be read: refuse.
+    Malformed,
+}
+
+/// One TLV: (tag, value, rest). Single-byte tags only (all we read).
+fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > MAX_LENGTH_OCTETS {
+            return None;
+        }
+        let len = rest
+            .get(..n)?
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        (len, rest.get(n..)?)
+    };
+    Some((tag, rest.get(..len)?, rest.get(len..)?))
+}
+
+/// Call `each` with every dNSName of the leaf's subjectAltName.
+fn dns_names<'c>(cert: &'c [u8], each: &mut dyn FnMut(&'c [u8])) -> Option<()> {
+    let (_, certificate, _) = tlv(cert)?;
+    let (_, mut tbs, _) = tlv(certificate)?;
+    while !tbs.is_empty() {
+        let (tag, value, rest) = tlv(tbs)?;
+        tbs = rest;
+        if tag != TAG_EXTENSIONS {
+            continue;
+        }
+        let (_, mut extensions, _) = tlv(value)?;
+        while !extensions.is_empty() {
+            let (_, extension, rest) = tlv(extensions)?;
+            extensions = rest;
+            let (_, oid, fields) = tlv(extension)?;
+            if oid != SUBJECT_ALT_NAME {
+                continue;
+            }
+            let (mut tag, mut value, rest) = tlv(fields)?;
+            if tag == TAG_BOOLEAN {
+                (tag, value, _) = tlv(rest)?;
+            }
+            if tag != TAG_OCTET_STRING {
+                return None;
+            }
+            let (_, mut names, _) = tlv(value)?;
+            while !names.is_empty() {
+                let (tag, name, rest) = tlv(names)?;
+                names = rest;
+                if tag == TAG_DNS_NAME {
+                    each(name);
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+/// `pattern` (a SAN, maybe `*.example.com`) matches `host`, ignoring
+/// ASCII case; a wildcard stands for exactly one left-most label.
+fn matches(pattern: &[u8], host: &[u8]) -> bool {
+    match pattern.strip_prefix(b"*.") {
+        Some(suffix) => match host.iter().position(|&b| b == b'.') {
+            Some(dot) => host
+                .get(dot + 1..)
+                .is_some_and(|rest| rest.eq_ignore_ascii_case(suffix) && dot > 0),
+            None => false,
+        },
+        None => pattern.eq_ignore_ascii_case(host),
+    }
+}
+
+/// Check `host` against the DNS SANs of the leaf certificate `cert` (DER).
+pub(crate) fn check(cert: &[u8], host: &str) -> SanCheck {
+    let mut seen = false;
+    let mut matched = false;
+    let read = dns_names(cert, &mut |name| {
+        seen = true;
+        matched |= matches(name, host.as_bytes());
+    });
+    match (read, seen, matched) {
+        (None, _, _) => SanCheck::Malformed,
+        (Some(()), _, true) => SanCheck::Match,
+        (Some(()), true, false) => SanCheck::Mismatch,
+        (Some(()), false, false) => SanCheck::NoDnsNames,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DER of a TLV with a short or long length.
+    fn der(tag: u8, value: &[u8]) -> std::vec::Vec<u8> {
+        let mut out = std::vec![tag];
+        if value.len() < 0x80 {
+            out.push(value.len() as u8);
+        } else {
+            out.push(0x82);
+            out.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        }
+        out.extend_from_slice(value);
+        out
+    }
+
+    /// A certificate skeleton with the given SAN entries (or none).
+    fn cert(sans: &[&str], critical: bool) -> std::vec::Vec<u8> {
+        let mut names = std::vec::Vec::new();
+        for san in sans {
+            names.extend(der(TAG_DNS_NAME, san.as_bytes()));
+        }
+        names.extend(der(0x87, &[127, 0, 0, 1])); // an IP SAN is skipped
+        let mut fields = der(0x06, &SUBJECT_ALT_NAME);
+        if critical {
+            fields.extend(der(TAG_BOOLEAN, &[0xff]));
+        }
+        fields.extend(der(TAG_OCTET_STRING, &der(0x30, &names)));
+        let other_ext = [der(0x06, &[0x55, 0x1D, 0x0F]), der(0x04, &[3, 2, 7, 0x80])].concat();
+        let mut extensions = der(0x30, &other_ext);
+        if !sans.is_empty() {
+            extensions.extend(der(0x30, &fields));
+        }
+        let tbs = [
+            der(0xA0, &der(0x02, &[2])),
+            der(0x02, &[1; 20]),
+            der(0x30, &[0; 10]),
+            der(0x30, &[0; 200]),
+            der(TAG_EXTENSIONS, &der(0x30, &extensions)),
+        ]
+        .concat();
+        let certificate = [der(0x30, &tbs), der(0x30, &[0; 12]), der(0x03, &[0; 72])].concat();
+        der(0x30, &certificate)
+    }
+
+    #[test]
+    fn a_listed_name_matches_whatever_the_case() {
+        let c = cert(&["api.example.com", "LOCALHOST"], false);
+        assert_eq!(check(&c, "localhost"), SanCheck::Match);
+        assert_eq!(check(&c, "API.example.com"), SanCheck::Match);
+        assert_eq!(
+            check(&cert(&["localhost"], true), "localhost"),
+            SanCheck::Match
+        );
+    }
+
+    #[test]
+    fn names_not_listed_are_refused_even_if_the_cn_would_match() {
+        let c = cert(&["other.example"], false);
+        assert_eq!(check(&c, "localhost"), SanCheck::Mismatch);
+        assert_eq!(check(&c, "other.example.evil"), SanCheck::Mismatch);
+    }
+
+    #[test]
+    fn a_wildcard_covers_exactly_one_label() {
+        let c = cert(&["*.example.com"], false);
+        assert_eq!(check(&c, "api.example.com"), SanCheck::Match);
+        assert_eq!(check(&c, "a.b.example.com"), SanCheck::Mismatch);
+        assert_eq!(check(&c, "example.com"), SanCheck::Mismatch);
+        assert_eq!(check(&c, ".example.com"), SanCheck::Mismatch);
+    }
+
+    #[test]
+    fn no_san_extension_leaves_the_cn_to_decide() {
+        assert_eq!(check(&cert(&[], false), "localhost"), SanCheck::NoDnsNames);
+    }
+
+    #[test]
+    fn truncated_or_garbage_certificates_are_malformed_never_a_panic() {
+        let c = cert(&["localhost"], false);
+        for len in 0..c.len() {
+            assert_ne!(
+                check(&c[..len], "localhost"),
+                SanCheck::Match,
+                "cut at {len}"
+            );
+        }
+        assert_eq!(check(&[0x30, 0x84, 1, 2, 3, 4], "x"), SanCheck::Malformed);
+        assert_eq!(check(&[], "x"), SanCheck::Malformed);
+    }
+}
