@@ -30,6 +30,13 @@
 //!   per-sale order and backoff; [`delivery`] makes one attempt at a record.
 //! - [`driver`]: the one async loop over small `Transport`, `Store` and
 //!   `Clock` traits, shared by firmware and host, plus the outbox flush.
+//! - [`terminal`], [`ops`], [`slip`]: what an application holds (connector,
+//!   store, outbox, clock, RNG, buffers), what an operator does with it (pay
+//!   a bill, MoMo, airtime, voucher…) and what the customer gets printed —
+//!   the desktop `till` and the firmware's console call the same functions.
+//! - [`net`] (feature `net`): HTTPS over any embedded-nal-async stack with
+//!   our own certificate verification; [`flash`] (feature `flash`): the
+//!   outbox store on any NorFlash.
 //!
 //! Every fixed capacity is a named constant next to the type that uses it,
 //! with the reason for its size.
@@ -72,7 +79,10 @@ pub mod momo;
 pub mod money;
 #[cfg(feature = "net")]
 pub mod net;
+pub mod ops;
 pub mod outbox;
+pub mod slip;
+pub mod terminal;
 pub mod time;
 
 /// The version of this crate, for banners and user agents.

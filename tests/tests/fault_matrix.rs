@@ -13,7 +13,8 @@ use std::time::Duration as StdDuration;
 use support::Rig;
 use till_core::flow::Money;
 use till_core::money::{Amount, Currency};
-use till_host::ops;
+use till_core::ops;
+use till_host::terminal::HostTerminalExt;
 use till_sandbox::{FaultKind, FaultRule, SandboxConfig};
 
 /// A sale the matrix runs.
@@ -166,7 +167,7 @@ async fn cell(sale: Sale, route: &str, fault: &str, kind: FaultKind) -> Option<S
     rig.sandbox.add_fault(FaultRule::new(route, kind).times(1));
     let told = sale.run(&mut rig).await;
     rig.term
-        .drain(&mut rig.apis, StdDuration::from_secs(20))
+        .drain_for(&mut rig.apis, StdDuration::from_secs(20))
         .await
         .expect("outbox drains");
     let pending = rig.term.pending();
@@ -206,6 +207,29 @@ async fn cell(sale: Sale, route: &str, fault: &str, kind: FaultKind) -> Option<S
     problem.map(|p| format!("{case}: {p} (told {told:?}, ledger {entries:?})"))
 }
 
+/// A sale's futures hold a TLS session, a flow and its records: in a
+/// debug build their polls need more than a test thread's 2 MiB of stack
+/// (the `till` binary runs them on the main thread's 8 MiB).
+const TEST_STACK: usize = 16 * 1024 * 1024;
+
+fn on_a_large_stack<F: std::future::Future<Output = ()>>(
+    test: impl FnOnce() -> F + Send + 'static,
+) {
+    std::thread::Builder::new()
+        .stack_size(TEST_STACK)
+        .spawn(move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(test())
+        })
+        .expect("test thread")
+        .join()
+        .expect("matrix");
+}
+
 async fn matrix(sale: Sale) {
     let mut failures = Vec::new();
     let mut cells = 0;
@@ -226,27 +250,27 @@ async fn matrix(sale: Sale) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conductor_primitive_bill_payment_under_every_fault() {
-    matrix(Sale::BillPrimitive).await;
+#[test]
+fn conductor_primitive_bill_payment_under_every_fault() {
+    on_a_large_stack(|| matrix(Sale::BillPrimitive));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conductor_composite_bill_payment_under_every_fault() {
-    matrix(Sale::BillComposite).await;
+#[test]
+fn conductor_composite_bill_payment_under_every_fault() {
+    on_a_large_stack(|| matrix(Sale::BillComposite));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn momo_payment_under_every_fault() {
-    matrix(Sale::Momo).await;
+#[test]
+fn momo_payment_under_every_fault() {
+    on_a_large_stack(|| matrix(Sale::Momo));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn electrum_airtime_under_every_fault() {
-    matrix(Sale::Airtime).await;
+#[test]
+fn electrum_airtime_under_every_fault() {
+    on_a_large_stack(|| matrix(Sale::Airtime));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn electrum_voucher_under_every_fault() {
-    matrix(Sale::Voucher).await;
+#[test]
+fn electrum_voucher_under_every_fault() {
+    on_a_large_stack(|| matrix(Sale::Voucher));
 }

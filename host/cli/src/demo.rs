@@ -15,10 +15,13 @@ use till_core::flow::Money;
 use till_core::money::{Amount, Currency};
 use till_sandbox::{FaultKind, FaultRule, Sandbox, SandboxConfig};
 
+use till_core::ops;
+use till_core::terminal::Apis;
+
 use crate::config::Config;
 use crate::net::NetResources;
-use crate::terminal::{Apis, Terminal, TerminalError};
-use crate::{ops, slip};
+use crate::slip;
+use crate::terminal::{self, HostTerminalExt, Terminal, TerminalError};
 
 /// How to run the demo.
 #[derive(Debug, Clone)]
@@ -183,7 +186,7 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, TerminalError> {
         ..SandboxConfig::default()
     })
     .await
-    .map_err(|e| TerminalError::Flow(format!("sandbox: {e}")))?;
+    .map_err(|e| TerminalError::Other(format!("sandbox: {e}")))?;
     let dir = std::env::temp_dir().join(format!("till-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| TerminalError::OutboxFile {
         path: dir.display().to_string(),
@@ -200,8 +203,8 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, TerminalError> {
         );
     }
     let mut resources = NetResources::new(&config)?;
-    let (mut term, _) = Terminal::open(&mut resources, &config.outbox_path).await?;
-    let mut apis = Apis::new(&config)?;
+    let (mut term, _) = terminal::open(&mut resources, &config.outbox_path).await?;
+    let mut apis = terminal::apis(&config)?;
     // A short step deadline, so the sale whose answer is lost hands its
     // reversal to the outbox within seconds instead of retrying inline.
     if let Some(electrum) = apis.electrum.as_mut() {
@@ -380,7 +383,7 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
             };
             // The network is back: the outbox delivers the reversal.
             sandbox.clear_faults();
-            let report = term.drain(apis, Duration::from_secs(30)).await?;
+            let report = term.drain_for(apis, Duration::from_secs(30)).await?;
             lines.push(format!(
                 "Outbox       {} settled, {} retried, {} pending",
                 report.settled,

@@ -10,14 +10,16 @@
 //! - [`net`]: tokio TCP/DNS for the core transport, the rustls alternative,
 //!   and the per-API choice between them;
 //! - [`terminal`]: store, outbox, clocks, RNG and buffers around the driver;
-//! - [`ops`]: one function per operator action (pay a bill, MoMo, airtime…);
-//! - [`slip`]: what the customer gets printed;
+//! - [`slip`]: what the customer gets printed (rendered by till-core);
+//!
+//! The operations themselves (pay a bill, MoMo, airtime, voucher) are
+//! `till_core::ops`, called on the [`terminal::Terminal`] — the same
+//! functions the firmware's console calls.
 //! - [`demo`]: `till demo`, the whole tour against an in-process sandbox.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod demo;
 pub mod net;
-pub mod ops;
 pub mod slip;
 pub mod terminal;

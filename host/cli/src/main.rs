@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use till_core::money::{Amount, Currency};
+use till_core::ops;
 use till_host::config::{self, Config};
 use till_host::demo::{self, DemoOptions};
 use till_host::net::NetResources;
-use till_host::terminal::{Apis, Terminal, TerminalError};
-use till_host::{ops, slip};
+use till_host::slip;
+use till_host::terminal::{self, HostTerminalExt, TerminalError};
 
 /// The till payment terminal on the desktop.
 #[derive(Debug, Parser)]
@@ -245,13 +246,13 @@ async fn run(cli: Cli) -> Result<ExitCode, TerminalError> {
             force,
         }) => {
             if cli.config.exists() && !force {
-                return Err(TerminalError::Flow(format!(
+                return Err(TerminalError::Other(format!(
                     "{} exists (use --force to overwrite)",
                     cli.config.display()
                 )));
             }
             std::fs::write(&cli.config, config::sandbox_template(&url, &ca_file)).map_err(|e| {
-                TerminalError::Flow(format!("cannot write {}: {e}", cli.config.display()))
+                TerminalError::Other(format!("cannot write {}: {e}", cli.config.display()))
             })?;
             println!(
                 "wrote {}; the secrets come from the environment:",
@@ -262,7 +263,7 @@ async fn run(cli: Cli) -> Result<ExitCode, TerminalError> {
         }
         Command::Config(ConfigCommand::Check) => {
             let config = load(&cli.config)?;
-            Apis::new(&config)?;
+            terminal::apis(&config)?;
             println!("{}: ok", cli.config.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -286,7 +287,7 @@ fn print_exports() {
 async fn serve(args: till_sandbox::cli::ServeArgs) -> Result<ExitCode, TerminalError> {
     let sandbox = till_sandbox::cli::start(&args)
         .await
-        .map_err(|e| TerminalError::Flow(format!("sandbox: {e}")))?;
+        .map_err(|e| TerminalError::Other(format!("sandbox: {e}")))?;
     print!("{}", till_sandbox::cli::banner(&sandbox, &args));
     println!(
         "\nFor the terminal: `till config init --url {} --ca-file {}`, then",
@@ -303,11 +304,11 @@ async fn serve(args: till_sandbox::cli::ServeArgs) -> Result<ExitCode, TerminalE
 
 fn amount(text: &str, currency: Currency) -> Result<Amount, TerminalError> {
     Amount::parse_decimal(text, currency)
-        .map_err(|e| TerminalError::Flow(format!("--amount {text}: {e}")))
+        .map_err(|e| TerminalError::Other(format!("--amount {text}: {e}")))
 }
 
 fn currency(text: &str) -> Result<Currency, TerminalError> {
-    Currency::from_alpha(text).map_err(|e| TerminalError::Flow(format!("--currency {text}: {e}")))
+    Currency::from_alpha(text).map_err(|e| TerminalError::Other(format!("--currency {text}: {e}")))
 }
 
 fn print(lines: &[String]) {
@@ -318,8 +319,8 @@ fn print(lines: &[String]) {
 
 async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode, TerminalError> {
     let mut resources = NetResources::new(config)?;
-    let (mut term, restored) = Terminal::open(&mut resources, &config.outbox_path).await?;
-    let mut apis = Apis::new(config)?;
+    let (mut term, restored) = terminal::open(&mut resources, &config.outbox_path).await?;
+    let mut apis = terminal::apis(config)?;
     // Whatever a previous run left pending goes out first — except when
     // the operator only wants to see it.
     let listing = matches!(command, Command::Outbox(OutboxCommand::List));
@@ -328,7 +329,7 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
             "till: {} pending advice(s) restored from the outbox; delivering",
             restored.restored
         );
-        let report = term.flush(&mut apis).await?;
+        let report = term.flush_due(&mut apis).await?;
         eprintln!(
             "till: outbox: {} settled, {} to retry",
             report.settled, report.retried
@@ -441,7 +442,7 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
             return Ok(ExitCode::SUCCESS);
         }
         Command::Outbox(OutboxCommand::Flush { wait }) => {
-            let report = term.drain(&mut apis, Duration::from_secs(wait)).await?;
+            let report = term.drain_for(&mut apis, Duration::from_secs(wait)).await?;
             println!(
                 "outbox: {} settled, {} retried, {} pending",
                 report.settled,

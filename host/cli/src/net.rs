@@ -137,13 +137,15 @@ impl Dns for TokioDns {
 }
 
 /// What the HTTPS connections need to outlive a [`HostConnect`]: the CA
-/// certificates in DER, the TLS buffers, the stack.
+/// certificates in DER, the TLS buffers, the stack; and the terminal's
+/// flow buffers.
 pub struct NetResources {
     tcp: TokioTcp,
     dns: TokioDns,
     endpoints: [Option<(EndpointConfig, Vec<u8>)>; 3],
     read_buf: Vec<u8>,
     write_buf: Vec<u8>,
+    buffers: crate::terminal::HostBuffers,
 }
 
 impl std::fmt::Debug for NetResources {
@@ -199,6 +201,7 @@ impl NetResources {
             endpoints,
             read_buf: vec![0; till_core::net::TLS_READ_BUFFER],
             write_buf: vec![0; till_core::net::TLS_WRITE_BUFFER],
+            buffers: crate::terminal::HostBuffers::new(),
         })
     }
 }
@@ -231,14 +234,17 @@ impl std::fmt::Debug for HostConnect<'_> {
 }
 
 impl<'a> HostConnect<'a> {
-    /// Over `resources`.
-    pub fn new(resources: &'a mut NetResources) -> Result<Self, NetError> {
+    /// Over `resources`; also lends the terminal its flow buffers.
+    pub fn new(
+        resources: &'a mut NetResources,
+    ) -> Result<(Self, till_core::terminal::TerminalBuffers<'a>), NetError> {
         let NetResources {
             tcp,
             dns,
             endpoints: configured,
             read_buf,
             write_buf,
+            buffers,
         } = resources;
         let mut endpoints = Endpoints::default();
         let mut rustls: [Option<RustlsTransport>; 3] = [None, None, None];
@@ -265,11 +271,14 @@ impl<'a> HostConnect<'a> {
                 }
             }
         }
-        Ok(Self {
-            embedded: Https::new(tcp, dns, OsRng, endpoints, read_buf, write_buf),
-            rustls,
-            rustls_requests: 0,
-        })
+        Ok((
+            Self {
+                embedded: Https::new(tcp, dns, OsRng, endpoints, read_buf, write_buf),
+                rustls,
+                rustls_requests: 0,
+            },
+            buffers.lend(),
+        ))
     }
 
     /// Handshakes and requests of the embedded TLS path, plus the requests

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -20,7 +20,7 @@ use crate::faults::{FaultRule, Faults};
 use crate::ledger::LedgerEntry;
 use crate::store::{table, Store, StoreError};
 use crate::tls::{self, CaMaterial, TlsError};
-use crate::{admin, conductor, electrum, momo, server};
+use crate::{admin, conductor, electrum, momo, server, sntp};
 
 /// Default request body limit (64 KiB): far above any real message of the
 /// three APIs, far below what would hurt the sandbox.
@@ -45,6 +45,9 @@ pub struct SandboxConfig {
     pub momo_delay: Duration,
     /// Largest request body accepted.
     pub body_limit: usize,
+    /// Optional SNTP (RFC 4330) responder on this UDP address, answering
+    /// from the system clock (not the advanceable sandbox clock).
+    pub sntp_listen: Option<SocketAddr>,
 }
 
 impl Default for SandboxConfig {
@@ -58,11 +61,12 @@ impl Default for SandboxConfig {
             faults: Vec::new(),
             momo_delay: Duration::from_secs(2),
             body_limit: DEFAULT_BODY_LIMIT,
+            sntp_listen: None,
         }
     }
 }
 
-/// Why a sandbox could not start.
+/// Why a sandbox could not start (or a state file could not be read).
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     /// Binding or writing a file failed.
@@ -109,6 +113,7 @@ pub struct Sandbox {
     shared: App,
     addr: SocketAddr,
     plain_addr: Option<SocketAddr>,
+    sntp_addr: Option<SocketAddr>,
     base_url: String,
     ca_pem: String,
     shutdown: watch::Sender<bool>,
@@ -149,6 +154,14 @@ impl Sandbox {
         };
         let plain_addr = match &plain {
             Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
+        let sntp = match config.sntp_listen {
+            Some(a) => Some(UdpSocket::bind(a).await?),
+            None => None,
+        };
+        let sntp_addr = match &sntp {
+            Some(s) => Some(s.local_addr()?),
             None => None,
         };
 
@@ -193,12 +206,16 @@ impl Sandbox {
                 rx.clone(),
             )));
         }
+        if let Some(sntp) = sntp {
+            tasks.push(tokio::spawn(sntp::serve(sntp, rx.clone())));
+        }
         tasks.push(tokio::spawn(momo::finalizer(shared.clone(), rx)));
 
         Ok(Self {
             shared,
             addr,
             plain_addr,
+            sntp_addr,
             base_url,
             ca_pem: ca.cert_pem,
             shutdown,
@@ -214,6 +231,11 @@ impl Sandbox {
     /// `http://127.0.0.1:PORT` of the debug listener, if started.
     pub fn plain_base_url(&self) -> Option<String> {
         self.plain_addr.map(|a| format!("http://{a}"))
+    }
+
+    /// The SNTP responder's UDP address, if started.
+    pub fn sntp_addr(&self) -> Option<SocketAddr> {
+        self.sntp_addr
     }
 
     /// The TLS listener's address.

@@ -42,6 +42,9 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     pub body_limit: usize,
+    /// Also answer SNTP (RFC 4330) on this UDP address, from the system clock.
+    #[arg(long)]
+    pub sntp_listen: Option<SocketAddr>,
 }
 
 /// Read the fault rules of `args` (file and `--fault` JSON).
@@ -75,6 +78,7 @@ pub async fn start(args: &ServeArgs) -> Result<Sandbox, String> {
         faults: faults(args)?,
         momo_delay: Duration::from_millis(args.momo_delay_ms),
         body_limit: args.body_limit,
+        sntp_listen: args.sntp_listen,
     };
     Sandbox::start(config).await.map_err(|e| e.to_string())
 }
@@ -87,6 +91,9 @@ pub fn banner(sandbox: &Sandbox, args: &ServeArgs) -> String {
     let _ = writeln!(out, "  base URL      {}", sandbox.base_url());
     if let Some(plain) = sandbox.plain_base_url() {
         let _ = writeln!(out, "  plain HTTP    {plain}  (debugging only)");
+    }
+    if let Some(sntp) = sandbox.sntp_addr() {
+        let _ = writeln!(out, "  SNTP          {sntp}  (UDP, system clock)");
     }
     let _ = writeln!(out, "  CA cert       {}", args.ca_out.display());
     match &args.state {

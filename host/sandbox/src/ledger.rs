@@ -71,3 +71,12 @@ pub struct NewEntry {
     /// See [`LedgerEntry::detail`].
     pub detail: serde_json::Value,
 }
+
+/// The ledger of a sandbox state file (`--state` / `state_path`), oldest
+/// first, read through a read-only SQLite connection. Works while the
+/// sandbox that owns the file is still running, in this process or another:
+/// every operation is committed before it is answered, so the ledger read
+/// after a response includes that response's effect.
+pub fn read_state(path: &std::path::Path) -> Result<Vec<LedgerEntry>, crate::SandboxError> {
+    Ok(crate::store::read_ledger(path)?)
+}

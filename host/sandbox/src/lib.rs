@@ -17,6 +17,8 @@
 //! - All state lives in one [`store::Store`]: in memory, written through to
 //!   SQLite when a state file is given, so a restarted sandbox still knows every
 //!   earlier transaction. Every financial effect is appended to the [`ledger`].
+//! - [`sntp`] optionally answers SNTP on UDP from the system clock, for a
+//!   terminal that sets its clock before checking certificates.
 //! - [`clock::Clock`] is the sandbox clock (idempotency expiry, token expiry,
 //!   MoMo payment progress); tests advance it instead of waiting.
 //!
@@ -35,6 +37,7 @@ pub mod ledger;
 pub mod momo;
 pub mod money;
 pub mod server;
+pub mod sntp;
 pub mod store;
 pub mod tls;
 

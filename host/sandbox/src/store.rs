@@ -10,8 +10,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OpenFlags};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -123,6 +124,9 @@ impl Store {
     /// everything recorded there before.
     pub fn open(path: &Path, clock: Arc<Clock>) -> Result<Self, StoreError> {
         let db = Connection::open(path)?;
+        // Wait out another process's lock (say `sqlite3` writing) instead of
+        // failing the write at once.
+        db.busy_timeout(BUSY_TIMEOUT)?;
         db.execute_batch(SCHEMA)?;
         let mut records: HashMap<String, BTreeMap<String, serde_json::Value>> = HashMap::new();
         {
@@ -142,40 +146,7 @@ impl Store {
                     .insert(key, serde_json::from_str(&value)?);
             }
         }
-        let mut ledger = Vec::new();
-        {
-            let mut stmt = db.prepare(
-                "SELECT seq, at, api, kind, reference, related, amount_minor, currency, detail
-                 FROM ledger ORDER BY seq",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, String>(7)?,
-                    r.get::<_, String>(8)?,
-                ))
-            })?;
-            for row in rows {
-                let (seq, at, api, kind, reference, related, amount_minor, currency, detail) = row?;
-                ledger.push(LedgerEntry {
-                    seq,
-                    at,
-                    api,
-                    kind,
-                    reference,
-                    related,
-                    amount_minor,
-                    currency,
-                    detail: serde_json::from_str(&detail)?,
-                });
-            }
-        }
+        let ledger = load_ledger(&db)?;
         Ok(Self {
             inner: Mutex::new(Tables {
                 records,
@@ -203,7 +174,13 @@ impl Store {
         let began =
             t.db.as_ref()
                 .is_some_and(|db| db.execute_batch("BEGIN IMMEDIATE").is_ok());
+        // Without a transaction each write would commit on its own: keep
+        // SQLite out of `f` then, so the rollback below undoes everything.
+        let detached = if began { None } else { t.db.take() };
         let out = f(&mut t);
+        if detached.is_some() {
+            t.db = detached;
+        }
         let committed = began
             && !t.failed
             && t.db
@@ -238,6 +215,59 @@ impl Store {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// How long a connection waits for another one's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The ledger of the state file at `path`, oldest first, read through a
+/// read-only connection — also while a sandbox is running on that file (the
+/// file is in WAL mode and the sandbox commits every operation, so a reader
+/// sees each committed operation and never blocks the sandbox).
+pub fn read_ledger(path: &Path) -> Result<Vec<LedgerEntry>, StoreError> {
+    let db = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    db.busy_timeout(BUSY_TIMEOUT)?;
+    load_ledger(&db)
+}
+
+/// Every ledger row of `db`, in `seq` order (one statement, so one snapshot).
+fn load_ledger(db: &Connection) -> Result<Vec<LedgerEntry>, StoreError> {
+    let mut ledger = Vec::new();
+    let mut stmt = db.prepare(
+        "SELECT seq, at, api, kind, reference, related, amount_minor, currency, detail
+         FROM ledger ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, Option<String>>(5)?,
+            r.get::<_, i64>(6)?,
+            r.get::<_, String>(7)?,
+            r.get::<_, String>(8)?,
+        ))
+    })?;
+    for row in rows {
+        let (seq, at, api, kind, reference, related, amount_minor, currency, detail) = row?;
+        ledger.push(LedgerEntry {
+            seq,
+            at,
+            api,
+            kind,
+            reference,
+            related,
+            amount_minor,
+            currency,
+            detail: serde_json::from_str(&detail)?,
+        });
+    }
+    Ok(ledger)
 }
 
 impl Tables {

@@ -139,3 +139,63 @@ async fn restart_between_purchase_and_reversal() {
         ]
     );
 }
+
+/// `ledger::read_state` reads the state file while the sandbox still runs
+/// on it: each answered operation is already committed.
+#[tokio::test]
+async fn read_state_while_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.db");
+    let sb = start_with(config(&state)).await;
+    assert_eq!(till_sandbox::ledger::read_state(&state).unwrap(), []);
+
+    let c = client(&sb);
+    let id = new_id();
+    let (s, _, _) = electrum_post(
+        &c,
+        &sb,
+        "/purchases",
+        &purchase_request(&id, "759", Some("27821234567")),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let ext = unique("p");
+    let (s, _, b) = conductor_post(
+        &c,
+        &sb,
+        "/conductor/v1/partners/transactions",
+        partner_create_body(&ext, true),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+
+    let read = till_sandbox::ledger::read_state(&state).unwrap();
+    assert_eq!(read, sb.ledger(), "the file holds what the sandbox holds");
+    let summary: Vec<(i64, &str, &str, i64, &str)> = read
+        .iter()
+        .map(|e| {
+            (
+                e.seq,
+                e.api.as_str(),
+                e.kind.as_str(),
+                e.amount_minor,
+                e.currency.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, "electrum", "airtime_sold", 5000, "710"),
+            (2, "conductor", "bill_paid", 20000, "ZAR"),
+        ]
+    );
+    assert_eq!(read[0].reference, id);
+    assert_eq!(read[1].related.as_deref(), Some(ext.as_str()));
+    sb.shutdown().await;
+
+    // Also after the sandbox has stopped; a missing file is an error.
+    assert_eq!(till_sandbox::ledger::read_state(&state).unwrap(), read);
+    assert!(till_sandbox::ledger::read_state(&dir.path().join("nope.db")).is_err());
+}

@@ -7,9 +7,10 @@
 use std::time::Duration as StdDuration;
 
 use till_core::flow::{Flow, Now};
+use till_core::terminal::Apis;
 use till_host::config::Config;
 use till_host::net::NetResources;
-use till_host::terminal::{Apis, Terminal};
+use till_host::terminal::{self, HostTerminalExt, Terminal};
 use till_sandbox::{LedgerEntry, Sandbox, SandboxConfig};
 
 /// Sandbox, terminal and the API credentials.
@@ -44,10 +45,10 @@ impl Rig {
         // The terminal borrows its network resources for its whole life;
         // a test's rig lives as long as the test.
         let resources = Box::leak(Box::new(NetResources::new(&config).expect("net")));
-        let (term, _) = Terminal::open(resources, &config.outbox_path)
+        let (term, _) = terminal::open(resources, &config.outbox_path)
             .await
             .expect("terminal opens");
-        let apis = Apis::new(&config).expect("apis");
+        let apis = terminal::apis(&config).expect("apis");
         Self {
             sandbox,
             term,
@@ -62,7 +63,9 @@ impl Rig {
     }
 
     pub async fn run<F: Flow>(&mut self, flow: &mut F) -> F::Outcome {
-        self.term.run(flow).await.expect("driver")
+        // Boxed: the driver's future holds a TLS session, too large for a
+        // test thread's stack.
+        Box::pin(self.term.run(flow)).await.expect("driver")
     }
 
     /// Whether the outbox store holds no record.

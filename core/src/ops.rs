@@ -1,0 +1,528 @@
+//! What an operator does, one async function each: pay a bill (primitive
+//! or composite flow), order from the catalogue, take a MoMo payment, sell
+//! airtime or a voucher. The desktop `till` and the firmware's console
+//! both call these on their [`Terminal`], so QA drives the exact code the
+//! board runs.
+//!
+//! Each sale checks the outbox has room first and hands a pending record
+//! to the outbox before it returns. Inputs are checked before anything is
+//! sent; a refused input is an [`OpError::Input`] naming it.
+
+use core::fmt;
+
+use heapless::{String, Vec};
+use rand_core::RngCore;
+
+use crate::conductor::flow::{
+    self as conductor_flow, AmountError, BillOutcome, BillPayment, OrderError, Settle,
+};
+use crate::conductor::wire::{
+    AccountEnquiryRequest, CreateOrderRequest, CreateTransactionRequest, CustomerIdentifier,
+    IdentifierKind, IdentifierValue, Item, Money as WireMoney, OrderProductItem,
+    PartnerCreateTransactionRequest, PaymentMethod,
+};
+use crate::driver::{Clock, Connect, DriveError};
+use crate::electrum::flow::{self as electrum_flow, Confirmation, Sale, SaleOutcome};
+use crate::electrum::wire::{
+    AccountType, Amounts, LedgerAmount, Msisdn, Product, PurchaseRequest, Tender, TenderType,
+    Tenders, VoucherRequest,
+};
+use crate::flow::{CallError, FlowError};
+use crate::http::{Api, Status};
+use crate::id::{ExternalReference, Uuid};
+use crate::momo::flow::{Payment, PaymentOutcome, PaymentRequest};
+use crate::momo::wire::CustomerReference;
+use crate::money::Amount;
+use crate::outbox::{OutboxError, Store};
+use crate::terminal::{Apis, Terminal};
+use crate::time::UnixTime;
+
+/// A step that moves no money, refused before the sale began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Step {
+    /// Conductor account enquiry.
+    AccountEnquiry,
+    /// Conductor catalogue.
+    Catalogue,
+    /// Conductor order.
+    Order,
+    /// Electrum trial purchase.
+    Trial,
+}
+
+/// Why an operation did not reach an outcome. Nothing was charged.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpError<E> {
+    /// The API has no configuration.
+    NotConfigured(Api),
+    /// The outbox is full: no new sale until it drains.
+    Outbox(OutboxError),
+    /// An operator input was not accepted (which one).
+    Input(&'static str),
+    /// A step before the sale was refused (`Some` status) or unreachable.
+    Refused(Step, Option<Status>),
+    /// The account has no bill to pay.
+    NoBill,
+    /// The amount is outside the bill's rules.
+    Amount(AmountError),
+    /// The order does not fit the catalogue.
+    Order(OrderError),
+    /// A request could not be built.
+    Flow(FlowError),
+    /// The store failed (the request it protects was not sent).
+    Drive(DriveError<E>),
+}
+
+impl<E> From<DriveError<E>> for OpError<E> {
+    fn from(e: DriveError<E>) -> Self {
+        Self::Drive(e)
+    }
+}
+
+impl<E> From<OutboxError> for OpError<E> {
+    fn from(e: OutboxError) -> Self {
+        Self::Outbox(e)
+    }
+}
+
+impl<E> From<FlowError> for OpError<E> {
+    fn from(e: FlowError) -> Self {
+        Self::Flow(e)
+    }
+}
+
+impl<E: fmt::Debug> fmt::Display for OpError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotConfigured(api) => write!(f, "{api} is not configured"),
+            Self::Outbox(e) => write!(f, "outbox: {e:?}; no new sale until it drains"),
+            Self::Input(what) => write!(f, "{what}: not accepted"),
+            Self::Refused(step, Some(status)) => write!(f, "{step:?} refused ({})", status.0),
+            Self::Refused(step, None) => write!(f, "{step:?}: no answer"),
+            Self::NoBill => f.write_str("the account has no bill to pay"),
+            Self::Amount(e) => write!(f, "amount: {e:?}"),
+            Self::Order(e) => write!(f, "order: {e:?}"),
+            Self::Flow(e) => write!(f, "request: {e}"),
+            Self::Drive(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The result of an operation on a terminal whose store fails with `E`.
+pub type OpResult<T, E> = Result<T, OpError<E>>;
+
+fn refused<E, B>(step: Step) -> impl FnOnce(CallError<B>) -> OpError<E> {
+    move |e| match e {
+        CallError::Refused(status, _) => OpError::Refused(step, Some(status)),
+        CallError::Unreachable => OpError::Refused(step, None),
+    }
+}
+
+fn text<const N: usize, E>(what: &'static str, value: &str) -> OpResult<String<N>, E> {
+    String::try_from(value).map_err(|_| OpError::Input(what))
+}
+
+/// A customer identifier: `kind=value` (`smart_card_number=…`,
+/// `customer_number=…`) for the object form, a bare value for the string
+/// form.
+pub fn identifier<E>(value: &str) -> OpResult<CustomerIdentifier, E> {
+    match value.split_once('=') {
+        Some((kind, v)) => {
+            let kind = match kind {
+                "customer_number" => IdentifierKind::CustomerNumber,
+                "smart_card_number" => IdentifierKind::SmartCardNumber,
+                _ => return Err(OpError::Input("identifier kind")),
+            };
+            let v = IdentifierValue::try_from_str(v).ok_or(OpError::Input("identifier"))?;
+            Ok(CustomerIdentifier::Keyed(kind, v))
+        }
+        None => Ok(CustomerIdentifier::Search(
+            IdentifierValue::try_from_str(value).ok_or(OpError::Input("identifier"))?,
+        )),
+    }
+}
+
+fn one_item<E>(item: Item) -> OpResult<Vec<Item, { crate::conductor::wire::MAX_ITEMS }>, E> {
+    let mut items = Vec::new();
+    items.push(item).map_err(|_| OpError::Input("items"))?;
+    Ok(items)
+}
+
+async fn finish_bill<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    pay: &mut BillPayment<'_>,
+) -> OpResult<BillOutcome, S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
+    let outcome = term.run(pay).await?;
+    if let BillOutcome::Pending(record) = &outcome {
+        term.adopt(record)?;
+    }
+    Ok(outcome)
+}
+
+/// Conductor primitive flow: look the account up, pay its first bill
+/// (`amount`, or the amount due), complete with cash.
+pub async fn pay_bill<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    apis: &Apis,
+    biller: &str,
+    customer: &str,
+    reference: Option<&str>,
+    amount: Option<Amount>,
+) -> OpResult<BillOutcome, S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
+    term.admits_sale()?;
+    let cfg = apis
+        .conductor
+        .as_ref()
+        .ok_or(OpError::NotConfigured(Api::Conductor))?;
+    let enquiry = AccountEnquiryRequest {
+        biller_code: text("biller", biller)?,
+        identifier: identifier(customer)?,
+        reference: reference.map(|r| text("reference", r)).transpose()?,
+    };
+    let now = term.now();
+    let mut call = conductor_flow::account_enquiry(cfg, &enquiry, now, &mut term.rng)?;
+    let account = term
+        .run(&mut call)
+        .await?
+        .map_err(refused(Step::AccountEnquiry))?;
+    let bill = account
+        .bills
+        .as_ref()
+        .and_then(|b| b.first())
+        .ok_or(OpError::NoBill)?;
+    let amount = match amount {
+        Some(a) => a,
+        None => bill
+            .amount_due
+            .as_ref()
+            .and_then(|due| due.amount.as_ref())
+            .and_then(|m| m.to_amount().ok())
+            .ok_or(OpError::Input("amount (the bill states none)"))?,
+    };
+    conductor_flow::validate_bill_amount(bill, amount).map_err(OpError::Amount)?;
+    let request = CreateTransactionRequest {
+        external_reference: ExternalReference::generate(&mut term.rng),
+        items: one_item(Item {
+            id: bill.id.clone(),
+            reference: enquiry.reference.clone(),
+            description: None,
+            amount: Some(WireMoney::from(amount)),
+        })?,
+        amount: None,
+        complete: None,
+        payment_method: None,
+        meta_data: None,
+    };
+    let (seq, now) = (term.next_seq(), term.now());
+    let mut pay = BillPayment::primitive(
+        cfg,
+        request,
+        Settle::Complete(PaymentMethod::Cash),
+        seq,
+        now,
+        &mut term.rng,
+    );
+    finish_bill(term, &mut pay).await
+}
+
+/// Conductor composite flow: a partner transaction for `amount`, then
+/// complete with cash.
+pub async fn pay_partner<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    apis: &Apis,
+    biller: &str,
+    customer: &str,
+    reference: Option<&str>,
+    amount: Amount,
+) -> OpResult<BillOutcome, S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
+    term.admits_sale()?;
+    let cfg = apis
+        .conductor
+        .as_ref()
+        .ok_or(OpError::NotConfigured(Api::Conductor))?;
+    let request = PartnerCreateTransactionRequest {
+        external_reference: ExternalReference::generate(&mut term.rng),
+        biller_code: text("biller", biller)?,
+        reference: reference.map(|r| text("reference", r)).transpose()?,
+        amount: WireMoney::from(amount),
+        identifier: identifier(customer)?,
+        complete: None,
+        payment_method: None,
+        meta_data: None,
+    };
+    let (seq, now) = (term.next_seq(), term.now());
+    let mut pay = BillPayment::composite(
+        cfg,
+        request,
+        Settle::Complete(PaymentMethod::Cash),
+        seq,
+        now,
+        &mut term.rng,
+    );
+    finish_bill(term, &mut pay).await
+}
+
+/// Catalogue order: read the catalogue one level under `category`, order
+/// `quantity` of `product` for the customer, pay the order in a
+/// transaction completed with cash.
+#[allow(clippy::too_many_arguments)] // one per operator input
+pub async fn order<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    apis: &Apis,
+    biller: &str,
+    customer: &str,
+    category: &str,
+    product: &str,
+    quantity: u32,
+) -> OpResult<BillOutcome, S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
+    term.admits_sale()?;
+    let cfg = apis
+        .conductor
+        .as_ref()
+        .ok_or(OpError::NotConfigured(Api::Conductor))?;
+    let now = term.now();
+    let mut call = conductor_flow::get_catalogs(cfg, Some(category), Some(1), now, &mut term.rng)?;
+    let catalog = term
+        .run(&mut call)
+        .await?
+        .map_err(refused(Step::Catalogue))?
+        .data
+        .ok_or(OpError::Refused(Step::Catalogue, None))?;
+    let mut products = Vec::new();
+    products
+        .push(OrderProductItem {
+            code: text("product", product)?,
+            quantity,
+        })
+        .map_err(|_| OpError::Input("product"))?;
+    let request = CreateOrderRequest {
+        biller_code: text("biller", biller)?,
+        identifier: identifier(customer)?,
+        products,
+    };
+    let now = term.now();
+    let mut call = conductor_flow::create_order(cfg, &catalog, &request, now, &mut term.rng)
+        .map_err(OpError::Order)?;
+    let order = term
+        .run(&mut call)
+        .await?
+        .map_err(refused(Step::Order))?
+        .data
+        .ok_or(OpError::Refused(Step::Order, None))?;
+    let request = CreateTransactionRequest {
+        external_reference: ExternalReference::generate(&mut term.rng),
+        items: one_item(Item {
+            id: order.id.clone(),
+            reference: None,
+            description: None,
+            amount: order.amount,
+        })?,
+        amount: None,
+        complete: None,
+        payment_method: None,
+        meta_data: None,
+    };
+    let (seq, now) = (term.next_seq(), term.now());
+    let mut pay = BillPayment::primitive(
+        cfg,
+        request,
+        Settle::Complete(PaymentMethod::Cash),
+        seq,
+        now,
+        &mut term.rng,
+    );
+    finish_bill(term, &mut pay).await
+}
+
+/// MoMo: request `amount` from the payer `msisdn`, poll to a final status.
+pub async fn momo_pay<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    apis: &mut Apis,
+    msisdn: &str,
+    amount: Amount,
+    provider: &str,
+) -> OpResult<PaymentOutcome, S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
+    term.admits_sale()?;
+    let request = PaymentRequest {
+        amount,
+        customer: CustomerReference::try_from_str(msisdn).ok_or(OpError::Input("msisdn"))?,
+        provider: text("provider", provider)?,
+        external_id: None,
+        note: None,
+    };
+    let (seq, now) = (term.next_seq(), term.now());
+    let Apis { momo, tokens, .. } = apis;
+    let cfg = momo.as_ref().ok_or(OpError::NotConfigured(Api::MoMo))?;
+    let mut pay = Payment::new(cfg, tokens, request, seq, now, &mut term.rng);
+    let outcome = term.run(&mut pay).await?;
+    if let PaymentOutcome::Pending { record, .. } = &outcome {
+        term.adopt(record)?;
+    }
+    Ok(outcome)
+}
+
+fn tenders<E>(amount: &LedgerAmount) -> OpResult<Tenders, E> {
+    Tenders::from_slice(&[Tender {
+        account_type: Some(AccountType::Default),
+        amount: amount.clone(),
+        card_number: None,
+        reference: None,
+        tender_type: TenderType::Cash,
+    }])
+    .map_err(|_| OpError::Input("tenders"))
+}
+
+async fn finish_sale<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    sale: &mut Sale<'_>,
+) -> OpResult<SaleOutcome, S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
+    let outcome = term.run(sale).await?;
+    match &outcome {
+        SaleOutcome::Pending(record)
+        | SaleOutcome::Sold {
+            confirmation: Confirmation::Pending(record),
+            ..
+        } => term.adopt(record)?,
+        _ => {}
+    }
+    Ok(outcome)
+}
+
+/// Electrum airtime (or data): optionally a trial first, then the
+/// purchase with its reversal stored before it leaves, then the
+/// confirmation.
+pub async fn airtime<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    apis: &Apis,
+    msisdn: &str,
+    product: &str,
+    amount: Amount,
+    trial: bool,
+) -> OpResult<SaleOutcome, S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
+    term.admits_sale()?;
+    let cfg = apis
+        .electrum
+        .as_ref()
+        .ok_or(OpError::NotConfigured(Api::Electrum))?;
+    let ledger = LedgerAmount::from_amount(amount, None).map_err(|_| OpError::Input("amount"))?;
+    let mut request = PurchaseRequest {
+        transaction_labels: None,
+        id: Uuid::from_bytes([0; 16]),
+        time: UnixTime::from_millis(0).to_timestamp(),
+        originator: cfg.originator.clone(),
+        client: cfg.client.clone(),
+        settlement_entity: None,
+        receiver: None,
+        third_party_identifiers: Vec::new(),
+        basket_ref: None,
+        tran_type: None,
+        src_acc_type: None,
+        dest_acc_type: None,
+        stan: None,
+        rrn: None,
+        amounts: Some(Amounts::request(ledger.clone())),
+        product: Product::reference(product, None).ok_or(OpError::Input("product"))?,
+        tenders: Some(tenders(&ledger)?),
+        payment_methods: None,
+        recipient_msisdn: Msisdn::new(msisdn),
+        sender_msisdn: None,
+    };
+    if trial {
+        let now = term.now();
+        electrum_flow::prepare(cfg, &mut request, now, &mut term.rng)
+            .map_err(|_| OpError::Input("purchase request"))?;
+        let mut call = electrum_flow::trial(cfg, &request, now, &mut term.rng)
+            .map_err(|_| OpError::Input("purchase request"))?;
+        term.run(&mut call).await?.map_err(refused(Step::Trial))?;
+    }
+    let (seq, now) = (term.next_seq(), term.now());
+    let mut sale = Sale::airtime(cfg, request, true, seq, now, &mut term.rng);
+    finish_sale(term, &mut sale).await
+}
+
+/// Electrum voucher: provision, confirm; the slip carries the PIN.
+pub async fn voucher<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    apis: &Apis,
+    product: &str,
+    amount: Amount,
+) -> OpResult<SaleOutcome, S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
+    term.admits_sale()?;
+    let cfg = apis
+        .electrum
+        .as_ref()
+        .ok_or(OpError::NotConfigured(Api::Electrum))?;
+    let ledger = LedgerAmount::from_amount(amount, None).map_err(|_| OpError::Input("amount"))?;
+    let request = VoucherRequest {
+        transaction_labels: None,
+        id: Uuid::from_bytes([0; 16]),
+        time: UnixTime::from_millis(0).to_timestamp(),
+        originator: cfg.originator.clone(),
+        client: cfg.client.clone(),
+        settlement_entity: None,
+        receiver: None,
+        third_party_identifiers: Vec::new(),
+        basket_ref: None,
+        tran_type: None,
+        src_acc_type: None,
+        dest_acc_type: None,
+        stan: None,
+        rrn: None,
+        amounts: Some(Amounts::request(ledger.clone())),
+        product: Product::reference(product, None).ok_or(OpError::Input("product"))?,
+        tenders: Some(tenders(&ledger)?),
+        payment_methods: None,
+    };
+    let (seq, now) = (term.next_seq(), term.now());
+    let mut sale = Sale::voucher(cfg, request, seq, now, &mut term.rng);
+    finish_sale(term, &mut sale).await
+}

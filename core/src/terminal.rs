@@ -1,0 +1,214 @@
+//! The terminal: one value holding what every platform wires together —
+//! a [`Connect`] (HTTPS sessions), a [`Store`] (the outbox's records), a
+//! [`Clock`], a CSPRNG, the outbox index and the caller's buffers — with
+//! the few things an application does with them: run a flow, hand a
+//! pending record to the outbox, flush the outbox.
+//!
+//! The desktop `till` and the firmware both build one of these and call
+//! [`crate::ops`] on it; neither re-implements a flow or the outbox.
+
+use rand_core::RngCore;
+
+use crate::delivery::Context;
+use crate::driver::{self, Buffers, Clock, Connect, DriveError, FlushReport};
+use crate::flow::{Flow, Now};
+use crate::momo::flow::TokenCache;
+use crate::outbox::{self, Outbox, OutboxError, Record, RestoreReport, Store};
+use crate::time::Instant;
+use crate::{conductor, electrum, momo};
+
+/// The three APIs' credentials, as configured; `None` = not configured.
+/// MoMo's bearer token lives here too, kept between payments.
+#[derive(Debug, Clone, Default)]
+pub struct Apis {
+    /// Moment Conductor.
+    pub conductor: Option<conductor::flow::Config>,
+    /// MTN MoMo Collection.
+    pub momo: Option<momo::flow::Config>,
+    /// MoMo's bearer token cache.
+    pub tokens: TokenCache,
+    /// Electrum Airtime.
+    pub electrum: Option<electrum::flow::Config>,
+}
+
+impl Apis {
+    /// What outbox deliveries need.
+    pub fn context(&mut self) -> Context<'_> {
+        Context {
+            conductor: self.conductor.as_ref(),
+            momo: self.momo.as_ref().map(|c| (c, &mut self.tokens)),
+            electrum: self.electrum.as_ref(),
+        }
+    }
+}
+
+/// The buffers a terminal runs flows with (see [`Buffers`]).
+pub struct TerminalBuffers<'b> {
+    /// Request bodies.
+    pub body: &'b mut [u8],
+    /// Response bodies.
+    pub response: &'b mut [u8],
+    /// Records, at least [`outbox::RECORD_MAX_LEN`].
+    pub record: &'b mut [u8],
+}
+
+/// Connector, store, outbox, clock, RNG and buffers (see the module docs).
+pub struct Terminal<'b, T, S, C, R> {
+    /// Opens HTTPS sessions.
+    pub connect: T,
+    /// Holds the outbox's records.
+    pub store: S,
+    /// Which records are pending, and when each is due.
+    pub outbox: Outbox,
+    /// Both clocks and a timer.
+    pub clock: C,
+    /// The CSPRNG for ids, keys and jitter.
+    pub rng: R,
+    bufs: TerminalBuffers<'b>,
+}
+
+impl<T, S, C, R> core::fmt::Debug for Terminal<'_, T, S, C, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Terminal")
+            .field("pending", &self.outbox.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'b, T, S, C, R> Terminal<'b, T, S, C, R>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
+    /// A terminal over `store`, its outbox restored from what the store
+    /// holds (every record due now).
+    pub async fn open(
+        connect: T,
+        mut store: S,
+        mut clock: C,
+        rng: R,
+        bufs: TerminalBuffers<'b>,
+    ) -> Result<(Self, RestoreReport), S::Error> {
+        let mut outbox = Outbox::new();
+        let now = clock.now().instant;
+        let report = outbox::restore(&mut store, &mut outbox, bufs.record, now).await?;
+        if report.restored > 0 {
+            info!(
+                "outbox: {} record(s) restored, {} unreadable, {} deferred",
+                report.restored, report.unreadable, report.deferred
+            );
+        }
+        Ok((
+            Self {
+                connect,
+                store,
+                outbox,
+                clock,
+                rng,
+                bufs,
+            },
+            report,
+        ))
+    }
+
+    /// Both clocks now.
+    pub fn now(&mut self) -> Now {
+        self.clock.now()
+    }
+
+    /// The sequence number the next sale's records get.
+    pub const fn next_seq(&self) -> u32 {
+        self.outbox.next_seq()
+    }
+
+    /// Refuse a new sale while the outbox is full.
+    pub fn admits_sale(&self) -> Result<(), OutboxError> {
+        self.outbox.admits_sale()
+    }
+
+    /// Pending records.
+    pub fn pending(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// When the outbox next has something due.
+    pub fn next_wakeup(&self) -> Option<Instant> {
+        self.outbox.next_wakeup()
+    }
+
+    /// Drive `flow` to its outcome.
+    pub async fn run<F: Flow>(&mut self, flow: &mut F) -> Result<F::Outcome, DriveError<S::Error>> {
+        let bufs = Buffers {
+            body: &mut *self.bufs.body,
+            response: &mut *self.bufs.response,
+            record: &mut *self.bufs.record,
+        };
+        driver::run(
+            flow,
+            &mut self.connect,
+            &mut self.store,
+            &mut self.clock,
+            bufs,
+        )
+        .await
+    }
+
+    /// Take over the record a flow left pending (already in the store);
+    /// due now.
+    pub fn adopt(&mut self, record: &Record) -> Result<(), OutboxError> {
+        let now = self.clock.now().instant;
+        match self.outbox.adopt(record, now) {
+            Ok(()) | Err(OutboxError::Duplicate) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deliver every due record once.
+    pub async fn flush(&mut self, apis: &mut Apis) -> Result<FlushReport, DriveError<S::Error>> {
+        let bufs = Buffers {
+            body: &mut *self.bufs.body,
+            response: &mut *self.bufs.response,
+            record: &mut *self.bufs.record,
+        };
+        let mut context = apis.context();
+        driver::flush(
+            &mut self.outbox,
+            &mut self.store,
+            &mut self.connect,
+            &mut self.clock,
+            &mut context,
+            bufs,
+            &mut self.rng,
+        )
+        .await
+    }
+
+    /// Flush until the outbox is empty or `until` (monotonic) passes,
+    /// sleeping until each next wake-up.
+    pub async fn drain(
+        &mut self,
+        apis: &mut Apis,
+        until: Instant,
+    ) -> Result<FlushReport, DriveError<S::Error>> {
+        let mut total = FlushReport::default();
+        loop {
+            let report = self.flush(apis).await?;
+            total.settled += report.settled;
+            total.retried += report.retried;
+            match self.outbox.next_wakeup() {
+                Some(next) if next <= until => self.clock.sleep_until(next).await,
+                _ => return Ok(total),
+            }
+        }
+    }
+
+    /// Call `each` with every stored record's key and bytes.
+    pub async fn for_each_record(
+        &mut self,
+        each: &mut dyn FnMut(crate::id::Uuid, &[u8]),
+    ) -> Result<(), S::Error> {
+        self.store.for_each(self.bufs.record, each).await
+    }
+}
