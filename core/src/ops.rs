@@ -49,6 +49,8 @@ pub enum Step {
     Order,
     /// Electrum trial purchase.
     Trial,
+    /// Conductor healthcheck.
+    Healthcheck,
 }
 
 /// Why an operation did not reach an outcome. Nothing was charged.
@@ -525,4 +527,27 @@ where
     let (seq, now) = (term.next_seq(), term.now());
     let mut sale = Sale::voucher(cfg, request, seq, now, &mut term.rng);
     finish_sale(term, &mut sale).await
+}
+
+/// Conductor's healthcheck: `Ok` when it answers.
+pub async fn healthcheck<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    apis: &Apis,
+) -> OpResult<(), S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
+    let cfg = apis
+        .conductor
+        .as_ref()
+        .ok_or(OpError::NotConfigured(Api::Conductor))?;
+    let now = term.now();
+    let mut call = conductor_flow::healthcheck(cfg, now, &mut term.rng)?;
+    term.run(&mut call)
+        .await?
+        .map_err(refused(Step::Healthcheck))?;
+    Ok(())
 }

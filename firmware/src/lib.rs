@@ -1,9 +1,56 @@
-//! till-firmware: the Embassy application for payment-terminal boards.
+//! till-firmware: the terminal application for boards, and the same
+//! application on the host over TAP.
 //!
-//! Placeholder until the firmware issue lands: the board glue, the operator
-//! console and the TAP build come with it. Today the crate only proves that
-//! the firmware side links against `till-core` without `std`.
+//! [`run`] is the whole app: given a network stack, two flash areas, a
+//! CSPRNG and a console, it syncs the wall clock by SNTP, restores the
+//! outbox, and serves operator commands while the outbox is flushed and
+//! the healthcheck runs in the background. Board binaries (`till-board`)
+//! and the host TAP binary (`till-tap`) only build the [`Parts`].
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
-pub use till_core as core_protocol;
+#[cfg(test)]
+extern crate std;
+
+#[macro_use]
+mod fmt;
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod console;
+pub mod net;
+
+use core::ops::Range;
+
+/// What a board (or the TAP host) hands the app.
+pub struct Parts<OF, CF, R, C> {
+    /// The network stack (its runner task is the board's).
+    pub stack: embassy_net::Stack<'static>,
+    /// Flash holding the outbox (sequential-storage map).
+    pub outbox_flash: OF,
+    /// The outbox's range inside `outbox_flash`.
+    pub outbox_range: Range<u32>,
+    /// Flash holding the configuration area.
+    pub config_flash: CF,
+    /// The configuration area's range inside `config_flash`.
+    pub config_range: Range<u32>,
+    /// A CSPRNG (the TRNG on the board).
+    pub rng: R,
+    /// The operator console (USART3 on the NUCLEO board, stdin/stdout on
+    /// the host).
+    pub console: C,
+    /// Peak stack use so far, in bytes, when the platform measures it.
+    pub stack_high_water: fn() -> Option<usize>,
+}
+
+/// Run the terminal forever.
+pub async fn run<OF, CF, R, C>(parts: Parts<OF, CF, R, C>) -> !
+where
+    OF: embedded_storage_async::nor_flash::NorFlash,
+    CF: embedded_storage_async::nor_flash::NorFlash,
+    R: rand_core::RngCore + rand_core::CryptoRng,
+    C: embedded_io_async::Read + embedded_io_async::Write,
+{
+    app::run(parts).await
+}

@@ -800,6 +800,22 @@ pub fn get_catalogs(
     ))
 }
 
+/// `POST /healthcheck`: is Conductor up? Changes nothing.
+pub fn healthcheck(
+    config: &Config,
+    now: Now,
+    rng: &mut impl RngCore,
+) -> Result<ConductorCall<'static, (), super::wire::HealthcheckResponse>, FlowError> {
+    let head = config.head(path::healthcheck()?, None)?;
+    Ok(crate::flow::Call::new(
+        head,
+        None,
+        now,
+        config.deadline,
+        rng.next_u32(),
+    ))
+}
+
 /// `POST /conductor/v1/orders` under a fresh idempotency key (repeats of
 /// the call reuse it), after checking the products against the catalogue.
 pub fn create_order<'a>(

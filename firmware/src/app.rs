@@ -1,0 +1,556 @@
+//! The app: boot (configuration, network, SNTP, outbox), then three
+//! concurrent activities sharing one terminal behind a mutex — the
+//! operator console, the outbox flusher and the periodic healthcheck.
+
+use core::cell::RefCell;
+
+use embassy_futures::join::join3;
+use embassy_futures::select::select;
+use embassy_net::tcp::client::{TcpClient, TcpClientState};
+use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use embassy_sync::mutex::Mutex;
+use embassy_sync::signal::Signal;
+use embassy_time::{Duration, Timer};
+use embedded_io_async::{Read, Write};
+use embedded_storage_async::nor_flash::NorFlash;
+use heapless::Vec;
+use rand_core::{CryptoRng, RngCore};
+use till_core::driver::Clock;
+use till_core::flash::FlashStore;
+use till_core::money::{Amount, Currency};
+use till_core::net::{Endpoint, Endpoints, Https, TLS_READ_BUFFER, TLS_WRITE_BUFFER};
+use till_core::ops;
+use till_core::outbox::{Record, RECORD_MAX_LEN};
+use till_core::slip::{BillSlip, MomoSlip, SaleSlip};
+use till_core::terminal::{Apis, Terminal, TerminalBuffers};
+
+use crate::clock::{self, EmbassyClock};
+use crate::config::{self, ConfigArea, EndpointSettings, Settings, CA_DER_CAP};
+use crate::console::{self, Answer, Command, LineReader, ParseError};
+use crate::net::Resolver;
+use crate::Parts;
+
+/// TCP connections at once: one HTTPS session at a time.
+const TCP_SOCKETS: usize = 1;
+/// TCP buffers per direction: a TLS record arrives in pieces anyway; 4 KiB
+/// keeps a full-size segment train in flight.
+const TCP_BUFFER: usize = 4096;
+/// Request bodies: an Electrum purchase with tenders is under 3 KiB.
+const BODY_BUFFER: usize = 4096;
+/// Response bodies: the terminal's answers (slips included) stay under
+/// 8 KiB; catalogue pages are asked one level deep. Answers larger than
+/// this are refused by the transport (the flows then recover).
+const RESPONSE_BUFFER: usize = 16 * 1024;
+/// How often the healthcheck runs.
+const HEALTHCHECK_PERIOD: Duration = Duration::from_secs(60);
+/// How long to wait between SNTP attempts before the time is known.
+const SNTP_RETRY: Duration = Duration::from_secs(5);
+/// When nothing is pending, the flusher still looks this often.
+const FLUSH_IDLE: Duration = Duration::from_secs(30);
+
+/// One CSPRNG shared by the TLS layer and the terminal (ids, keys,
+/// jitter). Each call borrows it briefly; no borrow spans an await.
+struct SharedRng<'r, R>(&'r RefCell<R>);
+
+impl<R: RngCore> RngCore for SharedRng<'_, R> {
+    fn next_u32(&mut self) -> u32 {
+        self.0.borrow_mut().next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0.borrow_mut().next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.0.borrow_mut().fill_bytes(dest)
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.0.borrow_mut().try_fill_bytes(dest)
+    }
+}
+
+impl<R: CryptoRng> CryptoRng for SharedRng<'_, R> {}
+
+/// Counters of the HTTPS connector, for `status`.
+pub trait NetStatsSource {
+    /// Handshakes, requests, failed connects so far.
+    fn net_stats(&self) -> till_core::net::NetStats;
+}
+
+impl<T, D, R> NetStatsSource for Https<'_, T, D, R>
+where
+    T: embedded_nal_async::TcpConnect,
+    D: embedded_nal_async::Dns,
+    R: RngCore + CryptoRng,
+{
+    fn net_stats(&self) -> till_core::net::NetStats {
+        self.stats()
+    }
+}
+
+/// The terminal and what the console needs beside it.
+struct App<'a, T, S, C, R, CF: NorFlash> {
+    term: Terminal<'a, T, S, C, R>,
+    apis: Apis,
+    config_area: ConfigArea<CF>,
+    settings: &'a Settings,
+    shop: Currency,
+    momo_currency: Currency,
+    healthy: Option<bool>,
+}
+
+fn endpoint<'s>(e: &'s EndpointSettings, ca: &'s [u8]) -> Endpoint<'s> {
+    Endpoint {
+        host: &e.host,
+        port: e.port,
+        base_path: &e.base_path,
+        ca_der: ca,
+    }
+}
+
+/// Run the terminal forever (see [`crate::run`]).
+pub async fn run<OF, CF, R, C>(parts: Parts<OF, CF, R, C>) -> !
+where
+    OF: NorFlash,
+    CF: NorFlash,
+    R: RngCore + CryptoRng,
+    C: Read + Write,
+{
+    let Parts {
+        stack,
+        outbox_flash,
+        outbox_range,
+        config_flash,
+        config_range,
+        rng,
+        mut console,
+        stack_high_water,
+    } = parts;
+    let _ = console::write(&mut console, "till firmware starting\n").await;
+
+    // Configuration: the area's, or the development default.
+    let mut ca: Vec<u8, CA_DER_CAP> = Vec::new();
+    let (config_area, settings) = match load_settings(config_flash, config_range, &mut ca).await {
+        Ok(loaded) => loaded,
+        Err(e) => halt(&mut console, "configuration", e).await,
+    };
+    if ca.is_empty() {
+        warn!("no CA certificate configured: every TLS connection will be refused (`config ca`)");
+    }
+    let (shop, momo_currency, apis) = match (
+        settings.shop_currency(),
+        settings.momo_currency(),
+        settings.apis(),
+    ) {
+        (Ok(shop), Ok(momo), Ok(apis)) => (shop, momo, apis),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            halt(&mut console, "configuration", e).await
+        }
+    };
+
+    // Network, then the wall clock: no TLS before the time is known.
+    stack.wait_config_up().await;
+    let resolver = Resolver::new(stack, &settings.hosts);
+    let mut clock = EmbassyClock::default();
+    while !clock.synced() {
+        match sync_time(stack, &resolver, &settings).await {
+            Ok(unix) => clock.set(unix, embassy_time::Instant::now()),
+            Err(e) => {
+                warn!("sntp: {:?}; retrying", e);
+                Timer::after(SNTP_RETRY).await;
+            }
+        }
+    }
+    info!("wall clock set by SNTP");
+
+    // HTTPS and the outbox.
+    let tcp_state: TcpClientState<TCP_SOCKETS, TCP_BUFFER, TCP_BUFFER> = TcpClientState::new();
+    let mut tcp = TcpClient::new(stack, &tcp_state);
+    tcp.set_timeout(Some(Duration::from_secs(15)));
+    let endpoints = Endpoints {
+        conductor: settings
+            .conductor
+            .as_ref()
+            .map(|c| endpoint(&c.endpoint, &ca)),
+        momo: settings.momo.as_ref().map(|c| endpoint(&c.endpoint, &ca)),
+        electrum: settings
+            .electrum
+            .as_ref()
+            .map(|c| endpoint(&c.endpoint, &ca)),
+    };
+    let rng = RefCell::new(rng);
+    let mut tls_read = [0u8; TLS_READ_BUFFER];
+    let mut tls_write = [0u8; TLS_WRITE_BUFFER];
+    let https = Https::new(
+        &tcp,
+        &resolver,
+        SharedRng(&rng),
+        endpoints,
+        &mut tls_read,
+        &mut tls_write,
+    );
+    let store = match FlashStore::open(outbox_flash, outbox_range).await {
+        Ok(store) => store,
+        Err(e) => halt(&mut console, "outbox flash", e).await,
+    };
+    let mut body = [0u8; BODY_BUFFER];
+    let mut response = [0u8; RESPONSE_BUFFER];
+    let mut record = [0u8; RECORD_MAX_LEN];
+    let bufs = TerminalBuffers {
+        body: &mut body,
+        response: &mut response,
+        record: &mut record,
+    };
+    let term = match Terminal::open(https, store, clock, SharedRng(&rng), bufs).await {
+        Ok((term, report)) => {
+            if report.restored > 0 {
+                info!("outbox: {} pending advice(s) restored", report.restored);
+            }
+            term
+        }
+        Err(e) => halt(&mut console, "outbox", e).await,
+    };
+    let app = Mutex::<NoopRawMutex, _>::new(App {
+        term,
+        apis,
+        config_area,
+        settings: &settings,
+        shop,
+        momo_currency,
+        healthy: None,
+    });
+    let kick = Signal::<NoopRawMutex, ()>::new();
+    let _ = console::write(&mut console, "till ready\n").await;
+    join3(
+        serve_console(&app, &kick, console, stack, stack_high_water),
+        flush_outbox(&app, &kick),
+        healthcheck(&app),
+    )
+    .await;
+    // The three loops never end.
+    loop {
+        Timer::after_secs(3600).await;
+    }
+}
+
+async fn halt<W: Write, E: core::fmt::Debug>(console: &mut W, what: &str, e: E) -> ! {
+    let mut answer = Answer::new();
+    answer.line(format_args!("till cannot start: {what}: {e:?}"));
+    loop {
+        let _ = console::write(console, &answer.0).await;
+        Timer::after_secs(10).await;
+    }
+}
+
+async fn load_settings<F: NorFlash>(
+    flash: F,
+    range: core::ops::Range<u32>,
+    ca: &mut Vec<u8, CA_DER_CAP>,
+) -> Result<(ConfigArea<F>, Settings), config::ConfigError> {
+    let mut area = ConfigArea::open(flash, range).await?;
+    area.ca(ca).await?;
+    let settings = match area.settings().await? {
+        Some(settings) => settings,
+        None => {
+            info!("configuration area empty: development settings");
+            Settings::development()?
+        }
+    };
+    Ok((area, settings))
+}
+
+async fn sync_time(
+    stack: embassy_net::Stack<'_>,
+    resolver: &Resolver<'_>,
+    settings: &Settings,
+) -> Result<till_core::time::UnixTime, clock::SntpError> {
+    use embedded_nal_async::{AddrType, Dns};
+    let server = match resolver
+        .get_host_by_name(&settings.sntp_host, AddrType::IPv4)
+        .await
+    {
+        Ok(core::net::IpAddr::V4(ip)) => ip,
+        _ => return Err(clock::SntpError::Socket),
+    };
+    clock::sntp(stack, server, settings.sntp_port).await
+}
+
+fn amount(text: &str, currency: Currency) -> Option<Amount> {
+    Amount::parse_decimal(text, currency).ok()
+}
+
+async fn serve_console<T, S, C, R, CF, IO>(
+    app: &Mutex<NoopRawMutex, App<'_, T, S, C, R, CF>>,
+    kick: &Signal<NoopRawMutex, ()>,
+    console: IO,
+    stack: embassy_net::Stack<'_>,
+    stack_high_water: fn() -> Option<usize>,
+) where
+    T: till_core::driver::Connect + NetStatsSource,
+    S: till_core::outbox::Store,
+    S::Error: core::fmt::Debug,
+    C: Clock,
+    R: RngCore,
+    CF: NorFlash,
+    IO: Read + Write,
+{
+    let mut lines = LineReader::new(console);
+    loop {
+        let mut answer = Answer::new();
+        let verb = match lines.next().await {
+            Err(_) => {
+                Timer::after_millis(100).await;
+                continue;
+            }
+            Ok(None) => {
+                answer.line(format_args!("error: line too long"));
+                "error"
+            }
+            Ok(Some(line)) => match Command::parse(line) {
+                Err(ParseError::Empty) => continue,
+                Err(ParseError::Unknown(word)) => {
+                    answer.line(format_args!("error: unknown command {word:?} (try help)"));
+                    "error"
+                }
+                Err(ParseError::Usage(usage)) => {
+                    answer.line(format_args!("usage: {usage}"));
+                    "error"
+                }
+                Ok(command) => {
+                    let mut app = app.lock().await;
+                    execute(&mut app, command, &mut answer, stack, stack_high_water).await;
+                    if app.term.pending() > 0 {
+                        kick.signal(());
+                    }
+                    command.verb()
+                }
+            },
+        };
+        answer.line(format_args!("[done] {verb}"));
+        let io = lines.io_mut();
+        let _ = console::write(io, &answer.0).await;
+    }
+}
+
+async fn execute<T, S, C, R, CF>(
+    app: &mut App<'_, T, S, C, R, CF>,
+    command: Command<'_>,
+    out: &mut Answer,
+    stack: embassy_net::Stack<'_>,
+    stack_high_water: fn() -> Option<usize>,
+) where
+    T: till_core::driver::Connect + NetStatsSource,
+    S: till_core::outbox::Store,
+    S::Error: core::fmt::Debug,
+    C: Clock,
+    R: RngCore,
+    CF: NorFlash,
+{
+    let App {
+        term,
+        apis,
+        config_area,
+        settings,
+        shop,
+        momo_currency,
+        healthy,
+    } = app;
+    match command {
+        Command::Bill {
+            biller,
+            customer,
+            reference,
+            amount: a,
+        } => {
+            let a = match a.map(|a| amount(a, *shop)) {
+                Some(None) => return out.line(format_args!("error: amount {:?}", a)),
+                Some(Some(a)) => Some(a),
+                None => None,
+            };
+            match ops::pay_bill(term, apis, biller, customer, reference, a).await {
+                Ok(o) => out.line(format_args!("{}", BillSlip("Bill payment", &o))),
+                Err(e) => out.line(format_args!("error: {e}")),
+            }
+        }
+        Command::Partner {
+            biller,
+            customer,
+            reference,
+            amount: a,
+        } => {
+            let Some(a) = amount(a, *shop) else {
+                return out.line(format_args!("error: amount {a:?}"));
+            };
+            match ops::pay_partner(term, apis, biller, customer, Some(reference), a).await {
+                Ok(o) => out.line(format_args!("{}", BillSlip("Bill payment", &o))),
+                Err(e) => out.line(format_args!("error: {e}")),
+            }
+        }
+        Command::Momo { msisdn, amount: a } => {
+            let Some(a) = amount(a, *momo_currency) else {
+                return out.line(format_args!("error: amount {a:?}"));
+            };
+            match ops::momo_pay(term, apis, msisdn, a, "till").await {
+                Ok(o) => out.line(format_args!("{}", MomoSlip(&o))),
+                Err(e) => out.line(format_args!("error: {e}")),
+            }
+        }
+        Command::Airtime {
+            msisdn,
+            product,
+            amount: a,
+        } => {
+            let Some(a) = amount(a, *shop) else {
+                return out.line(format_args!("error: amount {a:?}"));
+            };
+            match ops::airtime(term, apis, msisdn, product, a, true).await {
+                Ok(o) => out.line(format_args!("{}", SaleSlip("Airtime", &o))),
+                Err(e) => out.line(format_args!("error: {e}")),
+            }
+        }
+        Command::Voucher { product, amount: a } => {
+            let Some(a) = amount(a, *shop) else {
+                return out.line(format_args!("error: amount {a:?}"));
+            };
+            match ops::voucher(term, apis, product, a).await {
+                Ok(o) => out.line(format_args!("{}", SaleSlip("Voucher", &o))),
+                Err(e) => out.line(format_args!("error: {e}")),
+            }
+        }
+        Command::Status => {
+            match stack.config_v4() {
+                Some(c) => out.line(format_args!("ip           {}", c.address)),
+                None => out.line(format_args!("ip           (none)")),
+            }
+            let now = term.now();
+            out.line(format_args!("wall clock   {}", now.unix.to_timestamp()));
+            out.line(format_args!("outbox       {} pending", term.pending()));
+            let stats = term.connect.net_stats();
+            out.line(format_args!(
+                "https        {} handshakes, {} requests, {} failed connects",
+                stats.handshakes, stats.requests, stats.connect_failures
+            ));
+            out.line(format_args!(
+                "healthcheck  {}",
+                match healthy {
+                    Some(true) => "ok",
+                    Some(false) => "FAILING",
+                    None => "not run yet",
+                }
+            ));
+            match stack_high_water() {
+                Some(bytes) => out.line(format_args!("stack peak   {bytes} bytes")),
+                None => out.line(format_args!("stack peak   (not measured here)")),
+            }
+        }
+        Command::Outbox => {
+            let mut any = false;
+            let result = term
+                .for_each_record(&mut |key, bytes| {
+                    any = true;
+                    match till_core::json::decode::<Record>(bytes) {
+                        Ok(r) => {
+                            out.line(format_args!("{}  seq {}  {}", key, r.seq, r.advice.kind()))
+                        }
+                        Err(_) => out.line(format_args!("{key}  UNREADABLE (kept)")),
+                    }
+                })
+                .await;
+            if let Err(e) = result {
+                out.line(format_args!("error: outbox store {e:?}"));
+            } else if !any {
+                out.line(format_args!("outbox empty"));
+            }
+        }
+        Command::Flush => match term.flush(apis).await {
+            Ok(r) => out.line(format_args!(
+                "outbox: {} settled, {} retried, {} pending",
+                r.settled,
+                r.retried,
+                term.pending()
+            )),
+            Err(e) => out.line(format_args!("error: {e}")),
+        },
+        Command::Config => {
+            out.line(format_args!("{:?}", settings));
+            out.line(format_args!("(secrets are never shown)"));
+        }
+        Command::ConfigCa(text) => {
+            let mut der: Vec<u8, CA_DER_CAP> = Vec::new();
+            if config::base64_decode(text, &mut der).is_none() || der.is_empty() {
+                return out.line(format_args!("error: not base64 DER"));
+            }
+            match config_area.store_ca(&der).await {
+                Ok(()) => out.line(format_args!(
+                    "CA stored ({} bytes); restart to use it",
+                    der.len()
+                )),
+                Err(e) => out.line(format_args!("error: {e:?}")),
+            }
+        }
+        Command::Help => out.line(format_args!("{}", console::HELP)),
+    }
+}
+
+async fn flush_outbox<T, S, C, R, CF>(
+    app: &Mutex<NoopRawMutex, App<'_, T, S, C, R, CF>>,
+    kick: &Signal<NoopRawMutex, ()>,
+) where
+    T: till_core::driver::Connect,
+    S: till_core::outbox::Store,
+    S::Error: core::fmt::Debug,
+    C: Clock,
+    R: RngCore,
+    CF: NorFlash,
+{
+    loop {
+        let wake = app.lock().await.term.next_wakeup();
+        let at = match wake {
+            Some(at) => embassy_time::Instant::from_millis(at.as_millis()),
+            None => embassy_time::Instant::now() + FLUSH_IDLE,
+        };
+        select(Timer::at(at), kick.wait()).await;
+        let mut app = app.lock().await;
+        let App { term, apis, .. } = &mut *app;
+        if term.pending() == 0 {
+            continue;
+        }
+        match term.flush(apis).await {
+            Ok(r) if r.settled + r.retried > 0 => info!(
+                "outbox: {} settled, {} retried, {} pending",
+                r.settled,
+                r.retried,
+                term.pending()
+            ),
+            Ok(_) => {}
+            Err(e) => error!("outbox flush: {}", crate::fmt::Shown(&e)),
+        }
+    }
+}
+
+async fn healthcheck<T, S, C, R, CF>(app: &Mutex<NoopRawMutex, App<'_, T, S, C, R, CF>>)
+where
+    T: till_core::driver::Connect,
+    S: till_core::outbox::Store,
+    S::Error: core::fmt::Debug,
+    C: Clock,
+    R: RngCore,
+    CF: NorFlash,
+{
+    loop {
+        Timer::after(HEALTHCHECK_PERIOD).await;
+        let mut app = app.lock().await;
+        let App {
+            term,
+            apis,
+            healthy,
+            ..
+        } = &mut *app;
+        if apis.conductor.is_none() {
+            continue;
+        }
+        let ok = ops::healthcheck(term, apis).await.is_ok();
+        if !ok {
+            warn!("healthcheck: Conductor is not answering");
+        }
+        *healthy = Some(ok);
+    }
+}

@@ -1,0 +1,41 @@
+//! `till-board`: the till terminal on an ST NUCLEO-H743ZI2.
+//!
+//! Flash and run (probe-rs, runner set in `.cargo/config.toml`):
+//!
+//! ```text
+//! cargo run --release -p till-firmware --features board \
+//!     --target thumbv7em-none-eabihf --bin till-board
+//! ```
+//!
+//! Logs go out over RTT (defmt); the operator console is the ST-LINK
+//! virtual COM port (USART3, 115200 8N1). Sizes: `firmware/size-report`.
+#![no_std]
+#![no_main]
+#![deny(unsafe_code)]
+
+#[path = "../board/mod.rs"]
+mod board;
+
+use defmt_rtt as _;
+use embassy_executor::{Executor, Spawner};
+use panic_probe as _;
+use static_cell::StaticCell;
+
+#[cortex_m_rt::entry]
+fn main() -> ! {
+    // First, before anything else runs on the stack below us: paint the
+    // free stack so that `status` can report the peak stack use.
+    board::paint_stack();
+
+    static EXECUTOR: StaticCell<Executor> = StaticCell::new();
+    EXECUTOR
+        .init(Executor::new())
+        .run(|spawner| spawner.spawn(defmt::unwrap!(app(spawner))))
+}
+
+/// The app task. The TLS handshake runs in here (on the one MSP stack).
+#[embassy_executor::task]
+async fn app(spawner: Spawner) -> ! {
+    let parts = board::init(spawner);
+    till_firmware::run(parts).await
+}

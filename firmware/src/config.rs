@@ -1,0 +1,382 @@
+//! The terminal's configuration: endpoints, credentials, identity, the
+//! trust anchor, static host names and the SNTP server.
+//!
+//! It lives in a flash area of its own, kept by the same power-fail-safe,
+//! ECC-safe store as the outbox (till-core's `FlashStore`): key
+//! [`KEY_SETTINGS`] holds the settings as JSON, key [`KEY_CA`] the CA
+//! certificate as DER. A board with an empty area runs on
+//! [`Settings::development`], built in at compile time and pointing at a
+//! local sandbox. Secrets never reach a log: `Debug` and `defmt` print
+//! them redacted.
+
+use core::ops::Range;
+
+use embedded_storage_async::nor_flash::NorFlash;
+use heapless::{String, Vec};
+use serde::{Deserialize, Serialize};
+use till_core::electrum::wire::{Institution, Originator};
+use till_core::flash::FlashStore;
+use till_core::fmt::Secret;
+use till_core::id::Uuid;
+use till_core::money::Currency;
+use till_core::outbox::Store;
+use till_core::terminal::Apis;
+use till_core::time::Duration;
+
+/// A host name: embedded-tls compares at most 64 bytes.
+pub const HOST_CAP: usize = till_core::net::HOST_CAP;
+/// Static host entries, for networks without DNS (a lab, the TAP test).
+pub const MAX_HOSTS: usize = 4;
+/// The CA certificate (DER): a P-256 root is ~0.5 KiB, an RSA one ~1.5;
+/// the store takes records up to `RECORD_MAX_LEN` (2 KiB).
+pub const CA_DER_CAP: usize = till_core::outbox::RECORD_MAX_LEN;
+/// The settings as JSON: about 1.2 KiB with every field at its longest
+/// realistic value; the store's record limit.
+pub const SETTINGS_JSON_CAP: usize = till_core::outbox::RECORD_MAX_LEN;
+
+/// Store key of the settings (JSON).
+pub const KEY_SETTINGS: Uuid =
+    Uuid::from_bytes([0, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 1]);
+/// Store key of the CA certificate (DER).
+pub const KEY_CA: Uuid = Uuid::from_bytes([0, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 2]);
+
+/// Where one API lives.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EndpointSettings {
+    /// DNS name (connected to, sent as SNI, matched against SANs).
+    pub host: String<HOST_CAP>,
+    /// TCP port.
+    pub port: u16,
+    /// Path prefix in front of the API's paths (`""` for none).
+    pub base_path: String<{ till_core::net::BASE_PATH_CAP }>,
+}
+
+/// Moment Conductor.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConductorSettings {
+    /// Where.
+    pub endpoint: EndpointSettings,
+    /// The `sk_…` key.
+    pub secret_key: String<{ till_core::conductor::flow::SECRET_KEY_CAP }>,
+    /// `Retailer-Id`.
+    pub retailer_id: String<{ till_core::conductor::flow::RETAILER_ID_CAP }>,
+}
+
+/// MTN MoMo Collection.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MomoSettings {
+    /// Where.
+    pub endpoint: EndpointSettings,
+    /// `Ocp-Apim-Subscription-Key`.
+    pub subscription_key: String<{ till_core::momo::flow::SUBSCRIPTION_KEY_CAP }>,
+    /// The API user (UUID text).
+    pub api_user: String<36>,
+    /// The API key.
+    pub api_key: String<{ till_core::momo::wire::API_KEY_CAP }>,
+    /// `X-Target-Environment`.
+    pub target_environment: String<{ till_core::momo::wire::TARGET_ENVIRONMENT_CAP }>,
+    /// The currency MoMo payments are in (ISO 4217 alpha).
+    pub currency: String<3>,
+}
+
+/// Electrum Airtime.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ElectrumSettings {
+    /// Where.
+    pub endpoint: EndpointSettings,
+    /// Basic-auth password (the user name is the client id).
+    pub password: String<{ till_core::electrum::flow::PASSWORD_CAP }>,
+}
+
+/// A static host name.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HostEntry {
+    /// The name.
+    pub name: String<HOST_CAP>,
+    /// Its IPv4 address.
+    pub ip: [u8; 4],
+}
+
+/// Everything but the CA.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Settings {
+    /// Terminal, merchant and institution (Electrum's originator).
+    pub originator: Originator,
+    /// The institution sending to Electrum; its id is the Basic user.
+    pub client: Institution,
+    /// The shop's currency for bills and airtime (ISO 4217 alpha).
+    pub currency: String<3>,
+    /// Conductor, if the shop sells bills.
+    pub conductor: Option<ConductorSettings>,
+    /// MoMo, if the shop takes MoMo payments.
+    pub momo: Option<MomoSettings>,
+    /// Electrum, if the shop sells airtime and vouchers.
+    pub electrum: Option<ElectrumSettings>,
+    /// Names resolved without DNS.
+    pub hosts: Vec<HostEntry, MAX_HOSTS>,
+    /// The SNTP server (a name or an IPv4 literal) and port.
+    pub sntp_host: String<HOST_CAP>,
+    /// The SNTP port (123).
+    pub sntp_port: u16,
+}
+
+impl core::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Settings")
+            .field("terminal", &self.originator.terminal_id)
+            .field(
+                "conductor",
+                &self.conductor.as_ref().map(|c| &c.endpoint.host),
+            )
+            .field("momo", &self.momo.as_ref().map(|c| &c.endpoint.host))
+            .field(
+                "electrum",
+                &self.electrum.as_ref().map(|c| &c.endpoint.host),
+            )
+            .field("sntp", &self.sntp_host)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Settings {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "Settings {{ terminal: {}, sntp: {} }}",
+            self.originator.terminal_id.as_str(),
+            self.sntp_host.as_str()
+        )
+    }
+}
+
+/// Why settings could not be used or stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ConfigError {
+    /// A field does not fit or does not parse (which).
+    Field(&'static str),
+    /// The stored settings are not readable JSON.
+    Unreadable,
+    /// The flash area failed.
+    Flash,
+}
+
+fn fit<const N: usize>(what: &'static str, value: &str) -> Result<String<N>, ConfigError> {
+    String::try_from(value).map_err(|_| ConfigError::Field(what))
+}
+
+impl EndpointSettings {
+    /// `host:port` with no path prefix.
+    pub fn new(host: &str, port: u16) -> Result<Self, ConfigError> {
+        Ok(Self {
+            host: fit("endpoint host", host)?,
+            port,
+            base_path: String::new(),
+        })
+    }
+}
+
+impl Settings {
+    /// The build-time default: every API at `sandbox.till:8443` (a local
+    /// till-sandbox), its public test credentials, and the sandbox's test
+    /// terminal identity. `TILL_DEV_HOST` at build time changes the host.
+    pub fn development() -> Result<Self, ConfigError> {
+        let host = option_env!("TILL_DEV_HOST").unwrap_or("sandbox.till");
+        let endpoint = EndpointSettings::new(host, 8443)?;
+        let originator: Originator = till_core::json::decode(
+            br#"{"institution":{"id":"11111111","name":"Buy Stuff Shop"},"terminalId":"term0001",
+            "merchant":{"merchantType":"4444","merchantId":"merchant1234567",
+            "merchantName":{"name":"Buy Stuff Shop","city":"Cape Town","region":"WC","country":"ZA"}}}"#,
+        )
+        .map_err(|_| ConfigError::Field("originator"))?;
+        Ok(Self {
+            originator,
+            client: Institution {
+                id: fit("client id", "22222222")?,
+                name: fit("client name", "TransAcquire Co")?,
+            },
+            currency: fit("currency", "ZAR")?,
+            conductor: Some(ConductorSettings {
+                endpoint: endpoint.clone(),
+                secret_key: fit("conductor key", "sk_test_till_terminal_0003")?,
+                retailer_id: fit("retailer id", "retailer_001")?,
+            }),
+            momo: Some(MomoSettings {
+                endpoint: endpoint.clone(),
+                subscription_key: fit("subscription key", "0b9f4c5d2e7a4c6f8d1e3a5b7c9d0e1f")?,
+                api_user: fit("api user", "c72025f5-5cd1-4630-99e4-8ba4722fad56")?,
+                api_key: fit("api key", "f1db798c98df4bcf83b538175893bbf0")?,
+                target_environment: fit("target environment", "sandbox")?,
+                currency: fit("momo currency", "EUR")?,
+            }),
+            electrum: Some(ElectrumSettings {
+                endpoint,
+                password: fit("electrum password", "sandbox")?,
+            }),
+            hosts: Vec::new(),
+            sntp_host: fit("sntp host", host)?,
+            sntp_port: 123,
+        })
+    }
+
+    /// The shop's currency.
+    pub fn shop_currency(&self) -> Result<Currency, ConfigError> {
+        Currency::from_alpha(&self.currency).map_err(|_| ConfigError::Field("currency"))
+    }
+
+    /// MoMo's currency.
+    pub fn momo_currency(&self) -> Result<Currency, ConfigError> {
+        match &self.momo {
+            Some(m) => {
+                Currency::from_alpha(&m.currency).map_err(|_| ConfigError::Field("momo currency"))
+            }
+            None => self.shop_currency(),
+        }
+    }
+
+    /// The credentials as till-core wants them.
+    pub fn apis(&self) -> Result<Apis, ConfigError> {
+        let deadline = Duration::from_secs(10);
+        Ok(Apis {
+            conductor: self
+                .conductor
+                .as_ref()
+                .map(|c| till_core::conductor::flow::Config {
+                    secret_key: Secret::new(c.secret_key.clone()),
+                    retailer_id: c.retailer_id.clone(),
+                    meta_data: None,
+                    deadline,
+                }),
+            momo: match &self.momo {
+                Some(m) => Some(till_core::momo::flow::Config {
+                    subscription_key: Secret::new(m.subscription_key.clone()),
+                    api_user: Uuid::parse(&m.api_user)
+                        .map_err(|_| ConfigError::Field("api user"))?,
+                    api_key: Secret::new(m.api_key.clone()),
+                    target_environment: m.target_environment.clone(),
+                    callback_url: None,
+                    poll_deadline: Duration::from_secs(20),
+                }),
+                None => None,
+            },
+            tokens: Default::default(),
+            electrum: match &self.electrum {
+                Some(e) => Some(till_core::electrum::flow::Config {
+                    username: fit("client id", &self.client.id)?,
+                    password: Secret::new(e.password.clone()),
+                    originator: self.originator.clone(),
+                    client: self.client.clone(),
+                    deadline,
+                }),
+                None => None,
+            },
+        })
+    }
+}
+
+/// The configuration area (see the module docs).
+pub struct ConfigArea<F: NorFlash> {
+    store: FlashStore<F>,
+    buf: [u8; SETTINGS_JSON_CAP],
+}
+
+impl<F: NorFlash> ConfigArea<F> {
+    /// The area `range` of `flash`.
+    pub async fn open(flash: F, range: Range<u32>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            store: FlashStore::open(flash, range)
+                .await
+                .map_err(|_| ConfigError::Flash)?,
+            buf: [0; SETTINGS_JSON_CAP],
+        })
+    }
+
+    /// Give the flash back (to hand it to [`crate::run`] after
+    /// provisioning).
+    pub fn into_flash(self) -> F {
+        self.store.into_inner()
+    }
+
+    /// The stored settings, or `None` if the area holds none.
+    pub async fn settings(&mut self) -> Result<Option<Settings>, ConfigError> {
+        let len = self
+            .store
+            .get(KEY_SETTINGS, &mut self.buf)
+            .await
+            .map_err(|_| ConfigError::Flash)?;
+        match len {
+            None => Ok(None),
+            Some(len) => till_core::json::decode(self.buf.get(..len).unwrap_or_default())
+                .map(Some)
+                .map_err(|_| ConfigError::Unreadable),
+        }
+    }
+
+    /// Store `settings`.
+    pub async fn store_settings(&mut self, settings: &Settings) -> Result<(), ConfigError> {
+        let len = till_core::json::encode(settings, &mut self.buf)
+            .map_err(|_| ConfigError::Field("settings too large"))?;
+        let value = self.buf.get(..len).ok_or(ConfigError::Field("settings"))?;
+        self.store
+            .put(KEY_SETTINGS, value)
+            .await
+            .map_err(|_| ConfigError::Flash)
+    }
+
+    /// The stored CA certificate (DER) into `out`; `false` if none.
+    pub async fn ca(&mut self, out: &mut Vec<u8, CA_DER_CAP>) -> Result<bool, ConfigError> {
+        let len = self
+            .store
+            .get(KEY_CA, &mut self.buf)
+            .await
+            .map_err(|_| ConfigError::Flash)?;
+        match len {
+            None => Ok(false),
+            Some(len) => {
+                out.clear();
+                out.extend_from_slice(self.buf.get(..len).unwrap_or_default())
+                    .map_err(|_| ConfigError::Field("ca too large"))?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Store the CA certificate (DER).
+    pub async fn store_ca(&mut self, der: &[u8]) -> Result<(), ConfigError> {
+        if der.len() > CA_DER_CAP {
+            return Err(ConfigError::Field("ca too large"));
+        }
+        self.store
+            .put(KEY_CA, der)
+            .await
+            .map_err(|_| ConfigError::Flash)
+    }
+}
+
+/// Decode standard base64 (padding optional, whitespace ignored) into
+/// `out`; `None` on a bad character or overflow.
+pub fn base64_decode<const N: usize>(text: &str, out: &mut Vec<u8, N>) -> Option<()> {
+    out.clear();
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' | b' ' | b'\r' | b'\n' | b'\t' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8).ok()?;
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(())
+}

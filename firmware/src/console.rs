@@ -1,0 +1,324 @@
+//! The operator console: one command per line, answers and slips as text,
+//! each command's output ending with `[done] <command>` so a person or a
+//! test can tell where it ends.
+//!
+//! ```text
+//! bill <biller> <customer> [reference] [amount]   Conductor: enquiry, pay, complete
+//! partner <biller> <customer> <reference> <amount> Conductor composite flow
+//! momo <msisdn> <amount>                          MoMo payment, polled to final
+//! airtime <msisdn> <product> <amount>             Electrum airtime with confirmation
+//! voucher <product> <amount>                      Electrum voucher (PIN on the slip)
+//! status                                          network, clock, outbox, stack
+//! outbox                                          pending advices
+//! flush                                           deliver due advices now
+//! config | config ca <base64 DER>                 show settings | store the CA
+//! help
+//! ```
+
+use core::fmt::{self, Write as _};
+
+use embedded_io_async::{Read, Write};
+use heapless::{String, Vec};
+
+/// Longest command line: `config ca` with a 2 KiB certificate in base64.
+pub const LINE_CAP: usize = 3 * 1024;
+/// Most words in a command.
+pub const MAX_WORDS: usize = 8;
+/// One answer (a voucher slip with its redeem instructions is the
+/// longest, about 1 KiB).
+pub const ANSWER_CAP: usize = 2 * 1024;
+
+/// A parsed command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command<'l> {
+    /// Conductor primitive flow.
+    Bill {
+        /// Biller code.
+        biller: &'l str,
+        /// Customer identifier (`kind=value` or a value).
+        customer: &'l str,
+        /// Product reference.
+        reference: Option<&'l str>,
+        /// Decimal amount; `None` pays the amount due.
+        amount: Option<&'l str>,
+    },
+    /// Conductor composite flow.
+    Partner {
+        /// Biller code.
+        biller: &'l str,
+        /// Customer identifier.
+        customer: &'l str,
+        /// Product reference.
+        reference: &'l str,
+        /// Decimal amount.
+        amount: &'l str,
+    },
+    /// MoMo payment.
+    Momo {
+        /// The payer.
+        msisdn: &'l str,
+        /// Decimal amount.
+        amount: &'l str,
+    },
+    /// Electrum airtime.
+    Airtime {
+        /// The recipient.
+        msisdn: &'l str,
+        /// Product id.
+        product: &'l str,
+        /// Decimal amount.
+        amount: &'l str,
+    },
+    /// Electrum voucher.
+    Voucher {
+        /// Product id.
+        product: &'l str,
+        /// Decimal amount.
+        amount: &'l str,
+    },
+    /// Network, clock, outbox, stack.
+    Status,
+    /// Pending advices.
+    Outbox,
+    /// Deliver due advices now.
+    Flush,
+    /// Show the settings.
+    Config,
+    /// Store the CA certificate.
+    ConfigCa(&'l str),
+    /// The command list.
+    Help,
+}
+
+/// Why a line is not a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError<'l> {
+    /// Nothing on the line.
+    Empty,
+    /// Not a command.
+    Unknown(&'l str),
+    /// The command's words are wrong: its usage.
+    Usage(&'static str),
+}
+
+impl Command<'_> {
+    /// Parse one line.
+    pub fn parse(line: &str) -> Result<Command<'_>, ParseError<'_>> {
+        let mut words: Vec<&str, MAX_WORDS> = Vec::new();
+        for word in line.split_ascii_whitespace() {
+            words
+                .push(word)
+                .map_err(|_| ParseError::Usage("too many words"))?;
+        }
+        let (verb, args) = words.split_first().ok_or(ParseError::Empty)?;
+        let usage = |u| ParseError::Usage(u);
+        Ok(match (*verb, args) {
+            ("bill", [biller, customer]) => Command::Bill {
+                biller,
+                customer,
+                reference: None,
+                amount: None,
+            },
+            ("bill", [biller, customer, reference]) => Command::Bill {
+                biller,
+                customer,
+                reference: Some(reference),
+                amount: None,
+            },
+            ("bill", [biller, customer, reference, amount]) => Command::Bill {
+                biller,
+                customer,
+                reference: Some(reference),
+                amount: Some(amount),
+            },
+            ("bill", _) => return Err(usage("bill <biller> <customer> [reference] [amount]")),
+            ("partner", [biller, customer, reference, amount]) => Command::Partner {
+                biller,
+                customer,
+                reference,
+                amount,
+            },
+            ("partner", _) => {
+                return Err(usage("partner <biller> <customer> <reference> <amount>"))
+            }
+            ("momo", [msisdn, amount]) => Command::Momo { msisdn, amount },
+            ("momo", _) => return Err(usage("momo <msisdn> <amount>")),
+            ("airtime", [msisdn, product, amount]) => Command::Airtime {
+                msisdn,
+                product,
+                amount,
+            },
+            ("airtime", _) => return Err(usage("airtime <msisdn> <product> <amount>")),
+            ("voucher", [product, amount]) => Command::Voucher { product, amount },
+            ("voucher", _) => return Err(usage("voucher <product> <amount>")),
+            ("status", []) => Command::Status,
+            ("outbox", []) => Command::Outbox,
+            ("flush", []) => Command::Flush,
+            ("config", []) => Command::Config,
+            ("config", ["ca", der]) => Command::ConfigCa(der),
+            ("config", _) => return Err(usage("config | config ca <base64 DER>")),
+            ("help", _) => Command::Help,
+            (other, _) => return Err(ParseError::Unknown(other)),
+        })
+    }
+
+    /// The verb, for `[done] <verb>`.
+    pub const fn verb(&self) -> &'static str {
+        match self {
+            Self::Bill { .. } => "bill",
+            Self::Partner { .. } => "partner",
+            Self::Momo { .. } => "momo",
+            Self::Airtime { .. } => "airtime",
+            Self::Voucher { .. } => "voucher",
+            Self::Status => "status",
+            Self::Outbox => "outbox",
+            Self::Flush => "flush",
+            Self::Config | Self::ConfigCa(_) => "config",
+            Self::Help => "help",
+        }
+    }
+}
+
+/// The help text.
+pub const HELP: &str = "commands:
+  bill <biller> <customer> [reference] [amount]
+  partner <biller> <customer> <reference> <amount>
+  momo <msisdn> <amount>
+  airtime <msisdn> <product> <amount>
+  voucher <product> <amount>
+  status | outbox | flush | config | config ca <base64 DER> | help";
+
+/// Reads lines from the console.
+pub struct LineReader<R> {
+    io: R,
+    line: Vec<u8, LINE_CAP>,
+    pending: Vec<u8, 64>,
+    overflow: bool,
+}
+
+impl<R: Read> LineReader<R> {
+    /// Over `io`.
+    pub fn new(io: R) -> Self {
+        Self {
+            io,
+            line: Vec::new(),
+            pending: Vec::new(),
+            overflow: false,
+        }
+    }
+
+    /// The console, to answer on.
+    pub fn io_mut(&mut self) -> &mut R {
+        &mut self.io
+    }
+
+    /// The next complete line (without its end), or `None` if it was too
+    /// long (it is then skipped).
+    pub async fn next(&mut self) -> Result<Option<&str>, R::Error> {
+        self.line.clear();
+        self.overflow = false;
+        loop {
+            while let Some((&byte, _)) = self.pending.split_first() {
+                self.pending.remove(0);
+                match byte {
+                    b'\n' => {
+                        if self.overflow {
+                            return Ok(None);
+                        }
+                        let text = core::str::from_utf8(&self.line).unwrap_or("");
+                        return Ok(Some(text.trim_end_matches('\r')));
+                    }
+                    _ if self.overflow => {}
+                    _ => {
+                        if self.line.push(byte).is_err() {
+                            self.overflow = true;
+                        }
+                    }
+                }
+            }
+            let mut chunk = [0u8; 64];
+            let n = self.io.read(&mut chunk).await?;
+            if n == 0 {
+                // End of input: wait for more rather than spin.
+                embassy_time::Timer::after_millis(50).await;
+                continue;
+            }
+            let _ = self
+                .pending
+                .extend_from_slice(chunk.get(..n).unwrap_or_default());
+        }
+    }
+}
+
+/// Text for the console, collected before it is written.
+pub struct Answer(pub String<ANSWER_CAP>);
+
+impl Answer {
+    /// Empty.
+    pub const fn new() -> Self {
+        Self(String::new())
+    }
+
+    /// Append a line.
+    pub fn line(&mut self, args: fmt::Arguments<'_>) {
+        // A full answer is cut; the console shows what fits.
+        let _ = self.0.write_fmt(args);
+        let _ = self.0.push('\n');
+    }
+}
+
+impl Default for Answer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Write `text` to the console.
+pub async fn write<W: Write>(io: &mut W, text: &str) -> Result<(), W::Error> {
+    io.write_all(text.as_bytes()).await?;
+    io.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_with_their_arguments() {
+        assert_eq!(
+            Command::parse("bill za_dstv 8604275423086 SUBS"),
+            Ok(Command::Bill {
+                biller: "za_dstv",
+                customer: "8604275423086",
+                reference: Some("SUBS"),
+                amount: None
+            })
+        );
+        assert_eq!(
+            Command::parse("  momo 46733123999   25.00\r"),
+            Ok(Command::Momo {
+                msisdn: "46733123999",
+                amount: "25.00"
+            })
+        );
+        assert_eq!(Command::parse("status"), Ok(Command::Status));
+        assert_eq!(
+            Command::parse("config ca AAAA"),
+            Ok(Command::ConfigCa("AAAA"))
+        );
+    }
+
+    #[test]
+    fn bad_lines_get_the_usage_not_a_crash() {
+        assert_eq!(Command::parse(""), Err(ParseError::Empty));
+        assert_eq!(Command::parse("sell"), Err(ParseError::Unknown("sell")));
+        assert!(matches!(
+            Command::parse("momo 1"),
+            Err(ParseError::Usage(_))
+        ));
+        assert!(matches!(
+            Command::parse("a b c d e f g h i j"),
+            Err(ParseError::Usage(_))
+        ));
+    }
+}

@@ -1,0 +1,290 @@
+//! Firmware in the loop: the board's app, built for the host (`till-tap`),
+//! on embassy-net over a TAP device, against till-sandbox — both inside a
+//! network namespace of the test's own, so nothing leaves it.
+//!
+//! The operator drives it through its console: a bill payment, a MoMo
+//! payment, and an airtime sale whose purchase answer is lost (sandbox
+//! fault), which must end with the reversal delivered. The sandbox's
+//! ledger (read from its SQLite state) must then show the bill and the
+//! payment charged once and the airtime sold and reversed.
+//!
+//! Needs root (or CAP_NET_ADMIN) for `ip netns` and `/dev/net/tun`. Where
+//! that is missing the test says so and passes as skipped — unless
+//! `TILL_REQUIRE_TAP=1` (set by `.ci/run`), which makes it fail instead.
+//!
+//! The sandbox runs as a second instance of this test binary
+//! (`sandbox_in_namespace`, ignored unless launched by the main test), so
+//! the test needs no other binary than the one cargo built.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use till_sandbox::{FaultKind, FaultRule, Sandbox, SandboxConfig};
+
+/// The namespace's addresses (TOOLCHAIN_FACTS' recipe): the sandbox on the
+/// TAP interface, the firmware behind it.
+const SANDBOX_IP: &str = "192.168.69.100";
+const FIRMWARE_IP: &str = "192.168.69.2/24";
+/// The name the firmware reaches the sandbox by (a SAN of its certificate).
+const SANDBOX_NAME: &str = "sandbox.till";
+/// Set by the main test for the sandbox instance.
+const ROLE_DIR: &str = "TILL_TAP_SANDBOX_DIR";
+
+/// The network namespace; deleted (with everything in it) on drop.
+struct Namespace {
+    name: String,
+}
+
+impl Namespace {
+    fn create() -> Result<Self, String> {
+        let name = format!("till-tap-{}", std::process::id());
+        let ns = Self { name };
+        let ip = |args: &[&str]| -> Result<(), String> {
+            let out = Command::new("ip")
+                .args(args)
+                .output()
+                .map_err(|e| format!("ip {args:?}: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "ip {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
+        };
+        ip(&["netns", "add", &ns.name])?;
+        let n = ns.name.as_str();
+        ip(&["netns", "exec", n, "ip", "link", "set", "lo", "up"])?;
+        ip(&[
+            "netns", "exec", n, "ip", "tuntap", "add", "name", "tap0", "mode", "tap",
+        ])?;
+        let addr = format!("{SANDBOX_IP}/24");
+        ip(&[
+            "netns", "exec", n, "ip", "addr", "add", &addr, "dev", "tap0",
+        ])?;
+        ip(&["netns", "exec", n, "ip", "link", "set", "tap0", "up"])?;
+        Ok(ns)
+    }
+
+    fn command(&self, program: &Path) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).arg(program);
+        c
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// A child process killed on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Lines a child prints, as they come.
+fn lines(out: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Collect lines until one contains `end`; everything read so far on
+/// timeout, as the error.
+fn until(rx: &Receiver<String>, end: &str, timeout: Duration) -> Result<String, String> {
+    let deadline = Instant::now() + timeout;
+    let mut seen = String::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains(end) {
+                    return Ok(seen);
+                }
+            }
+            Err(_) => return Err(format!("no {end:?} within {timeout:?}; got:\n{seen}")),
+        }
+    }
+}
+
+struct Console {
+    stdin: ChildStdin,
+    out: Receiver<String>,
+}
+
+impl Console {
+    fn run(&mut self, command: &str) -> String {
+        writeln!(self.stdin, "{command}").expect("console write");
+        let verb = command.split_whitespace().next().unwrap_or("");
+        until(
+            &self.out,
+            &format!("[done] {verb}"),
+            Duration::from_secs(60),
+        )
+        .unwrap_or_else(|e| panic!("{command}: {e}"))
+    }
+}
+
+/// The sandbox instance, started by the main test inside the namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by firmware_over_tap_sells_and_reverses inside its namespace"]
+async fn sandbox_in_namespace() {
+    let Some(dir) = std::env::var_os(ROLE_DIR).map(PathBuf::from) else {
+        return;
+    };
+    let sandbox = Sandbox::start(SandboxConfig {
+        listen: format!("{SANDBOX_IP}:8443").parse().expect("listen"),
+        extra_names: vec![SANDBOX_NAME.to_string()],
+        ca_out: Some(dir.join("ca.pem")),
+        state_path: Some(dir.join("state.db")),
+        sntp_listen: Some(format!("{SANDBOX_IP}:123").parse().expect("sntp")),
+        momo_delay: Duration::from_millis(300),
+        // The airtime purchase takes effect, its answer never arrives.
+        faults: vec![
+            FaultRule::new("POST /airtime/v5/purchases", FaultKind::ProcessThenClose).times(1),
+        ],
+        ..SandboxConfig::default()
+    })
+    .await
+    .expect("sandbox starts in the namespace");
+    println!("SANDBOX READY {}", sandbox.base_url());
+    // Serve until the main test closes our stdin.
+    tokio::task::spawn_blocking(|| {
+        let mut sink = String::new();
+        while std::io::stdin()
+            .read_line(&mut sink)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+        {}
+    })
+    .await
+    .expect("stdin");
+    sandbox.shutdown().await;
+}
+
+#[test]
+fn firmware_over_tap_sells_and_reverses() {
+    let required = std::env::var("TILL_REQUIRE_TAP").is_ok_and(|v| v == "1");
+    let ns = match Namespace::create() {
+        Ok(ns) => ns,
+        Err(e) if !required => {
+            eprintln!("SKIPPED firmware_over_tap_sells_and_reverses: no network namespace ({e}); set TILL_REQUIRE_TAP=1 to make this a failure");
+            return;
+        }
+        Err(e) => panic!("TILL_REQUIRE_TAP=1 but the namespace cannot be made: {e}"),
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    // The sandbox, inside the namespace.
+    let me = std::env::current_exe().expect("test binary");
+    let mut sandbox = ns.command(&me);
+    sandbox
+        .args([
+            "--ignored",
+            "--exact",
+            "sandbox_in_namespace",
+            "--nocapture",
+        ])
+        .env(ROLE_DIR, dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut sandbox = Running(sandbox.spawn().expect("sandbox process"));
+    let sandbox_out = lines(sandbox.0.stdout.take().expect("stdout"));
+    until(&sandbox_out, "SANDBOX READY", Duration::from_secs(60)).expect("sandbox ready");
+
+    // The firmware, inside the namespace, provisioned like a factory would.
+    let mut firmware = ns.command(Path::new(env!("CARGO_BIN_EXE_till-tap")));
+    firmware
+        .args(["--tap", "tap0", "--ip", FIRMWARE_IP])
+        .arg("--state-dir")
+        .arg(dir.path().join("firmware"))
+        .arg("--ca")
+        .arg(dir.path().join("ca.pem"))
+        .args(["--host", &format!("{SANDBOX_NAME}={SANDBOX_IP}")])
+        .args(["--sntp", &format!("{SANDBOX_IP}:123")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut firmware = Running(firmware.spawn().expect("till-tap"));
+    let mut console = Console {
+        stdin: firmware.0.stdin.take().expect("stdin"),
+        out: lines(firmware.0.stdout.take().expect("stdout")),
+    };
+    until(&console.out, "till ready", Duration::from_secs(60)).expect("firmware ready");
+
+    let bill = console.run("bill za_dstv 8604275423086 SUBS");
+    assert!(bill.contains("Customer     CHARGED"), "{bill}");
+    let momo = console.run("momo 46733123999 25.00");
+    assert!(momo.contains("Status       SUCCESSFUL"), "{momo}");
+    let airtime = console.run("airtime 27821234567 759 50.00");
+    assert!(
+        airtime.contains("NOT CHARGED") || airtime.contains("PENDING"),
+        "the lost purchase is not charged (or pending its reversal): {airtime}"
+    );
+
+    // The reversal is delivered: inline, or by the outbox in the
+    // background; either way the outbox ends empty.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let outbox = console.run("outbox");
+        if outbox.contains("outbox empty") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reversal never went out: {outbox}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let status = console.run("status");
+    assert!(status.contains("outbox       0 pending"), "{status}");
+
+    let ledger = till_sandbox::ledger::read_state(&dir.path().join("state.db")).expect("ledger");
+    let of = |kind: &str| -> Vec<i64> {
+        ledger
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.amount_minor)
+            .collect()
+    };
+    assert_eq!(of("bill_paid"), vec![39_550], "{ledger:?}");
+    assert_eq!(of("payment_succeeded"), vec![2_500], "{ledger:?}");
+    assert_eq!(
+        of("airtime_sold"),
+        vec![5_000],
+        "the purchase took effect: {ledger:?}"
+    );
+    assert_eq!(
+        of("reversal_applied"),
+        vec![-5_000],
+        "and was reversed: {ledger:?}"
+    );
+
+    drop(console);
+    drop(firmware);
+    drop(sandbox);
+    drop(ns);
+}
