@@ -14,7 +14,7 @@
 use core::ops::Range;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use defmt::{info, unwrap};
+use defmt::{info, unwrap, warn};
 use embassy_embedded_hal::flash::partition::Partition;
 use embassy_executor::Spawner;
 use embassy_net::StackResources;
@@ -59,27 +59,30 @@ pub type BoardParts = Parts<FlashArea, FlashArea, BoardRng, Console>;
 const SECTOR: u32 = 128 * 1024;
 /// Offset of bank 2 from the start of flash (0x0800_0000).
 const BANK2: u32 = 0x10_0000;
-/// Sectors of the outbox. The outbox store needs
-/// `FlashStore::min_pages()` = 3 sectors on this flash (checked below).
+/// Sectors of the outbox. Both areas are till-core `FlashStore`s, which
+/// need `FlashStore::min_pages()` = 3 sectors on this flash (checked
+/// below).
 const OUTBOX_SECTORS: u32 = 3;
-/// Sectors of the configuration area (a sequential-storage map needs at
-/// least 2).
-const CONFIG_SECTORS: u32 = 2;
+/// Sectors of the configuration area (a `FlashStore` too).
+const CONFIG_SECTORS: u32 = 3;
 /// Outbox: 0x0810_0000..0x0816_0000.
 const OUTBOX: Range<u32> = BANK2..BANK2 + OUTBOX_SECTORS * SECTOR;
-/// Configuration: 0x0816_0000..0x0818_0000. 0x0818_0000.. stays free.
+/// Configuration: 0x0816_0000..0x081C_0000. 0x081C_0000.. stays free.
 const CONFIG: Range<u32> = OUTBOX.end..OUTBOX.end + CONFIG_SECTORS * SECTOR;
 
 const _: () = {
     assert!(flash::WRITE_SIZE == 32, "H7 flash word is 256 bits");
     assert!(flash::MAX_ERASE_SIZE as u32 == SECTOR);
     assert!(CONFIG.end <= 2 * BANK2, "data areas must stay in bank 2");
-    // The outbox store's flash word (largest of read and write size) must
-    // be one sequential-storage supports (<= 32 bytes), and the outbox area
-    // must hold at least the pages the store asks for.
+    // The stores' flash word (largest of read and write size) must be one
+    // sequential-storage supports (<= 32 bytes), and each area must hold
+    // at least the pages a store asks for.
     match till_core::flash::FlashStore::<FlashArea>::min_pages() {
-        Some(pages) => assert!(pages <= OUTBOX_SECTORS, "outbox area too small"),
-        None => panic!("a flash sector cannot hold the largest outbox item"),
+        Some(pages) => {
+            assert!(pages <= OUTBOX_SECTORS, "outbox area too small");
+            assert!(pages <= CONFIG_SECTORS, "configuration area too small");
+        }
+        None => panic!("a flash sector cannot hold the largest item"),
     }
 };
 
@@ -149,8 +152,10 @@ pub fn init(spawner: Spawner) -> BoardParts {
     info!("till-board: NUCLEO-H743ZI2, 400 MHz");
 
     // Instruction cache only: safe with DMA, and TLS is compute-bound.
-    let mut core = unwrap!(cortex_m::Peripherals::take());
-    core.SCB.enable_icache();
+    match cortex_m::Peripherals::take() {
+        Some(mut core) => core.SCB.enable_icache(),
+        None => warn!("core peripherals already taken: instruction cache left off"),
+    }
 
     let mut rng = Rng::new(p.RNG, Irqs);
     let seed = rand_core::RngCore::next_u64(&mut rng);
