@@ -1,15 +1,11 @@
-//! The app: boot (configuration, network, SNTP, outbox), then three
-//! concurrent activities sharing one terminal behind a mutex — the
-//! operator console, the outbox flusher and the periodic healthcheck.
+//! The app: boot (configuration, network, SNTP, outbox), then one loop in
+//! which the operator console, the outbox flusher (at the outbox's next
+//! due time) and the periodic healthcheck take turns on one terminal.
 
 use core::cell::RefCell;
 
-use embassy_futures::join::join3;
-use embassy_futures::select::select;
+use embassy_futures::select::{select3, Either3};
 use embassy_net::tcp::client::{TcpClient, TcpClientState};
-use embassy_sync::blocking_mutex::raw::NoopRawMutex;
-use embassy_sync::mutex::Mutex;
-use embassy_sync::signal::Signal;
 use embassy_time::{Duration, Timer};
 use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::NorFlash;
@@ -208,7 +204,7 @@ where
         }
         Err(e) => halt(&mut console, "outbox", e).await,
     };
-    let app = Mutex::<NoopRawMutex, _>::new(App {
+    let mut app = App {
         term,
         apis,
         config_area,
@@ -216,18 +212,35 @@ where
         shop,
         momo_currency,
         healthy: None,
-    });
-    let kick = Signal::<NoopRawMutex, ()>::new();
-    let _ = console::write(&mut console, "till ready\n").await;
-    join3(
-        serve_console(&app, &kick, console, stack, stack_high_water),
-        flush_outbox(&app, &kick),
-        healthcheck(&app),
-    )
-    .await;
-    // The three loops never end.
+    };
+    let mut lines = LineReader::new(console);
+    let _ = console::write(lines.io_mut(), "till ready\n").await;
+
+    // One loop, not three tasks: the console, the outbox flusher and the
+    // healthcheck take turns, so only one flow's future exists at a time
+    // (each holds a TLS session and a flow: tens of KiB).
+    let mut next_health = embassy_time::Instant::now() + HEALTHCHECK_PERIOD;
     loop {
-        Timer::after_secs(3600).await;
+        let flush_at = match app.term.next_wakeup() {
+            Some(at) => embassy_time::Instant::from_millis(at.as_millis()),
+            None => embassy_time::Instant::now() + FLUSH_IDLE,
+        };
+        let answer = match select3(lines.next(), Timer::at(flush_at), Timer::at(next_health)).await
+        {
+            Either3::First(line) => Some(command(&mut app, line, stack, stack_high_water).await),
+            Either3::Second(()) => {
+                flush_outbox(&mut app).await;
+                None
+            }
+            Either3::Third(()) => {
+                healthcheck(&mut app).await;
+                next_health = embassy_time::Instant::now() + HEALTHCHECK_PERIOD;
+                None
+            }
+        };
+        if let Some(answer) = answer {
+            let _ = console::write(lines.io_mut(), &answer.0).await;
+        }
     }
 }
 
@@ -277,57 +290,49 @@ fn amount(text: &str, currency: Currency) -> Option<Amount> {
     Amount::parse_decimal(text, currency).ok()
 }
 
-async fn serve_console<T, S, C, R, CF, IO>(
-    app: &Mutex<NoopRawMutex, App<'_, T, S, C, R, CF>>,
-    kick: &Signal<NoopRawMutex, ()>,
-    console: IO,
+/// Answer one console line.
+async fn command<T, S, C, R, CF, E>(
+    app: &mut App<'_, T, S, C, R, CF>,
+    line: Result<Option<&str>, E>,
     stack: embassy_net::Stack<'_>,
     stack_high_water: fn() -> Option<usize>,
-) where
+) -> Answer
+where
     T: till_core::driver::Connect + NetStatsSource,
     S: till_core::outbox::Store,
     S::Error: core::fmt::Debug,
     C: Clock,
     R: RngCore,
     CF: NorFlash,
-    IO: Read + Write,
 {
-    let mut lines = LineReader::new(console);
-    loop {
-        let mut answer = Answer::new();
-        let verb = match lines.next().await {
-            Err(_) => {
-                Timer::after_millis(100).await;
-                continue;
-            }
-            Ok(None) => {
-                answer.line(format_args!("error: line too long"));
+    let mut answer = Answer::new();
+    let verb = match line {
+        Err(_) => {
+            Timer::after_millis(100).await;
+            return answer;
+        }
+        Ok(None) => {
+            answer.line(format_args!("error: line too long"));
+            "error"
+        }
+        Ok(Some(line)) => match Command::parse(line) {
+            Err(ParseError::Empty) => return answer,
+            Err(ParseError::Unknown(word)) => {
+                answer.line(format_args!("error: unknown command {word:?} (try help)"));
                 "error"
             }
-            Ok(Some(line)) => match Command::parse(line) {
-                Err(ParseError::Empty) => continue,
-                Err(ParseError::Unknown(word)) => {
-                    answer.line(format_args!("error: unknown command {word:?} (try help)"));
-                    "error"
-                }
-                Err(ParseError::Usage(usage)) => {
-                    answer.line(format_args!("usage: {usage}"));
-                    "error"
-                }
-                Ok(command) => {
-                    let mut app = app.lock().await;
-                    execute(&mut app, command, &mut answer, stack, stack_high_water).await;
-                    if app.term.pending() > 0 {
-                        kick.signal(());
-                    }
-                    command.verb()
-                }
-            },
-        };
-        answer.line(format_args!("[done] {verb}"));
-        let io = lines.io_mut();
-        let _ = console::write(io, &answer.0).await;
-    }
+            Err(ParseError::Usage(usage)) => {
+                answer.line(format_args!("usage: {usage}"));
+                "error"
+            }
+            Ok(command) => {
+                execute(app, command, &mut answer, stack, stack_high_water).await;
+                command.verb()
+            }
+        },
+    };
+    answer.line(format_args!("[done] {verb}"));
+    answer
 }
 
 async fn execute<T, S, C, R, CF>(
@@ -490,43 +495,7 @@ async fn execute<T, S, C, R, CF>(
     }
 }
 
-async fn flush_outbox<T, S, C, R, CF>(
-    app: &Mutex<NoopRawMutex, App<'_, T, S, C, R, CF>>,
-    kick: &Signal<NoopRawMutex, ()>,
-) where
-    T: till_core::driver::Connect,
-    S: till_core::outbox::Store,
-    S::Error: core::fmt::Debug,
-    C: Clock,
-    R: RngCore,
-    CF: NorFlash,
-{
-    loop {
-        let wake = app.lock().await.term.next_wakeup();
-        let at = match wake {
-            Some(at) => embassy_time::Instant::from_millis(at.as_millis()),
-            None => embassy_time::Instant::now() + FLUSH_IDLE,
-        };
-        select(Timer::at(at), kick.wait()).await;
-        let mut app = app.lock().await;
-        let App { term, apis, .. } = &mut *app;
-        if term.pending() == 0 {
-            continue;
-        }
-        match term.flush(apis).await {
-            Ok(r) if r.settled + r.retried > 0 => info!(
-                "outbox: {} settled, {} retried, {} pending",
-                r.settled,
-                r.retried,
-                term.pending()
-            ),
-            Ok(_) => {}
-            Err(e) => error!("outbox flush: {}", crate::fmt::Shown(&e)),
-        }
-    }
-}
-
-async fn healthcheck<T, S, C, R, CF>(app: &Mutex<NoopRawMutex, App<'_, T, S, C, R, CF>>)
+async fn flush_outbox<T, S, C, R, CF>(app: &mut App<'_, T, S, C, R, CF>)
 where
     T: till_core::driver::Connect,
     S: till_core::outbox::Store,
@@ -535,22 +504,43 @@ where
     R: RngCore,
     CF: NorFlash,
 {
-    loop {
-        Timer::after(HEALTHCHECK_PERIOD).await;
-        let mut app = app.lock().await;
-        let App {
-            term,
-            apis,
-            healthy,
-            ..
-        } = &mut *app;
-        if apis.conductor.is_none() {
-            continue;
-        }
-        let ok = ops::healthcheck(term, apis).await.is_ok();
-        if !ok {
-            warn!("healthcheck: Conductor is not answering");
-        }
-        *healthy = Some(ok);
+    let App { term, apis, .. } = app;
+    if term.pending() == 0 {
+        return;
     }
+    match term.flush(apis).await {
+        Ok(r) if r.settled + r.retried > 0 => info!(
+            "outbox: {} settled, {} retried, {} pending",
+            r.settled,
+            r.retried,
+            term.pending()
+        ),
+        Ok(_) => {}
+        Err(e) => error!("outbox flush: {}", crate::fmt::Shown(&e)),
+    }
+}
+
+async fn healthcheck<T, S, C, R, CF>(app: &mut App<'_, T, S, C, R, CF>)
+where
+    T: till_core::driver::Connect,
+    S: till_core::outbox::Store,
+    S::Error: core::fmt::Debug,
+    C: Clock,
+    R: RngCore,
+    CF: NorFlash,
+{
+    let App {
+        term,
+        apis,
+        healthy,
+        ..
+    } = app;
+    if apis.conductor.is_none() {
+        return;
+    }
+    let ok = ops::healthcheck(term, apis).await.is_ok();
+    if !ok {
+        warn!("healthcheck: Conductor is not answering");
+    }
+    *healthy = Some(ok);
 }

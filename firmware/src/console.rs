@@ -188,12 +188,15 @@ pub const HELP: &str = "commands:
   voucher <product> <amount>
   status | outbox | flush | config | config ca <base64 DER> | help";
 
-/// Reads lines from the console.
+/// Reads lines from the console. Cancel-safe: a `next` dropped while it
+/// waits for input keeps what it has read for the next call.
 pub struct LineReader<R> {
     io: R,
     line: Vec<u8, LINE_CAP>,
     pending: Vec<u8, 64>,
     overflow: bool,
+    /// `line` holds a line already returned: clear it first.
+    returned: bool,
 }
 
 impl<R: Read> LineReader<R> {
@@ -204,6 +207,7 @@ impl<R: Read> LineReader<R> {
             line: Vec::new(),
             pending: Vec::new(),
             overflow: false,
+            returned: false,
         }
     }
 
@@ -215,13 +219,17 @@ impl<R: Read> LineReader<R> {
     /// The next complete line (without its end), or `None` if it was too
     /// long (it is then skipped).
     pub async fn next(&mut self) -> Result<Option<&str>, R::Error> {
-        self.line.clear();
-        self.overflow = false;
+        if self.returned {
+            self.line.clear();
+            self.overflow = false;
+            self.returned = false;
+        }
         loop {
             while let Some((&byte, _)) = self.pending.split_first() {
                 self.pending.remove(0);
                 match byte {
                     b'\n' => {
+                        self.returned = true;
                         if self.overflow {
                             return Ok(None);
                         }
