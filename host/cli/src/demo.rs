@@ -134,7 +134,7 @@ impl Tour<'_, '_> {
         ) -> Result<(Money, Vec<String>, Option<String>), TerminalError>,
     {
         if !self.options.json {
-            println!("\n> {name}");
+            say!("\n> {name}");
         }
         let before = self.term.net_stats();
         let started = Instant::now();
@@ -161,9 +161,9 @@ impl Tour<'_, '_> {
         };
         if !self.options.json {
             for line in &report.slip {
-                println!("    {line}");
+                say!("    {line}");
             }
-            println!(
+            say!(
                 "  {} {} — {} ({} requests, {} TLS handshake{}, {} ms)",
                 if report.ok { "ok" } else { "UNEXPECTED" },
                 report.name,
@@ -196,7 +196,7 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, TerminalError> {
     let _ = std::fs::remove_file(&outbox_path);
     let config = Config::for_sandbox(sandbox.base_url(), sandbox.ca_pem(), outbox_path);
     if !options.json {
-        println!(
+        say!(
             "till demo — sandbox at {} (fresh CA), outbox on emulated flash in {}",
             sandbox.base_url(),
             dir.display()
@@ -232,7 +232,7 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, TerminalError> {
         millis: started.elapsed().as_millis() as u64,
     };
     if options.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
@@ -427,12 +427,17 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
 }
 
 fn print_summary(report: &DemoReport) {
-    println!(
+    say!(
         "\n{:<56} {:<12} {:<12} {:>5} {:>4} {:>7}",
-        "step", "expected", "outcome", "reqs", "tls", "ms"
+        "step",
+        "expected",
+        "outcome",
+        "reqs",
+        "tls",
+        "ms"
     );
     for s in &report.steps {
-        println!(
+        say!(
             "{:<56} {:<12} {:<12} {:>5} {:>4} {:>7}{}",
             s.name,
             s.expected,
@@ -443,7 +448,7 @@ fn print_summary(report: &DemoReport) {
             if s.ok { "" } else { "  <- UNEXPECTED" }
         );
     }
-    println!(
+    say!(
         "\n{} in {} ms",
         if report.ok {
             "all outcomes as expected"

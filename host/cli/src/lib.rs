@@ -18,6 +18,16 @@
 //! - [`demo`]: `till demo`, the whole tour against an in-process sandbox.
 #![forbid(unsafe_code)]
 
+/// `println!` that does not panic when stdout is gone (`till … | head`):
+/// what cannot be written is dropped; the exit status still tells.
+#[macro_export]
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 pub mod config;
 pub mod demo;
 pub mod net;

@@ -20,8 +20,8 @@ use till_core::ops;
 use till_host::config::{self, Config};
 use till_host::demo::{self, DemoOptions};
 use till_host::net::NetResources;
-use till_host::slip;
-use till_host::terminal::{self, HostTerminalExt, TerminalError};
+use till_host::terminal::{self, HostStoreError, HostTerminalExt, TerminalError};
+use till_host::{say, slip};
 
 /// The till payment terminal on the desktop.
 #[derive(Debug, Parser)]
@@ -97,6 +97,31 @@ struct BillArgs {
 
 #[derive(Debug, Subcommand)]
 enum ConductorCommand {
+    /// Single operation: account enquiry (who the customer is, what is due).
+    Enquiry {
+        #[command(flatten)]
+        bill: BillArgs,
+    },
+    /// Single operation: the catalogue under a category.
+    Catalog {
+        /// Category code (default: the roots).
+        #[arg(long)]
+        category: Option<String>,
+        /// Levels below the category (1–10).
+        #[arg(long)]
+        depth: Option<u8>,
+    },
+    /// Single operation: a transaction, by id or by external reference.
+    Transaction {
+        /// Conductor's transaction id.
+        #[arg(long, conflicts_with = "reference")]
+        id: Option<String>,
+        /// The partner's external reference.
+        #[arg(long)]
+        reference: Option<String>,
+    },
+    /// Single operation: is Conductor up?
+    Healthcheck,
     /// Primitive flow: account enquiry, pay the bill, complete with cash.
     Pay {
         #[command(flatten)]
@@ -157,6 +182,18 @@ enum MomoCommand {
 
 #[derive(Debug, Subcommand)]
 enum ElectrumCommand {
+    /// Single operation: look up an MSISDN's operator and products.
+    Lookup {
+        /// The MSISDN.
+        #[arg(long)]
+        msisdn: String,
+    },
+    /// Single operation: the products of a channel.
+    Products {
+        /// Channel name.
+        #[arg(long, default_value = "POS")]
+        channel: String,
+    },
     /// Sell airtime or data: trial, purchase (reversal stored first), confirmation.
     Airtime {
         /// Recipient MSISDN.
@@ -254,7 +291,7 @@ async fn run(cli: Cli) -> Result<ExitCode, TerminalError> {
             std::fs::write(&cli.config, config::sandbox_template(&url, &ca_file)).map_err(|e| {
                 TerminalError::Other(format!("cannot write {}: {e}", cli.config.display()))
             })?;
-            println!(
+            say!(
                 "wrote {}; the secrets come from the environment:",
                 cli.config.display()
             );
@@ -264,7 +301,7 @@ async fn run(cli: Cli) -> Result<ExitCode, TerminalError> {
         Command::Config(ConfigCommand::Check) => {
             let config = load(&cli.config)?;
             terminal::apis(&config)?;
-            println!("{}: ok", cli.config.display());
+            say!("{}: ok", cli.config.display());
             Ok(ExitCode::SUCCESS)
         }
         command => {
@@ -280,7 +317,7 @@ fn load(path: &Path) -> Result<Config, TerminalError> {
 
 fn print_exports() {
     for (name, value) in config::sandbox_env() {
-        println!("  export {name}={value}");
+        say!("  export {name}={value}");
     }
 }
 
@@ -289,7 +326,7 @@ async fn serve(args: till_sandbox::cli::ServeArgs) -> Result<ExitCode, TerminalE
         .await
         .map_err(|e| TerminalError::Other(format!("sandbox: {e}")))?;
     print!("{}", till_sandbox::cli::banner(&sandbox, &args));
-    println!(
+    say!(
         "\nFor the terminal: `till config init --url {} --ca-file {}`, then",
         sandbox.base_url().replace("127.0.0.1", "localhost"),
         args.ca_out.display()
@@ -313,7 +350,7 @@ fn currency(text: &str) -> Result<Currency, TerminalError> {
 
 fn print(lines: &[String]) {
     for line in lines {
-        println!("{line}");
+        say!("{line}");
     }
 }
 
@@ -336,6 +373,9 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
         );
     }
     let shop = config.terminal.currency;
+    if let Some(code) = single_operation(&mut term, &apis, &command).await? {
+        return Ok(code);
+    }
     let money = match command {
         Command::Conductor(ConductorCommand::Pay { bill, amount: a }) => {
             let a = a.map(|a| amount(&a, shop)).transpose()?;
@@ -424,11 +464,11 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
         Command::Outbox(OutboxCommand::List) => {
             let records = term.records().await?;
             if records.is_empty() {
-                println!("outbox empty");
+                say!("outbox empty");
             }
             for record in records {
                 match record {
-                    Ok(r) => println!(
+                    Ok(r) => say!(
                         "{}  sale {}  seq {}  created {}  {}",
                         r.key,
                         r.sale,
@@ -436,14 +476,14 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
                         r.created,
                         r.advice.kind()
                     ),
-                    Err(key) => println!("{key}  UNREADABLE (kept for the operator)"),
+                    Err(key) => say!("{key}  UNREADABLE (kept for the operator)"),
                 }
             }
             return Ok(ExitCode::SUCCESS);
         }
         Command::Outbox(OutboxCommand::Flush { wait }) => {
             let report = term.drain_for(&mut apis, Duration::from_secs(wait)).await?;
-            println!(
+            say!(
                 "outbox: {} settled, {} retried, {} pending",
                 report.settled,
                 report.retried,
@@ -457,6 +497,17 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
         }
         _ => return Ok(ExitCode::SUCCESS),
     };
+    if term.pending() > 0 {
+        // What the sale left (a confirmation, a reversal, a status check)
+        // gets one attempt now; what still fails stays on the flash and
+        // goes out with the next command or `till outbox flush`.
+        let report = term.flush_due(&mut apis).await?;
+        eprintln!(
+            "till: outbox: {} settled, {} pending (kept on flash; `till outbox flush` retries)",
+            report.settled,
+            term.pending()
+        );
+    }
     let stats = term.net_stats();
     tracing::info!(
         "{} requests, {} TLS handshakes",
@@ -468,4 +519,125 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
         till_core::flow::Money::NotCharged => ExitCode::from(1),
         till_core::flow::Money::Pending => ExitCode::from(3),
     })
+}
+
+/// Print a single operation's answer as JSON (or why there is none).
+async fn answer<F, T, E>(
+    term: &mut terminal::Terminal<'_>,
+    call: &mut F,
+) -> Result<ExitCode, TerminalError>
+where
+    F: till_core::flow::Flow<Outcome = Result<T, till_core::flow::CallError<E>>>,
+    T: serde::Serialize,
+    E: std::fmt::Debug,
+{
+    match Box::pin(term.run(call)).await? {
+        Ok(value) => {
+            let mut buf = vec![0u8; till_core::json::MAX_BODY_LEN];
+            let len = till_core::json::encode(&value, &mut buf)
+                .map_err(|e| TerminalError::Other(format!("answer: {e}")))?;
+            let text: serde_json::Value = serde_json::from_slice(&buf[..len])
+                .map_err(|e| TerminalError::Other(format!("answer: {e}")))?;
+            say!("{text:#}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(till_core::flow::CallError::Refused(status, body)) => {
+            say!("refused: HTTP {} {body:?}", status.0);
+            Ok(ExitCode::from(1))
+        }
+        Err(till_core::flow::CallError::Unreachable) => {
+            say!("no answer before the deadline");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// The single operations (no money moves); `None` for anything else.
+async fn single_operation(
+    term: &mut terminal::Terminal<'_>,
+    apis: &till_core::terminal::Apis,
+    command: &Command,
+) -> Result<Option<ExitCode>, TerminalError> {
+    use till_core::conductor::flow as conductor;
+    use till_core::electrum::flow as electrum;
+    let flow_error = |e: &dyn std::fmt::Display| TerminalError::Other(format!("request: {e}"));
+    let conductor_cfg = || {
+        apis.conductor
+            .as_ref()
+            .ok_or_else(|| TerminalError::Other("conductor is not configured".into()))
+    };
+    let electrum_cfg = || {
+        apis.electrum
+            .as_ref()
+            .ok_or_else(|| TerminalError::Other("electrum is not configured".into()))
+    };
+    let now = term.now();
+    let code = match command {
+        Command::Conductor(ConductorCommand::Enquiry { bill }) => {
+            let request = till_core::conductor::wire::AccountEnquiryRequest {
+                biller_code: heapless::String::try_from(bill.biller.as_str())
+                    .map_err(|_| TerminalError::Other("--biller: too long".into()))?,
+                identifier: ops::identifier::<HostStoreError>(&bill.customer)?,
+                reference: bill
+                    .reference
+                    .as_deref()
+                    .map(heapless::String::try_from)
+                    .transpose()
+                    .map_err(|_| TerminalError::Other("--reference: too long".into()))?,
+            };
+            let mut call =
+                conductor::account_enquiry(conductor_cfg()?, &request, now, &mut term.rng)
+                    .map_err(|e| flow_error(&e))?;
+            answer(term, &mut call).await?
+        }
+        Command::Conductor(ConductorCommand::Catalog { category, depth }) => {
+            let mut call = conductor::get_catalogs(
+                conductor_cfg()?,
+                category.as_deref(),
+                *depth,
+                now,
+                &mut term.rng,
+            )
+            .map_err(|e| flow_error(&e))?;
+            answer(term, &mut call).await?
+        }
+        Command::Conductor(ConductorCommand::Transaction { id, reference }) => {
+            let target = match (id, reference) {
+                (Some(id), _) => till_core::outbox::ConductorTarget::Transaction(
+                    heapless::String::try_from(id.as_str())
+                        .map_err(|_| TerminalError::Other("--id: too long".into()))?,
+                ),
+                (None, Some(r)) => till_core::outbox::ConductorTarget::Partner(
+                    till_core::id::ExternalReference::parse(r)
+                        .map_err(|e| TerminalError::Other(format!("--reference: {e:?}")))?,
+                ),
+                (None, None) => {
+                    return Err(TerminalError::Other("give --id or --reference".into()))
+                }
+            };
+            let mut call =
+                conductor::get_transaction(conductor_cfg()?, &target, now, &mut term.rng)
+                    .map_err(|e| flow_error(&e))?;
+            answer(term, &mut call).await?
+        }
+        Command::Conductor(ConductorCommand::Healthcheck) => {
+            let mut call = conductor::healthcheck(conductor_cfg()?, now, &mut term.rng)
+                .map_err(|e| flow_error(&e))?;
+            answer(term, &mut call).await?
+        }
+        Command::Electrum(ElectrumCommand::Lookup { msisdn }) => {
+            let filters = till_core::electrum::path::LookupFilters::default();
+            let mut call =
+                electrum::lookup_msisdn(electrum_cfg()?, msisdn, &filters, now, &mut term.rng)
+                    .map_err(|e| flow_error(&e))?;
+            answer(term, &mut call).await?
+        }
+        Command::Electrum(ElectrumCommand::Products { channel }) => {
+            let mut call = electrum::list_products(electrum_cfg()?, channel, now, &mut term.rng)
+                .map_err(|e| flow_error(&e))?;
+            answer(term, &mut call).await?
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(code))
 }

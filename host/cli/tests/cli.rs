@@ -97,3 +97,66 @@ fn a_wrong_field_is_named_and_nothing_crashes() {
         stderr(&out)
     );
 }
+
+/// The single operations print the API's answer as JSON; a refusal is
+/// said, with status 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_operations_print_the_answer() {
+    let sandbox = till_sandbox::Sandbox::start(till_sandbox::SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("ca.pem"), sandbox.ca_pem()).expect("CA");
+    let init = till(
+        dir.path(),
+        &[
+            "config",
+            "init",
+            "--url",
+            sandbox.base_url(),
+            "--ca-file",
+            "ca.pem",
+        ],
+        false,
+    );
+    assert!(init.status.success(), "{init:?}");
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = till(dir.path(), args, true);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+    };
+    let account = json(&[
+        "conductor",
+        "enquiry",
+        "--biller",
+        "za_dstv",
+        "--customer",
+        "8604275423086",
+        "--reference",
+        "SUBS",
+    ]);
+    assert_eq!(
+        account["amount_due"]["amount"]["value"], "395.50",
+        "{account:#}"
+    );
+    let health = json(&["conductor", "healthcheck"]);
+    assert_eq!(health["status"]["code"], "SUCCESS", "{health:#}");
+    let lookup = json(&["electrum", "lookup", "--msisdn", "27821234567"]);
+    assert_eq!(lookup["msisdn"]["operator"]["name"], "MTN", "{lookup:#}");
+
+    let refused = till(
+        dir.path(),
+        &[
+            "conductor",
+            "enquiry",
+            "--biller",
+            "xx_nope",
+            "--customer",
+            "1",
+        ],
+        true,
+    );
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("refused: HTTP 400"));
+    sandbox.shutdown().await;
+}
