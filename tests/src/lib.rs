@@ -1,6 +1,12 @@
-//! till-tests: integration tests across crates.
+//! till-tests: integration tests across crates, in `tests/`:
 //!
-//! The scenarios (host against sandbox over real TLS, the firmware over TAP)
-//! arrive with the host, sandbox and firmware issues; each will live in its
-//! own file under `tests/`.
+//! - `core_against_sandbox.rs`: till-core's flows through the desktop
+//!   terminal (till-core's own HTTPS transport and flash outbox store)
+//!   against till-sandbox over real TLS, checked against its ledger;
+//! - `fault_matrix.rs`: every money-moving request of every sale meets
+//!   every kind of sandbox fault; after the outbox drains, the ledger must
+//!   show the customer charged exactly once or not at all, as told.
+//!
+//! The `till` binary's own tests are in `host/cli/tests/`, the firmware's
+//! TAP test in `firmware/tests/`.
 #![forbid(unsafe_code)]

@@ -144,6 +144,30 @@ async fn single_operations_print_the_answer() {
     let lookup = json(&["electrum", "lookup", "--msisdn", "27821234567"]);
     assert_eq!(lookup["msisdn"]["operator"]["name"], "MTN", "{lookup:#}");
 
+    // The same through the rustls alternative (TLS 1.2/1.3, webpki roots
+    // plus the configured CA), chosen by an environment override.
+    let mut rustls = Command::new(env!("CARGO_BIN_EXE_till"));
+    rustls
+        .current_dir(dir.path())
+        .args(["conductor", "healthcheck"])
+        .env("TILL_CONDUCTOR_TLS", "rustls")
+        .env_remove("TILL_CONFIG");
+    for (name, value) in config::sandbox_env() {
+        rustls.env(name, value);
+    }
+    let out = rustls.output().expect("till runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let health: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(health["status"]["code"], "SUCCESS");
+    // …and rustls refuses a CA that is not the sandbox's.
+    let other = till_sandbox::tls::generate_ca().expect("another CA");
+    std::fs::write(dir.path().join("other.pem"), &other.cert_pem).expect("CA");
+    let out = rustls
+        .env("TILL_CONDUCTOR_CA_FILE", "other.pem")
+        .output()
+        .expect("till runs");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
     let refused = till(
         dir.path(),
         &[
