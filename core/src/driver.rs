@@ -165,35 +165,44 @@ where
     S: Store,
     C: Clock,
 {
-    // A request the last session refused, to send first on the next one.
-    let mut refused = None;
+    // The request to send next: the flow's latest `Send`, kept when a
+    // session refuses it so that the next session sends it first.
+    let mut pending: Option<crate::flow::Transmit> = None;
     loop {
         let mut session = connect.session();
         loop {
-            let tx = match refused.take() {
-                Some(tx) => tx,
-                None => {
-                    let now = clock.now();
-                    match flow.poll(now, bufs.body).map_err(DriveError::Flow)? {
-                        Output::Persist(op) => {
-                            persist(store, &op, bufs.record).await?;
-                            continue;
-                        }
-                        Output::Wait(until) => {
-                            clock.sleep_until(until).await;
-                            continue;
-                        }
-                        Output::Done(outcome) => return Ok(outcome),
-                        Output::Send(tx) => tx,
+            if pending.is_none() {
+                let now = clock.now();
+                // The flow's output is taken apart before anything is
+                // awaited: it can hold the flow's whole outcome (kilobytes),
+                // which must not stay alive in this future across an await.
+                let next = match flow.poll(now, bufs.body).map_err(DriveError::Flow)? {
+                    Output::Done(outcome) => return Ok(outcome),
+                    Output::Persist(op) => Next::Persist(op),
+                    Output::Wait(until) => Next::Wait(until),
+                    Output::Send(tx) => Next::Send(tx),
+                };
+                match next {
+                    Next::Persist(op) => {
+                        persist(store, &op, bufs.record).await?;
+                        continue;
                     }
+                    Next::Wait(until) => {
+                        clock.sleep_until(until).await;
+                        continue;
+                    }
+                    Next::Send(tx) => pending = Some(tx),
                 }
+            }
+            let Some(tx) = pending.as_ref() else {
+                continue;
             };
             if !session.accepts(&tx.head) {
-                refused = Some(tx);
                 break;
             }
             let body = bufs.body.get(..tx.body_len).unwrap_or_default();
             let result = session.exchange(&tx.head, body, bufs.response).await;
+            pending = None;
             let now = clock.now();
             match result {
                 Ok((head, len)) => {
@@ -204,6 +213,15 @@ where
             }
         }
     }
+}
+
+/// What the driver does next, without the flow's outcome.
+// No heap to box into; one value at a time.
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    Persist(StoreOp),
+    Wait(Instant),
+    Send(crate::flow::Transmit),
 }
 
 /// What one [`flush`] did.

@@ -194,31 +194,37 @@ where
         identifier: identifier(customer)?,
         reference: reference.map(|r| text("reference", r)).transpose()?,
     };
-    let now = term.now();
-    let mut call = conductor_flow::account_enquiry(cfg, &enquiry, now, &mut term.rng)?;
-    let account = term
-        .run(&mut call)
-        .await?
-        .map_err(refused(Step::AccountEnquiry))?;
-    let bill = account
-        .bills
-        .as_ref()
-        .and_then(|b| b.first())
-        .ok_or(OpError::NoBill)?;
-    let amount = match amount {
-        Some(a) => a,
-        None => bill
-            .amount_due
+    // The enquiry's call and answer end with this block: only the bill's
+    // id and the amount go on to the payment (they are kilobytes; the
+    // payment's future must not carry them).
+    let (bill_id, amount) = {
+        let now = term.now();
+        let mut call = conductor_flow::account_enquiry(cfg, &enquiry, now, &mut term.rng)?;
+        let account = term
+            .run(&mut call)
+            .await?
+            .map_err(refused(Step::AccountEnquiry))?;
+        let bill = account
+            .bills
             .as_ref()
-            .and_then(|due| due.amount.as_ref())
-            .and_then(|m| m.to_amount().ok())
-            .ok_or(OpError::Input("amount (the bill states none)"))?,
+            .and_then(|b| b.first())
+            .ok_or(OpError::NoBill)?;
+        let amount = match amount {
+            Some(a) => a,
+            None => bill
+                .amount_due
+                .as_ref()
+                .and_then(|due| due.amount.as_ref())
+                .and_then(|m| m.to_amount().ok())
+                .ok_or(OpError::Input("amount (the bill states none)"))?,
+        };
+        conductor_flow::validate_bill_amount(bill, amount).map_err(OpError::Amount)?;
+        (bill.id.clone(), amount)
     };
-    conductor_flow::validate_bill_amount(bill, amount).map_err(OpError::Amount)?;
     let request = CreateTransactionRequest {
         external_reference: ExternalReference::generate(&mut term.rng),
         items: one_item(Item {
-            id: bill.id.clone(),
+            id: bill_id,
             reference: enquiry.reference.clone(),
             description: None,
             amount: Some(WireMoney::from(amount)),
@@ -449,6 +455,35 @@ where
         .electrum
         .as_ref()
         .ok_or(OpError::NotConfigured(Api::Electrum))?;
+    // The request is a temporary of this statement: it lives on inside
+    // the sale, not beside it in this future.
+    let mut sale = Sale::airtime(
+        cfg,
+        airtime_request(term, cfg, msisdn, product, amount, trial).await?,
+        true,
+        term.next_seq(),
+        term.now(),
+        &mut term.rng,
+    );
+    finish_sale(term, &mut sale).await
+}
+
+/// The airtime purchase request, checked by a trial purchase when asked
+/// (its call and answer end here, before the sale's future begins).
+async fn airtime_request<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    cfg: &electrum_flow::Config,
+    msisdn: &str,
+    product: &str,
+    amount: Amount,
+    trial: bool,
+) -> OpResult<PurchaseRequest, S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
     let ledger = LedgerAmount::from_amount(amount, None).map_err(|_| OpError::Input("amount"))?;
     let mut request = PurchaseRequest {
         transaction_labels: None,
@@ -480,9 +515,7 @@ where
             .map_err(|_| OpError::Input("purchase request"))?;
         term.run(&mut call).await?.map_err(refused(Step::Trial))?;
     }
-    let (seq, now) = (term.next_seq(), term.now());
-    let mut sale = Sale::airtime(cfg, request, true, seq, now, &mut term.rng);
-    finish_sale(term, &mut sale).await
+    Ok(request)
 }
 
 /// Electrum voucher: provision, confirm; the slip carries the PIN.
@@ -503,8 +536,24 @@ where
         .electrum
         .as_ref()
         .ok_or(OpError::NotConfigured(Api::Electrum))?;
+    // The request is a temporary of this statement (see `airtime`).
+    let mut sale = Sale::voucher(
+        cfg,
+        voucher_request(cfg, product, amount)?,
+        term.next_seq(),
+        term.now(),
+        &mut term.rng,
+    );
+    finish_sale(term, &mut sale).await
+}
+
+fn voucher_request<E>(
+    cfg: &electrum_flow::Config,
+    product: &str,
+    amount: Amount,
+) -> OpResult<VoucherRequest, E> {
     let ledger = LedgerAmount::from_amount(amount, None).map_err(|_| OpError::Input("amount"))?;
-    let request = VoucherRequest {
+    Ok(VoucherRequest {
         transaction_labels: None,
         id: Uuid::from_bytes([0; 16]),
         time: UnixTime::from_millis(0).to_timestamp(),
@@ -523,10 +572,7 @@ where
         product: Product::reference(product, None).ok_or(OpError::Input("product"))?,
         tenders: Some(tenders(&ledger)?),
         payment_methods: None,
-    };
-    let (seq, now) = (term.next_seq(), term.now());
-    let mut sale = Sale::voucher(cfg, request, seq, now, &mut term.rng);
-    finish_sale(term, &mut sale).await
+    })
 }
 
 /// Conductor's healthcheck: `Ok` when it answers.
