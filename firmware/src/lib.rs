@@ -3,8 +3,8 @@
 //!
 //! [`run`] is the whole app: given a network stack, two flash areas, a
 //! CSPRNG and a console, it syncs the wall clock by SNTP, restores the
-//! outbox, and serves operator commands while the outbox is flushed and
-//! the healthcheck runs in the background. Board binaries (`till-board`)
+//! outbox, and serves operator commands, flushing the outbox when it is
+//! due and running the healthcheck between commands. Board binaries (`till-board`)
 //! and the host TAP binary (`till-tap`) only build the [`Parts`].
 #![no_std]
 #![deny(unsafe_code)]
