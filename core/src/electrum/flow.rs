@@ -314,12 +314,25 @@ pub struct Sale<'a> {
     state: State,
     step_started: Instant,
     persisted: bool,
-    sold: Option<Sold>,
+    /// Electrum's answer, then the sale's outcome (see [`Answer`]).
+    answer: Answer,
     duplicates: u32,
     retry: Retry,
     /// Fresh ids for `DUPLICATE_RECORD` retries, drawn at construction.
     spare_ids: [Uuid; MAX_DUPLICATE_RETRIES as usize],
-    outcome: Option<SaleOutcome>,
+}
+
+/// What Electrum answered, and then the outcome made of it. One at a time,
+/// so the two share their space (kilobytes each) in the sale.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // no heap; one per sale
+enum Answer {
+    /// Nothing yet.
+    None,
+    /// The purchase or voucher, until the confirmation settles.
+    Sold(Sold),
+    /// The outcome, until `poll` hands it over.
+    Outcome(SaleOutcome),
 }
 
 impl<'a> Sale<'a> {
@@ -344,16 +357,15 @@ impl<'a> Sale<'a> {
             state: State::PersistingOrder,
             step_started: now.instant,
             persisted: false,
-            sold: None,
+            answer: Answer::None,
             duplicates: 0,
             retry: Retry::new(rng.next_u32()),
             spare_ids: [Uuid::new_v4(rng), Uuid::new_v4(rng)],
-            outcome: None,
         }
     }
 
     fn refuse(mut self, e: RequestError) -> Self {
-        self.outcome = Some(SaleOutcome::NotSold(NotSold::Invalid(e)));
+        self.answer = Answer::Outcome(SaleOutcome::NotSold(NotSold::Invalid(e)));
         self.state = State::Final;
         self
     }
@@ -450,7 +462,10 @@ impl<'a> Sale<'a> {
     }
 
     fn confirm_record(&self) -> Option<Record> {
-        let advice = match self.sold.as_ref()? {
+        let Answer::Sold(sold) = &self.answer else {
+            return None;
+        };
+        let advice = match sold {
             Sold::Purchase(response) => {
                 let mut advice = response.confirmation(
                     self.confirmation_id,
@@ -490,7 +505,7 @@ impl<'a> Sale<'a> {
                     ..
                 }
         );
-        self.outcome = Some(outcome);
+        self.answer = Answer::Outcome(outcome);
         self.set_state(if self.persisted && !keep {
             State::Removing
         } else {
@@ -499,9 +514,13 @@ impl<'a> Sale<'a> {
     }
 
     fn sold_outcome(&mut self, confirmation: Confirmation) -> Option<SaleOutcome> {
-        self.sold
-            .take()
-            .map(|sold| SaleOutcome::Sold { sold, confirmation })
+        match core::mem::replace(&mut self.answer, Answer::None) {
+            Answer::Sold(sold) => Some(SaleOutcome::Sold { sold, confirmation }),
+            other => {
+                self.answer = other;
+                None
+            }
+        }
     }
 
     fn start_step(&mut self, state: State, now: Now) {
@@ -572,7 +591,7 @@ impl<'a> Sale<'a> {
         if status.is_success() {
             match self.decode_sold(body) {
                 Some(sold) => {
-                    self.sold = Some(sold);
+                    self.answer = Answer::Sold(sold);
                     self.start_step(State::PersistingConfirm, now);
                 }
                 None => {
@@ -691,7 +710,7 @@ impl<'a> Sale<'a> {
         match input {
             Input::Response { head, body } if head.status.is_success() => {
                 if let Ok(response) = json::decode::<PurchaseResponse>(body) {
-                    self.sold = Some(Sold::Purchase(response));
+                    self.answer = Answer::Sold(Sold::Purchase(response));
                     self.start_step(State::PersistingConfirm, now);
                     return;
                 }
@@ -777,11 +796,13 @@ impl Flow for Sale<'_> {
                 self.set_state(State::Final);
                 Ok(Output::Persist(StoreOp::Remove(self.sale)))
             }
-            State::Final => self
-                .outcome
-                .take()
-                .map(Output::Done)
-                .ok_or(FlowError::Finished),
+            State::Final => match core::mem::replace(&mut self.answer, Answer::None) {
+                Answer::Outcome(outcome) => Ok(Output::Done(outcome)),
+                other => {
+                    self.answer = other;
+                    Err(FlowError::Finished)
+                }
+            },
             State::AwaitingOrder
             | State::AwaitingConfirm
             | State::AwaitingReversal
