@@ -85,8 +85,11 @@ where
 /// The terminal and what the console needs beside it.
 struct App<'a, T, S, C, R, CF: NorFlash> {
     term: Terminal<'a, T, S, C, R>,
-    apis: Apis,
-    config_area: ConfigArea<CF>,
+    // Borrowed, not owned: these live in `run` from boot on, so the task's
+    // future keeps one copy of them rather than a boot-time copy beside
+    // the app's.
+    apis: &'a mut Apis,
+    config_area: &'a mut ConfigArea<CF>,
     settings: &'a Settings,
     shop: Currency,
     momo_currency: Currency,
@@ -124,23 +127,14 @@ where
 
     // Configuration: the area's, or the development default.
     let mut ca: Vec<u8, CA_DER_CAP> = Vec::new();
-    let (config_area, settings) = match load_settings(config_flash, config_range, &mut ca).await {
-        Ok(loaded) => loaded,
-        Err(e) => halt(&mut console, "configuration", e).await,
-    };
+    let (mut config_area, settings) =
+        load_settings_or_halt(config_flash, config_range, &mut ca, &mut console).await;
     if ca.is_empty() {
         warn!("no CA certificate configured: every TLS connection will be refused (`config ca`)");
     }
-    let (shop, momo_currency, apis) = match (
-        settings.shop_currency(),
-        settings.momo_currency(),
-        settings.apis(),
-    ) {
-        (Ok(shop), Ok(momo), Ok(apis)) => (shop, momo, apis),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            halt(&mut console, "configuration", e).await
-        }
-    };
+    let shop = or_halt(settings.shop_currency(), &mut console, "configuration").await;
+    let momo_currency = or_halt(settings.momo_currency(), &mut console, "configuration").await;
+    let mut apis = or_halt(settings.apis(), &mut console, "configuration").await;
 
     // Network, then the wall clock: no TLS before the time is known.
     stack.wait_config_up().await;
@@ -183,10 +177,12 @@ where
         &mut tls_read,
         &mut tls_write,
     );
-    let store = match FlashStore::open(outbox_flash, outbox_range).await {
-        Ok(store) => store,
-        Err(e) => halt(&mut console, "outbox flash", e).await,
-    };
+    let store = or_halt(
+        FlashStore::open(outbox_flash, outbox_range).await,
+        &mut console,
+        "outbox flash",
+    )
+    .await;
     let mut body = [0u8; BODY_BUFFER];
     let mut response = [0u8; RESPONSE_BUFFER];
     let mut record = [0u8; RECORD_MAX_LEN];
@@ -195,19 +191,19 @@ where
         response: &mut response,
         record: &mut record,
     };
-    let term = match Terminal::open(https, store, clock, SharedRng(&rng), bufs).await {
-        Ok((term, report)) => {
-            if report.restored > 0 {
-                info!("outbox: {} pending advice(s) restored", report.restored);
-            }
-            term
-        }
-        Err(e) => halt(&mut console, "outbox", e).await,
-    };
+    let (term, report) = or_halt(
+        Terminal::open(https, store, clock, SharedRng(&rng), bufs).await,
+        &mut console,
+        "outbox",
+    )
+    .await;
+    if report.restored > 0 {
+        info!("outbox: {} pending advice(s) restored", report.restored);
+    }
     let mut app = App {
         term,
-        apis,
-        config_area,
+        apis: &mut apis,
+        config_area: &mut config_area,
         settings: &settings,
         shop,
         momo_currency,
@@ -244,6 +240,20 @@ where
     }
 }
 
+/// The value, or — when boot cannot go on — the reason on the console,
+/// forever. (A function of its own, so the `Result` lives in its future
+/// while it halts, not in the task's layout beside everything after it.)
+async fn or_halt<T, E: core::fmt::Debug, W: Write>(
+    result: Result<T, E>,
+    console: &mut W,
+    what: &str,
+) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => halt(console, what, e).await,
+    }
+}
+
 async fn halt<W: Write, E: core::fmt::Debug>(console: &mut W, what: &str, e: E) -> ! {
     let mut answer = Answer::new();
     answer.line(format_args!("till cannot start: {what}: {e:?}"));
@@ -251,6 +261,17 @@ async fn halt<W: Write, E: core::fmt::Debug>(console: &mut W, what: &str, e: E) 
         let _ = console::write(console, &answer.0).await;
         Timer::after_secs(10).await;
     }
+}
+
+/// [`load_settings`], or halt (see [`or_halt`]).
+async fn load_settings_or_halt<F: NorFlash, W: Write>(
+    flash: F,
+    range: core::ops::Range<u32>,
+    ca: &mut Vec<u8, CA_DER_CAP>,
+    console: &mut W,
+) -> (ConfigArea<F>, Settings) {
+    let loaded = load_settings(flash, range, ca).await;
+    or_halt(loaded, console, "configuration").await
 }
 
 async fn load_settings<F: NorFlash>(
