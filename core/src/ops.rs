@@ -145,10 +145,53 @@ pub fn identifier<E>(value: &str) -> OpResult<CustomerIdentifier, E> {
     }
 }
 
-fn one_item<E>(item: Item) -> OpResult<Vec<Item, { crate::conductor::wire::MAX_ITEMS }>, E> {
+/// Conductor's configuration, or why there is none.
+pub fn conductor_config<E>(apis: &Apis) -> OpResult<&conductor_flow::Config, E> {
+    apis.conductor
+        .as_ref()
+        .ok_or(OpError::NotConfigured(Api::Conductor))
+}
+
+/// Electrum's configuration, or why there is none.
+pub fn electrum_config<E>(apis: &Apis) -> OpResult<&electrum_flow::Config, E> {
+    apis.electrum
+        .as_ref()
+        .ok_or(OpError::NotConfigured(Api::Electrum))
+}
+
+/// Pay one item (a bill or an order) in a transaction completed with cash
+/// (the primitive flow).
+async fn pay_item<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    cfg: &conductor_flow::Config,
+    item: Item,
+) -> OpResult<BillOutcome, S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
     let mut items = Vec::new();
     items.push(item).map_err(|_| OpError::Input("items"))?;
-    Ok(items)
+    let request = CreateTransactionRequest {
+        external_reference: ExternalReference::generate(&mut term.rng),
+        items,
+        amount: None,
+        complete: None,
+        payment_method: None,
+        meta_data: None,
+    };
+    let (seq, now) = (term.next_seq(), term.now());
+    let mut pay = BillPayment::primitive(
+        cfg,
+        request,
+        Settle::Complete(PaymentMethod::Cash),
+        seq,
+        now,
+        &mut term.rng,
+    );
+    finish_bill(term, &mut pay).await
 }
 
 async fn finish_bill<T, S, C, R>(
@@ -185,10 +228,7 @@ where
     R: RngCore,
 {
     term.admits_sale()?;
-    let cfg = apis
-        .conductor
-        .as_ref()
-        .ok_or(OpError::NotConfigured(Api::Conductor))?;
+    let cfg = conductor_config(apis)?;
     let enquiry = AccountEnquiryRequest {
         biller_code: text("biller", biller)?,
         identifier: identifier(customer)?,
@@ -221,29 +261,13 @@ where
         conductor_flow::validate_bill_amount(bill, amount).map_err(OpError::Amount)?;
         (bill.id.clone(), amount)
     };
-    let request = CreateTransactionRequest {
-        external_reference: ExternalReference::generate(&mut term.rng),
-        items: one_item(Item {
-            id: bill_id,
-            reference: enquiry.reference.clone(),
-            description: None,
-            amount: Some(WireMoney::from(amount)),
-        })?,
-        amount: None,
-        complete: None,
-        payment_method: None,
-        meta_data: None,
+    let item = Item {
+        id: bill_id,
+        reference: enquiry.reference.clone(),
+        description: None,
+        amount: Some(WireMoney::from(amount)),
     };
-    let (seq, now) = (term.next_seq(), term.now());
-    let mut pay = BillPayment::primitive(
-        cfg,
-        request,
-        Settle::Complete(PaymentMethod::Cash),
-        seq,
-        now,
-        &mut term.rng,
-    );
-    finish_bill(term, &mut pay).await
+    pay_item(term, cfg, item).await
 }
 
 /// Conductor composite flow: a partner transaction for `amount`, then
@@ -263,10 +287,7 @@ where
     R: RngCore,
 {
     term.admits_sale()?;
-    let cfg = apis
-        .conductor
-        .as_ref()
-        .ok_or(OpError::NotConfigured(Api::Conductor))?;
+    let cfg = conductor_config(apis)?;
     let request = PartnerCreateTransactionRequest {
         external_reference: ExternalReference::generate(&mut term.rng),
         biller_code: text("biller", biller)?,
@@ -309,10 +330,7 @@ where
     R: RngCore,
 {
     term.admits_sale()?;
-    let cfg = apis
-        .conductor
-        .as_ref()
-        .ok_or(OpError::NotConfigured(Api::Conductor))?;
+    let cfg = conductor_config(apis)?;
     let now = term.now();
     let mut call = conductor_flow::get_catalogs(cfg, Some(category), Some(1), now, &mut term.rng)?;
     let catalog = term
@@ -342,29 +360,13 @@ where
         .map_err(refused(Step::Order))?
         .data
         .ok_or(OpError::Refused(Step::Order, None))?;
-    let request = CreateTransactionRequest {
-        external_reference: ExternalReference::generate(&mut term.rng),
-        items: one_item(Item {
-            id: order.id.clone(),
-            reference: None,
-            description: None,
-            amount: order.amount,
-        })?,
-        amount: None,
-        complete: None,
-        payment_method: None,
-        meta_data: None,
+    let item = Item {
+        id: order.id.clone(),
+        reference: None,
+        description: None,
+        amount: order.amount,
     };
-    let (seq, now) = (term.next_seq(), term.now());
-    let mut pay = BillPayment::primitive(
-        cfg,
-        request,
-        Settle::Complete(PaymentMethod::Cash),
-        seq,
-        now,
-        &mut term.rng,
-    );
-    finish_bill(term, &mut pay).await
+    pay_item(term, cfg, item).await
 }
 
 /// MoMo: request `amount` from the payer `msisdn`, poll to a final status.
@@ -400,15 +402,20 @@ where
     Ok(outcome)
 }
 
-fn tenders<E>(amount: &LedgerAmount) -> OpResult<Tenders, E> {
-    Tenders::from_slice(&[Tender {
+/// What an airtime purchase and a voucher order alike carry: the amounts,
+/// the product, and the cash tender.
+fn order_parts<E>(product: &str, amount: Amount) -> OpResult<(Amounts, Product, Tenders), E> {
+    let ledger = LedgerAmount::from_amount(amount, None).map_err(|_| OpError::Input("amount"))?;
+    let tenders = Tenders::from_slice(&[Tender {
         account_type: Some(AccountType::Default),
-        amount: amount.clone(),
+        amount: ledger.clone(),
         card_number: None,
         reference: None,
         tender_type: TenderType::Cash,
     }])
-    .map_err(|_| OpError::Input("tenders"))
+    .map_err(|_| OpError::Input("tenders"))?;
+    let product = Product::reference(product, None).ok_or(OpError::Input("product"))?;
+    Ok((Amounts::request(ledger), product, tenders))
 }
 
 async fn finish_sale<T, S, C, R>(
@@ -451,10 +458,7 @@ where
     R: RngCore,
 {
     term.admits_sale()?;
-    let cfg = apis
-        .electrum
-        .as_ref()
-        .ok_or(OpError::NotConfigured(Api::Electrum))?;
+    let cfg = electrum_config(apis)?;
     // The request is a temporary of this statement: it lives on inside
     // the sale, not beside it in this future.
     let mut sale = Sale::airtime(
@@ -484,7 +488,7 @@ where
     C: Clock,
     R: RngCore,
 {
-    let ledger = LedgerAmount::from_amount(amount, None).map_err(|_| OpError::Input("amount"))?;
+    let (amounts, product, tenders) = order_parts(product, amount)?;
     let mut request = PurchaseRequest {
         transaction_labels: None,
         id: Uuid::from_bytes([0; 16]),
@@ -500,9 +504,9 @@ where
         dest_acc_type: None,
         stan: None,
         rrn: None,
-        amounts: Some(Amounts::request(ledger.clone())),
-        product: Product::reference(product, None).ok_or(OpError::Input("product"))?,
-        tenders: Some(tenders(&ledger)?),
+        amounts: Some(amounts),
+        product,
+        tenders: Some(tenders),
         payment_methods: None,
         recipient_msisdn: Msisdn::new(msisdn),
         sender_msisdn: None,
@@ -532,10 +536,7 @@ where
     R: RngCore,
 {
     term.admits_sale()?;
-    let cfg = apis
-        .electrum
-        .as_ref()
-        .ok_or(OpError::NotConfigured(Api::Electrum))?;
+    let cfg = electrum_config(apis)?;
     // The request is a temporary of this statement (see `airtime`).
     let mut sale = Sale::voucher(
         cfg,
@@ -552,7 +553,7 @@ fn voucher_request<E>(
     product: &str,
     amount: Amount,
 ) -> OpResult<VoucherRequest, E> {
-    let ledger = LedgerAmount::from_amount(amount, None).map_err(|_| OpError::Input("amount"))?;
+    let (amounts, product, tenders) = order_parts(product, amount)?;
     Ok(VoucherRequest {
         transaction_labels: None,
         id: Uuid::from_bytes([0; 16]),
@@ -568,9 +569,9 @@ fn voucher_request<E>(
         dest_acc_type: None,
         stan: None,
         rrn: None,
-        amounts: Some(Amounts::request(ledger.clone())),
-        product: Product::reference(product, None).ok_or(OpError::Input("product"))?,
-        tenders: Some(tenders(&ledger)?),
+        amounts: Some(amounts),
+        product,
+        tenders: Some(tenders),
         payment_methods: None,
     })
 }
@@ -586,10 +587,7 @@ where
     C: Clock,
     R: RngCore,
 {
-    let cfg = apis
-        .conductor
-        .as_ref()
-        .ok_or(OpError::NotConfigured(Api::Conductor))?;
+    let cfg = conductor_config(apis)?;
     let now = term.now();
     let mut call = conductor_flow::healthcheck(cfg, now, &mut term.rng)?;
     term.run(&mut call)

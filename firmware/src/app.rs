@@ -223,13 +223,13 @@ where
         };
         let answer = match select3(lines.next(), Timer::at(flush_at), Timer::at(next_health)).await
         {
-            Either3::First(line) => Some(command(&mut app, line, stack, stack_high_water).await),
+            Either3::First(line) => Some(app.command(line, stack, stack_high_water).await),
             Either3::Second(()) => {
-                flush_outbox(&mut app).await;
+                app.flush_outbox().await;
                 None
             }
             Either3::Third(()) => {
-                healthcheck(&mut app).await;
+                app.healthcheck().await;
                 next_health = embassy_time::Instant::now() + HEALTHCHECK_PERIOD;
                 None
             }
@@ -311,13 +311,8 @@ fn amount(text: &str, currency: Currency) -> Option<Amount> {
     Amount::parse_decimal(text, currency).ok()
 }
 
-/// Answer one console line.
-async fn command<T, S, C, R, CF, E>(
-    app: &mut App<'_, T, S, C, R, CF>,
-    line: Result<Option<&str>, E>,
-    stack: embassy_net::Stack<'_>,
-    stack_high_water: fn() -> Option<usize>,
-) -> Answer
+/// What the console, the flusher and the healthcheck do with the app.
+impl<T, S, C, R, CF> App<'_, T, S, C, R, CF>
 where
     T: till_core::driver::Connect + NetStatsSource,
     S: till_core::outbox::Store,
@@ -326,242 +321,233 @@ where
     R: RngCore,
     CF: NorFlash,
 {
-    let mut answer = Answer::new();
-    let verb = match line {
-        Err(_) => {
-            Timer::after_millis(100).await;
-            return answer;
-        }
-        Ok(None) => {
-            answer.line(format_args!("error: line too long"));
-            "error"
-        }
-        Ok(Some(line)) => match Command::parse(line) {
-            Err(ParseError::Empty) => return answer,
-            Err(ParseError::Unknown(word)) => {
-                answer.line(format_args!("error: unknown command {word:?} (try help)"));
+    /// Answer one console line.
+    async fn command<E>(
+        &mut self,
+        line: Result<Option<&str>, E>,
+        stack: embassy_net::Stack<'_>,
+        stack_high_water: fn() -> Option<usize>,
+    ) -> Answer {
+        let mut answer = Answer::new();
+        let verb = match line {
+            Err(_) => {
+                Timer::after_millis(100).await;
+                return answer;
+            }
+            Ok(None) => {
+                answer.line(format_args!("error: line too long"));
                 "error"
             }
-            Err(ParseError::Usage(usage)) => {
-                answer.line(format_args!("usage: {usage}"));
-                "error"
-            }
-            Ok(command) => {
-                execute(app, command, &mut answer, stack, stack_high_water).await;
-                command.verb()
-            }
-        },
-    };
-    answer.line(format_args!("[done] {verb}"));
-    answer
-}
-
-async fn execute<T, S, C, R, CF>(
-    app: &mut App<'_, T, S, C, R, CF>,
-    command: Command<'_>,
-    out: &mut Answer,
-    stack: embassy_net::Stack<'_>,
-    stack_high_water: fn() -> Option<usize>,
-) where
-    T: till_core::driver::Connect + NetStatsSource,
-    S: till_core::outbox::Store,
-    S::Error: core::fmt::Debug,
-    C: Clock,
-    R: RngCore,
-    CF: NorFlash,
-{
-    let App {
-        term,
-        apis,
-        config_area,
-        settings,
-        shop,
-        momo_currency,
-        healthy,
-    } = app;
-    match command {
-        Command::Bill {
-            biller,
-            customer,
-            reference,
-            amount: a,
-        } => {
-            let a = match a.map(|a| amount(a, *shop)) {
-                Some(None) => return out.line(format_args!("error: amount {:?}", a)),
-                Some(Some(a)) => Some(a),
-                None => None,
-            };
-            match ops::pay_bill(term, apis, biller, customer, reference, a).await {
-                Ok(o) => out.line(format_args!("{}", BillSlip("Bill payment", &o))),
-                Err(e) => out.line(format_args!("error: {e}")),
-            }
-        }
-        Command::Partner {
-            biller,
-            customer,
-            reference,
-            amount: a,
-        } => {
-            let Some(a) = amount(a, *shop) else {
-                return out.line(format_args!("error: amount {a:?}"));
-            };
-            match ops::pay_partner(term, apis, biller, customer, Some(reference), a).await {
-                Ok(o) => out.line(format_args!("{}", BillSlip("Bill payment", &o))),
-                Err(e) => out.line(format_args!("error: {e}")),
-            }
-        }
-        Command::Momo { msisdn, amount: a } => {
-            let Some(a) = amount(a, *momo_currency) else {
-                return out.line(format_args!("error: amount {a:?}"));
-            };
-            match ops::momo_pay(term, apis, msisdn, a, "till").await {
-                Ok(o) => out.line(format_args!("{}", MomoSlip(&o))),
-                Err(e) => out.line(format_args!("error: {e}")),
-            }
-        }
-        Command::Airtime {
-            msisdn,
-            product,
-            amount: a,
-        } => {
-            let Some(a) = amount(a, *shop) else {
-                return out.line(format_args!("error: amount {a:?}"));
-            };
-            match ops::airtime(term, apis, msisdn, product, a, true).await {
-                Ok(o) => out.line(format_args!("{}", SaleSlip("Airtime", &o))),
-                Err(e) => out.line(format_args!("error: {e}")),
-            }
-        }
-        Command::Voucher { product, amount: a } => {
-            let Some(a) = amount(a, *shop) else {
-                return out.line(format_args!("error: amount {a:?}"));
-            };
-            match ops::voucher(term, apis, product, a).await {
-                Ok(o) => out.line(format_args!("{}", SaleSlip("Voucher", &o))),
-                Err(e) => out.line(format_args!("error: {e}")),
-            }
-        }
-        Command::Status => {
-            match stack.config_v4() {
-                Some(c) => out.line(format_args!("ip           {}", c.address)),
-                None => out.line(format_args!("ip           (none)")),
-            }
-            let now = term.now();
-            out.line(format_args!("wall clock   {}", now.unix.to_timestamp()));
-            out.line(format_args!("outbox       {} pending", term.pending()));
-            let stats = term.connect.net_stats();
-            out.line(format_args!(
-                "https        {} handshakes, {} requests, {} failed connects",
-                stats.handshakes, stats.requests, stats.connect_failures
-            ));
-            out.line(format_args!(
-                "healthcheck  {}",
-                match healthy {
-                    Some(true) => "ok",
-                    Some(false) => "FAILING",
-                    None => "not run yet",
+            Ok(Some(line)) => match Command::parse(line) {
+                Err(ParseError::Empty) => return answer,
+                Err(ParseError::Unknown(word)) => {
+                    answer.line(format_args!("error: unknown command {word:?} (try help)"));
+                    "error"
                 }
-            ));
-            match stack_high_water() {
-                Some(bytes) => out.line(format_args!("stack peak   {bytes} bytes")),
-                None => out.line(format_args!("stack peak   (not measured here)")),
+                Err(ParseError::Usage(usage)) => {
+                    answer.line(format_args!("usage: {usage}"));
+                    "error"
+                }
+                Ok(command) => {
+                    self.execute(command, &mut answer, stack, stack_high_water)
+                        .await;
+                    command.verb()
+                }
+            },
+        };
+        answer.line(format_args!("[done] {verb}"));
+        answer
+    }
+
+    async fn execute(
+        &mut self,
+        command: Command<'_>,
+        out: &mut Answer,
+        stack: embassy_net::Stack<'_>,
+        stack_high_water: fn() -> Option<usize>,
+    ) {
+        let App {
+            term,
+            apis,
+            config_area,
+            settings,
+            shop,
+            momo_currency,
+            healthy,
+        } = self;
+        match command {
+            Command::Bill {
+                biller,
+                customer,
+                reference,
+                amount: a,
+            } => {
+                let a = match a.map(|a| amount(a, *shop)) {
+                    Some(None) => return out.line(format_args!("error: amount {:?}", a)),
+                    Some(Some(a)) => Some(a),
+                    None => None,
+                };
+                match ops::pay_bill(term, apis, biller, customer, reference, a).await {
+                    Ok(o) => out.line(format_args!("{}", BillSlip("Bill payment", &o))),
+                    Err(e) => out.line(format_args!("error: {e}")),
+                }
             }
-        }
-        Command::Outbox => {
-            let mut any = false;
-            let result = term
-                .for_each_record(&mut |key, bytes| {
-                    any = true;
-                    match till_core::json::decode::<Record>(bytes) {
-                        Ok(r) => {
-                            out.line(format_args!("{}  seq {}  {}", key, r.seq, r.advice.kind()))
-                        }
-                        Err(_) => out.line(format_args!("{key}  UNREADABLE (kept)")),
+            Command::Partner {
+                biller,
+                customer,
+                reference,
+                amount: a,
+            } => {
+                let Some(a) = amount(a, *shop) else {
+                    return out.line(format_args!("error: amount {a:?}"));
+                };
+                match ops::pay_partner(term, apis, biller, customer, Some(reference), a).await {
+                    Ok(o) => out.line(format_args!("{}", BillSlip("Bill payment", &o))),
+                    Err(e) => out.line(format_args!("error: {e}")),
+                }
+            }
+            Command::Momo { msisdn, amount: a } => {
+                let Some(a) = amount(a, *momo_currency) else {
+                    return out.line(format_args!("error: amount {a:?}"));
+                };
+                match ops::momo_pay(term, apis, msisdn, a, "till").await {
+                    Ok(o) => out.line(format_args!("{}", MomoSlip(&o))),
+                    Err(e) => out.line(format_args!("error: {e}")),
+                }
+            }
+            Command::Airtime {
+                msisdn,
+                product,
+                amount: a,
+            } => {
+                let Some(a) = amount(a, *shop) else {
+                    return out.line(format_args!("error: amount {a:?}"));
+                };
+                match ops::airtime(term, apis, msisdn, product, a, true).await {
+                    Ok(o) => out.line(format_args!("{}", SaleSlip("Airtime", &o))),
+                    Err(e) => out.line(format_args!("error: {e}")),
+                }
+            }
+            Command::Voucher { product, amount: a } => {
+                let Some(a) = amount(a, *shop) else {
+                    return out.line(format_args!("error: amount {a:?}"));
+                };
+                match ops::voucher(term, apis, product, a).await {
+                    Ok(o) => out.line(format_args!("{}", SaleSlip("Voucher", &o))),
+                    Err(e) => out.line(format_args!("error: {e}")),
+                }
+            }
+            Command::Status => {
+                match stack.config_v4() {
+                    Some(c) => out.line(format_args!("ip           {}", c.address)),
+                    None => out.line(format_args!("ip           (none)")),
+                }
+                let now = term.now();
+                out.line(format_args!("wall clock   {}", now.unix.to_timestamp()));
+                out.line(format_args!("outbox       {} pending", term.pending()));
+                let stats = term.connect.net_stats();
+                out.line(format_args!(
+                    "https        {} handshakes, {} requests, {} failed connects",
+                    stats.handshakes, stats.requests, stats.connect_failures
+                ));
+                out.line(format_args!(
+                    "healthcheck  {}",
+                    match healthy {
+                        Some(true) => "ok",
+                        Some(false) => "FAILING",
+                        None => "not run yet",
                     }
-                })
-                .await;
-            if let Err(e) = result {
-                out.line(format_args!("error: outbox store {e:?}"));
-            } else if !any {
-                out.line(format_args!("outbox empty"));
+                ));
+                match stack_high_water() {
+                    Some(bytes) => out.line(format_args!("stack peak   {bytes} bytes")),
+                    None => out.line(format_args!("stack peak   (not measured here)")),
+                }
             }
+            Command::Outbox => {
+                let mut any = false;
+                let result = term
+                    .for_each_record(&mut |key, bytes| {
+                        any = true;
+                        match till_core::json::decode::<Record>(bytes) {
+                            Ok(r) => out.line(format_args!(
+                                "{}  seq {}  {}",
+                                key,
+                                r.seq,
+                                r.advice.kind()
+                            )),
+                            Err(_) => out.line(format_args!("{key}  UNREADABLE (kept)")),
+                        }
+                    })
+                    .await;
+                if let Err(e) = result {
+                    out.line(format_args!("error: outbox store {e:?}"));
+                } else if !any {
+                    out.line(format_args!("outbox empty"));
+                }
+            }
+            Command::Flush => match term.flush(apis).await {
+                Ok(r) => out.line(format_args!(
+                    "outbox: {} settled, {} retried, {} pending",
+                    r.settled,
+                    r.retried,
+                    term.pending()
+                )),
+                Err(e) => out.line(format_args!("error: {e}")),
+            },
+            Command::Config => {
+                out.line(format_args!("{:?}", settings));
+                out.line(format_args!("(secrets are never shown)"));
+            }
+            Command::ConfigCa(text) => {
+                let mut der: Vec<u8, CA_DER_CAP> = Vec::new();
+                if config::base64_decode(text, &mut der).is_none() || der.is_empty() {
+                    return out.line(format_args!("error: not base64 DER"));
+                }
+                match config_area.store_ca(&der).await {
+                    Ok(()) => out.line(format_args!(
+                        "CA stored ({} bytes); restart to use it",
+                        der.len()
+                    )),
+                    Err(e) => out.line(format_args!("error: {e:?}")),
+                }
+            }
+            Command::Help => out.line(format_args!("{}", console::HELP)),
         }
-        Command::Flush => match term.flush(apis).await {
-            Ok(r) => out.line(format_args!(
+    }
+
+    /// Deliver what is due in the outbox.
+    async fn flush_outbox(&mut self) {
+        let App { term, apis, .. } = self;
+        if term.pending() == 0 {
+            return;
+        }
+        match term.flush(apis).await {
+            Ok(r) if r.settled + r.retried > 0 => info!(
                 "outbox: {} settled, {} retried, {} pending",
                 r.settled,
                 r.retried,
                 term.pending()
-            )),
-            Err(e) => out.line(format_args!("error: {e}")),
-        },
-        Command::Config => {
-            out.line(format_args!("{:?}", settings));
-            out.line(format_args!("(secrets are never shown)"));
+            ),
+            Ok(_) => {}
+            Err(e) => error!("outbox flush: {}", crate::fmt::Shown(&e)),
         }
-        Command::ConfigCa(text) => {
-            let mut der: Vec<u8, CA_DER_CAP> = Vec::new();
-            if config::base64_decode(text, &mut der).is_none() || der.is_empty() {
-                return out.line(format_args!("error: not base64 DER"));
-            }
-            match config_area.store_ca(&der).await {
-                Ok(()) => out.line(format_args!(
-                    "CA stored ({} bytes); restart to use it",
-                    der.len()
-                )),
-                Err(e) => out.line(format_args!("error: {e:?}")),
-            }
+    }
+
+    /// Ask Conductor whether it is up; `status` shows the answer.
+    async fn healthcheck(&mut self) {
+        let App {
+            term,
+            apis,
+            healthy,
+            ..
+        } = self;
+        if apis.conductor.is_none() {
+            return;
         }
-        Command::Help => out.line(format_args!("{}", console::HELP)),
+        let ok = ops::healthcheck(term, apis).await.is_ok();
+        if !ok {
+            warn!("healthcheck: Conductor is not answering");
+        }
+        *healthy = Some(ok);
     }
-}
-
-async fn flush_outbox<T, S, C, R, CF>(app: &mut App<'_, T, S, C, R, CF>)
-where
-    T: till_core::driver::Connect,
-    S: till_core::outbox::Store,
-    S::Error: core::fmt::Debug,
-    C: Clock,
-    R: RngCore,
-    CF: NorFlash,
-{
-    let App { term, apis, .. } = app;
-    if term.pending() == 0 {
-        return;
-    }
-    match term.flush(apis).await {
-        Ok(r) if r.settled + r.retried > 0 => info!(
-            "outbox: {} settled, {} retried, {} pending",
-            r.settled,
-            r.retried,
-            term.pending()
-        ),
-        Ok(_) => {}
-        Err(e) => error!("outbox flush: {}", crate::fmt::Shown(&e)),
-    }
-}
-
-async fn healthcheck<T, S, C, R, CF>(app: &mut App<'_, T, S, C, R, CF>)
-where
-    T: till_core::driver::Connect,
-    S: till_core::outbox::Store,
-    S::Error: core::fmt::Debug,
-    C: Clock,
-    R: RngCore,
-    CF: NorFlash,
-{
-    let App {
-        term,
-        apis,
-        healthy,
-        ..
-    } = app;
-    if apis.conductor.is_none() {
-        return;
-    }
-    let ok = ops::healthcheck(term, apis).await.is_ok();
-    if !ok {
-        warn!("healthcheck: Conductor is not answering");
-    }
-    *healthy = Some(ok);
 }

@@ -354,29 +354,14 @@ impl<F: NorFlash> ConfigArea<F> {
     }
 }
 
-/// Decode standard base64 (padding optional, whitespace ignored) into
-/// `out`; `None` on a bad character or overflow.
+/// Decode standard base64 (the text of a PEM body) into `out`; `None` if
+/// it is not base64 or does not fit.
 pub fn base64_decode<const N: usize>(text: &str, out: &mut Vec<u8, N>) -> Option<()> {
-    out.clear();
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' | b' ' | b'\r' | b'\n' | b'\t' => continue,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8).ok()?;
-            acc &= (1 << bits) - 1;
-        }
-    }
+    use base64::Engine as _;
+    out.resize_default(N).ok()?;
+    let len = base64::engine::general_purpose::STANDARD
+        .decode_slice(text.trim(), out)
+        .ok()?;
+    out.truncate(len);
     Some(())
 }

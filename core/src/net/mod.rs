@@ -150,16 +150,6 @@ impl<'a> Endpoints<'a> {
             Api::Electrum => self.electrum.as_ref(),
         }
     }
-
-    /// The same endpoint for all three APIs (a local sandbox serves them
-    /// on one port).
-    pub const fn all(endpoint: Endpoint<'a>) -> Self {
-        Self {
-            conductor: Some(endpoint),
-            momo: Some(endpoint),
-            electrum: Some(endpoint),
-        }
-    }
 }
 
 /// Counters for reports: handshakes and requests per flow.
@@ -226,11 +216,6 @@ where
     /// What the connector has done so far.
     pub const fn stats(&self) -> NetStats {
         self.stats
-    }
-
-    /// The endpoints.
-    pub const fn endpoints(&self) -> &Endpoints<'a> {
-        &self.endpoints
     }
 }
 

@@ -574,22 +574,9 @@ impl Config {
 
     /// The configuration [`sandbox_template`] describes, built in memory for
     /// `till demo`: no file, no environment (the sandbox's credentials are
-    /// filled in directly), the sandbox's CA given as PEM.
-    ///
-    /// # Panics
-    ///
-    /// If `base_url` is not a valid `https://` URL or `ca_pem` holds no
-    /// certificate: the sandbox's own values always are, so that is a bug.
-    /// [`Config::try_for_sandbox`] reports it instead.
-    pub fn for_sandbox(base_url: &str, ca_pem: &str, outbox_path: PathBuf) -> Config {
-        match Self::try_for_sandbox(base_url, ca_pem, outbox_path) {
-            Ok(config) => config,
-            Err(e) => panic!("sandbox configuration: {e}"),
-        }
-    }
-
-    /// [`Config::for_sandbox`], reporting a bad `base_url` or `ca_pem`.
-    pub fn try_for_sandbox(
+    /// filled in directly), the sandbox's CA given as PEM. A bad `base_url`
+    /// or `ca_pem` is reported like any configuration error.
+    pub fn for_sandbox(
         base_url: &str,
         ca_pem: &str,
         outbox_path: PathBuf,
@@ -1639,7 +1626,8 @@ mod tests {
 
     #[test]
     fn for_sandbox_matches_the_template() {
-        let config = Config::for_sandbox(SANDBOX_BASE_URL, CA_PEM, PathBuf::from("/tmp/outbox"));
+        let config =
+            Config::for_sandbox(SANDBOX_BASE_URL, CA_PEM, PathBuf::from("/tmp/outbox")).unwrap();
         assert_eq!(config.outbox_path, PathBuf::from("/tmp/outbox"));
         assert!(config.source.is_none());
         assert_eq!(
@@ -1655,7 +1643,7 @@ mod tests {
         assert!(config.conductor_core().unwrap().is_some());
         assert!(config.momo_core().unwrap().is_some());
         assert!(config.electrum_core().unwrap().is_some());
-        let err = Config::try_for_sandbox("http://localhost", CA_PEM, PathBuf::new()).unwrap_err();
+        let err = Config::for_sandbox("http://localhost", CA_PEM, PathBuf::new()).unwrap_err();
         assert_eq!(err.field(), Some("conductor.url"));
     }
 

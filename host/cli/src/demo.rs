@@ -194,7 +194,7 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, TerminalError> {
     })?;
     let outbox_path = dir.join("outbox.flash");
     let _ = std::fs::remove_file(&outbox_path);
-    let config = Config::for_sandbox(sandbox.base_url(), sandbox.ca_pem(), outbox_path);
+    let config = Config::for_sandbox(sandbox.base_url(), sandbox.ca_pem(), outbox_path)?;
     if !options.json {
         say!(
             "till demo — sandbox at {} (fresh CA), outbox on emulated flash in {}",

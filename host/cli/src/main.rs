@@ -561,16 +561,8 @@ async fn single_operation(
     use till_core::conductor::flow as conductor;
     use till_core::electrum::flow as electrum;
     let flow_error = |e: &dyn std::fmt::Display| TerminalError::Other(format!("request: {e}"));
-    let conductor_cfg = || {
-        apis.conductor
-            .as_ref()
-            .ok_or_else(|| TerminalError::Other("conductor is not configured".into()))
-    };
-    let electrum_cfg = || {
-        apis.electrum
-            .as_ref()
-            .ok_or_else(|| TerminalError::Other("electrum is not configured".into()))
-    };
+    let conductor_cfg = || ops::conductor_config::<HostStoreError>(apis);
+    let electrum_cfg = || ops::electrum_config::<HostStoreError>(apis);
     let now = term.now();
     let code = match command {
         Command::Conductor(ConductorCommand::Enquiry { bill }) => {

@@ -48,15 +48,23 @@ impl TcpConnect for TokioTcp {
     type Connection<'a> = Timed;
 
     async fn connect(&self, remote: SocketAddr) -> Result<Timed, io::Error> {
-        let stream = tokio::time::timeout(self.timeout, TcpStream::connect(remote))
-            .await
-            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+        let stream = timed(self.timeout, TcpStream::connect(remote)).await?;
         stream.set_nodelay(true)?;
         Ok(Timed {
             inner: FromTokio::new(stream),
             timeout: self.timeout,
         })
     }
+}
+
+/// `operation`, or `TimedOut` after `timeout`.
+async fn timed<T>(
+    timeout: StdDuration,
+    operation: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    tokio::time::timeout(timeout, operation)
+        .await
+        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
 }
 
 /// A TCP stream whose reads and writes time out.
@@ -79,23 +87,17 @@ impl ErrorType for Timed {
 
 impl Read for Timed {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, io::Error> {
-        tokio::time::timeout(self.timeout, self.inner.read(buf))
-            .await
-            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+        timed(self.timeout, self.inner.read(buf)).await
     }
 }
 
 impl Write for Timed {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, io::Error> {
-        tokio::time::timeout(self.timeout, self.inner.write(buf))
-            .await
-            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+        timed(self.timeout, self.inner.write(buf)).await
     }
 
     async fn flush(&mut self) -> Result<(), io::Error> {
-        tokio::time::timeout(self.timeout, self.inner.flush())
-            .await
-            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+        timed(self.timeout, self.inner.flush()).await
     }
 }
 

@@ -36,7 +36,7 @@ impl Rig {
     pub async fn with(sandbox: SandboxConfig) -> Self {
         let sandbox = Sandbox::start(sandbox).await.expect("sandbox starts");
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = Config::try_for_sandbox(
+        let config = Config::for_sandbox(
             sandbox.base_url(),
             sandbox.ca_pem(),
             dir.path().join("outbox.flash"),
