@@ -172,26 +172,12 @@ where
         let mut session = connect.session();
         loop {
             if pending.is_none() {
-                let now = clock.now();
-                // The flow's output is taken apart before anything is
-                // awaited: it can hold the flow's whole outcome (kilobytes),
-                // which must not stay alive in this future across an await.
-                let next = match flow.poll(now, bufs.body).map_err(DriveError::Flow)? {
-                    Output::Done(outcome) => return Ok(outcome),
-                    Output::Persist(op) => Next::Persist(op),
-                    Output::Wait(until) => Next::Wait(until),
-                    Output::Send(tx) => Next::Send(tx),
-                };
-                match next {
-                    Next::Persist(op) => {
-                        persist(store, &op, bufs.record).await?;
-                        continue;
-                    }
-                    Next::Wait(until) => {
-                        clock.sleep_until(until).await;
-                        continue;
-                    }
-                    Next::Send(tx) => pending = Some(tx),
+                // Persists and waits happen in `advance`, whose future is
+                // never alive beside the exchange's: the store record and
+                // the flow's output stay out of this future's resident part.
+                let next = advance(flow, store, clock, bufs.body, bufs.record, &mut pending);
+                if let Some(outcome) = next.await? {
+                    return Ok(outcome);
                 }
             }
             let Some(tx) = pending.as_ref() else {
@@ -215,13 +201,51 @@ where
     }
 }
 
-/// What the driver does next, without the flow's outcome.
+/// Poll `flow`, completing every `Persist` and `Wait` it asks for, until it
+/// is done (its outcome) or has a request to send (into `pending`, `None`
+/// returned). The request is stored, not returned: a `Transmit` moved
+/// through the future's `Poll` is copied word by word (80 KiB of code).
+async fn advance<F, S, C>(
+    flow: &mut F,
+    store: &mut S,
+    clock: &mut C,
+    body: &mut [u8],
+    record: &mut [u8],
+    pending: &mut Option<crate::flow::Transmit>,
+) -> Result<Option<F::Outcome>, DriveError<S::Error>>
+where
+    F: Flow,
+    S: Store,
+    C: Clock,
+{
+    loop {
+        let now = clock.now();
+        // The flow's output is taken apart before anything is awaited: it
+        // can hold the flow's whole outcome (kilobytes), which must not stay
+        // alive in this future across an await.
+        let next = match flow.poll(now, body).map_err(DriveError::Flow)? {
+            Output::Done(outcome) => return Ok(Some(outcome)),
+            Output::Send(tx) => {
+                *pending = Some(tx);
+                return Ok(None);
+            }
+            Output::Persist(op) => Next::Persist(op),
+            Output::Wait(until) => Next::Wait(until),
+        };
+        // By reference: moving the record out would keep a second copy.
+        match &next {
+            Next::Persist(op) => persist(store, op, record).await?,
+            Next::Wait(until) => clock.sleep_until(*until).await,
+        }
+    }
+}
+
+/// What [`advance`] awaits next, without the flow's outcome.
 // No heap to box into; one value at a time.
 #[allow(clippy::large_enum_variant)]
 enum Next {
     Persist(StoreOp),
     Wait(Instant),
-    Send(crate::flow::Transmit),
 }
 
 /// What one [`flush`] did.

@@ -25,6 +25,8 @@ pub enum HeadError {
     InvalidValue,
     /// More headers than [`MAX_HEADERS`].
     TooManyHeaders,
+    /// Path and header values together do not fit [`HEAD_TEXT_CAP`].
+    HeadTooLong,
 }
 
 impl fmt::Display for HeadError {
@@ -34,6 +36,7 @@ impl fmt::Display for HeadError {
             Self::ValueTooLong => "header value too long",
             Self::InvalidValue => "header value contains a forbidden character",
             Self::TooManyHeaders => "too many request headers",
+            Self::HeadTooLong => "request head too long",
         })
     }
 }
@@ -132,35 +135,6 @@ impl HeaderName {
     }
 }
 
-/// One request header. `Debug` redacts credentials.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Header {
-    name: HeaderName,
-    value: String<HEADER_VALUE_CAP>,
-}
-
-impl Header {
-    /// The header's name.
-    pub const fn name(&self) -> HeaderName {
-        self.name
-    }
-
-    /// The real value, for the transport only.
-    pub fn value(&self) -> &str {
-        self.value.as_str()
-    }
-}
-
-impl fmt::Debug for Header {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.name.is_secret() {
-            write!(f, "{}: <redacted>", self.name.as_str())
-        } else {
-            write!(f, "{}: {}", self.name.as_str(), self.value)
-        }
-    }
-}
-
 /// `application/json`, the only body type the APIs use.
 pub const APPLICATION_JSON: &str = "application/json";
 
@@ -197,26 +171,55 @@ impl fmt::Display for Api {
     }
 }
 
-/// Method, path with query, and headers of one request.
+/// Path, `Authorization` and every other header value of one request,
+/// packed into one buffer. The largest request is a MoMo create: a path of
+/// ~40 bytes, `Bearer` and a token of up to 1.5 KiB, a callback URL of up to
+/// 256 bytes and four short values — about 2 KiB. (Every field at its own
+/// cap would be 4 KiB, and a head is copied into each pending request.)
+pub const HEAD_TEXT_CAP: usize = 2_304;
+
+// A path and a token always fit; every offset fits a u16.
+const _: () = assert!(PATH_CAP + AUTHORIZATION_CAP <= HEAD_TEXT_CAP);
+const _: () = assert!(HEAD_TEXT_CAP <= u16::MAX as usize);
+
+/// Where one header's value lies in a [`RequestHead`]'s text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    name: HeaderName,
+    start: u16,
+    end: u16,
+}
+
+/// Method, path with query, and headers of one request. `Debug` redacts
+/// credentials; `Display` and defmt show the method and the path with
+/// query values masked.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RequestHead {
     api: Option<Api>,
     method: Method,
-    path: String<PATH_CAP>,
-    authorization: Option<Secret<String<AUTHORIZATION_CAP>>>,
-    headers: Vec<Header, MAX_HEADERS>,
+    /// The path, then the header values in `slots` order.
+    text: String<HEAD_TEXT_CAP>,
+    path_len: u16,
+    /// The headers in the order added; `Authorization` among them.
+    slots: Vec<Slot, { MAX_HEADERS + 1 }>,
 }
 
 impl RequestHead {
     /// A request for `path` (already built with [`PathBuilder`] or a
     /// constant).
     pub fn new(method: Method, path: &str) -> Result<Self, HeadError> {
+        if path.len() > PATH_CAP {
+            return Err(HeadError::PathTooLong);
+        }
+        let mut text = String::new();
+        text.push_str(path).map_err(|_| HeadError::PathTooLong)?;
         Ok(Self {
             api: None,
             method,
-            path: String::try_from(path).map_err(|_| HeadError::PathTooLong)?,
-            authorization: None,
-            headers: Vec::new(),
+            text,
+            // PATH_CAP < u16::MAX, checked above.
+            path_len: path.len() as u16,
+            slots: Vec::new(),
         })
     }
 
@@ -239,48 +242,87 @@ impl RequestHead {
 
     /// Path and query, relative to the API's base URL.
     pub fn path(&self) -> &str {
-        self.path.as_str()
+        self.text.get(..usize::from(self.path_len)).unwrap_or("")
+    }
+
+    fn value(&self, slot: &Slot) -> &str {
+        self.text
+            .get(usize::from(slot.start)..usize::from(slot.end))
+            .unwrap_or("")
     }
 
     /// The `Authorization` value, for the transport only.
     pub fn authorization(&self) -> Option<&str> {
-        self.authorization.as_ref().map(|a| a.expose().as_str())
+        self.header(HeaderName::Authorization)
     }
 
-    /// All headers but `Authorization`, in the order added.
-    pub fn headers(&self) -> &[Header] {
-        &self.headers
+    /// All headers but `Authorization` (names and real values, for the
+    /// transport only), in the order added.
+    pub fn headers(&self) -> impl Iterator<Item = (HeaderName, &str)> + '_ {
+        self.slots
+            .iter()
+            .filter(|s| s.name != HeaderName::Authorization)
+            .map(|s| (s.name, self.value(s)))
     }
 
     /// The value of `name`, if set.
     pub fn header(&self, name: HeaderName) -> Option<&str> {
-        if name == HeaderName::Authorization {
-            return self.authorization();
-        }
-        self.headers
+        self.slots
             .iter()
-            .find(|h| h.name == name)
-            .map(Header::value)
+            .find(|s| s.name == name)
+            .map(|s| self.value(s))
     }
 
-    /// Add a header, replacing an earlier one of the same name.
+    /// Add a header, replacing an earlier one of the same name. On an error
+    /// the head is unchanged.
     pub fn set(&mut self, name: HeaderName, value: &str) -> Result<&mut Self, HeadError> {
         if value.bytes().any(|b| b.is_ascii_control()) {
             return Err(HeadError::InvalidValue);
         }
-        if name == HeaderName::Authorization {
-            let value = String::try_from(value).map_err(|_| HeadError::ValueTooLong)?;
-            self.authorization = Some(Secret::new(value));
-            return Ok(self);
+        let cap = match name {
+            HeaderName::Authorization => AUTHORIZATION_CAP,
+            _ => HEADER_VALUE_CAP,
+        };
+        if value.len() > cap {
+            return Err(HeadError::ValueTooLong);
         }
-        let value = String::try_from(value).map_err(|_| HeadError::ValueTooLong)?;
-        if let Some(h) = self.headers.iter_mut().find(|h| h.name == name) {
-            h.value = value;
-        } else {
-            self.headers
-                .push(Header { name, value })
+        let others = self
+            .slots
+            .iter()
+            .filter(|s| s.name != name && s.name != HeaderName::Authorization)
+            .count();
+        if name != HeaderName::Authorization && others >= MAX_HEADERS {
+            return Err(HeadError::TooManyHeaders);
+        }
+        // Rebuilt without the old value of `name` (if any), then `value`
+        // appended: values stay packed whatever is replaced.
+        let mut text: String<HEAD_TEXT_CAP> = String::new();
+        let mut slots: Vec<Slot, { MAX_HEADERS + 1 }> = Vec::new();
+        let too_long = |_| HeadError::HeadTooLong;
+        text.push_str(self.path()).map_err(too_long)?;
+        for slot in self.slots.iter().filter(|s| s.name != name) {
+            let start = text.len();
+            text.push_str(self.value(slot)).map_err(too_long)?;
+            slots
+                .push(Slot {
+                    name: slot.name,
+                    start: start as u16,
+                    end: text.len() as u16,
+                })
                 .map_err(|_| HeadError::TooManyHeaders)?;
         }
+        let start = text.len();
+        text.push_str(value).map_err(too_long)?;
+        // HEAD_TEXT_CAP < u16::MAX: every offset fits.
+        slots
+            .push(Slot {
+                name,
+                start: start as u16,
+                end: text.len() as u16,
+            })
+            .map_err(|_| HeadError::TooManyHeaders)?;
+        self.text = text;
+        self.slots = slots;
         Ok(self)
     }
 
@@ -320,13 +362,40 @@ impl RequestHead {
 
 impl fmt::Debug for RequestHead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// One header, its value redacted when it is a credential.
+        struct Shown<'a>(HeaderName, &'a str);
+        impl fmt::Debug for Shown<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                if self.0.is_secret() {
+                    write!(f, "{}: <redacted>", self.0.as_str())
+                } else {
+                    write!(f, "{}: {}", self.0.as_str(), self.1)
+                }
+            }
+        }
         f.debug_struct("RequestHead")
             .field("api", &self.api)
             .field("method", &self.method)
-            .field("path", &LoggedPath(self.path.as_str()))
-            .field("authorization", &self.authorization)
-            .field("headers", &self.headers)
+            .field("path", &LoggedPath(self.path()))
+            .field(
+                "headers",
+                &DebugList(|| self.slots.iter().map(|s| Shown(s.name, self.value(s)))),
+            )
             .finish()
+    }
+}
+
+/// A `Debug` list of the items an iterator makes.
+struct DebugList<F>(F);
+
+impl<F, I> fmt::Debug for DebugList<F>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries((self.0)()).finish()
     }
 }
 
@@ -334,7 +403,7 @@ impl fmt::Display for RequestHead {
     /// `POST /conductor/v1/transactions` — the line logs show. Query
     /// values are masked: they can carry an MSISDN.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.method, LoggedPath(self.path.as_str()))
+        write!(f, "{} {}", self.method, LoggedPath(self.path()))
     }
 }
 
@@ -369,10 +438,7 @@ impl defmt::Format for RequestHead {
     fn format(&self, f: defmt::Formatter<'_>) {
         let mut logged: String<PATH_CAP> = String::new();
         // The logged form is never longer than the path.
-        let _ = fmt::write(
-            &mut logged,
-            format_args!("{}", LoggedPath(self.path.as_str())),
-        );
+        let _ = fmt::write(&mut logged, format_args!("{}", LoggedPath(self.path())));
         defmt::write!(f, "{} {=str}", self.method, logged.as_str())
     }
 }
@@ -516,12 +582,15 @@ impl PathBuilder {
 
     /// A request head for this path.
     pub fn into_head(self, method: Method) -> RequestHead {
+        let mut text = String::new();
+        // PATH_CAP < HEAD_TEXT_CAP: the path always fits.
+        let _ = text.push_str(&self.path);
         RequestHead {
             api: None,
             method,
-            path: self.path,
-            authorization: None,
-            headers: Vec::new(),
+            path_len: text.len() as u16,
+            text,
+            slots: Vec::new(),
         }
     }
 }
@@ -704,6 +773,39 @@ mod tests {
             head.header(HeaderName::Authorization),
             Some("Bearer sk_test_123456")
         );
+    }
+
+    #[test]
+    fn replaced_values_stay_packed_and_a_refused_value_changes_nothing() {
+        let mut head = RequestHead::new(Method::Post, "/p").unwrap();
+        head.set(HeaderName::IdempotencyKey, "first").unwrap();
+        head.bearer(&Secret::new("tok")).unwrap();
+        head.set(HeaderName::RetailerId, "r-1").unwrap();
+        head.set(HeaderName::IdempotencyKey, "second-key").unwrap();
+        assert_eq!(head.path(), "/p");
+        assert_eq!(head.authorization(), Some("Bearer tok"));
+        assert_eq!(
+            head.headers().collect::<std::vec::Vec<_>>(),
+            [
+                (HeaderName::RetailerId, "r-1"),
+                (HeaderName::IdempotencyKey, "second-key")
+            ]
+        );
+
+        // A token at its cap, then 256-byte values until the head is full.
+        let token = "t".repeat(AUTHORIZATION_CAP - "Bearer ".len());
+        head.bearer(&Secret::new(token.as_str())).unwrap();
+        let value = "v".repeat(HEADER_VALUE_CAP);
+        head.set(HeaderName::XCallbackUrl, &value).unwrap();
+        head.set(HeaderName::XReferenceId, &value).unwrap();
+        let full = head.clone();
+        assert_eq!(
+            head.set(HeaderName::XTargetEnvironment, &value).err(),
+            Some(HeadError::HeadTooLong)
+        );
+        assert_eq!(head, full);
+        assert_eq!(head.header(HeaderName::XTargetEnvironment), None);
+        assert_eq!(head.header(HeaderName::XCallbackUrl), Some(value.as_str()));
     }
 
     #[test]

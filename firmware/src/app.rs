@@ -28,15 +28,19 @@ use crate::Parts;
 
 /// TCP connections at once: one HTTPS session at a time.
 const TCP_SOCKETS: usize = 1;
-/// TCP buffers per direction: a TLS record arrives in pieces anyway; 4 KiB
-/// keeps a full-size segment train in flight.
-const TCP_BUFFER: usize = 4096;
+/// TCP receive buffer: a TLS record arrives in pieces anyway; 4 KiB keeps
+/// a train of full-size segments in flight.
+const TCP_RX: usize = 4096;
+/// TCP send buffer: requests are a few KiB, written as TLS records of at
+/// most `TLS_WRITE_BUFFER` bytes; 2 KiB holds a record while it drains.
+const TCP_TX: usize = 2048;
 /// Request bodies: an Electrum purchase with tenders is under 3 KiB.
 const BODY_BUFFER: usize = 4096;
 /// Response bodies: the terminal's answers (slips included) stay under
-/// 8 KiB; catalogue pages are asked one level deep. Answers larger than
-/// this are refused by the transport (the flows then recover).
-const RESPONSE_BUFFER: usize = 16 * 1024;
+/// 8 KiB (the samples' largest is 2.3 KiB); 12 KiB leaves half again.
+/// Answers larger than this are refused by the transport (the flows then
+/// recover: a lookup fails, a sale is reversed).
+const RESPONSE_BUFFER: usize = 12 * 1024;
 /// How often the healthcheck runs.
 const HEALTHCHECK_PERIOD: Duration = Duration::from_secs(60);
 /// How long to wait between SNTP attempts before the time is known.
@@ -152,7 +156,7 @@ where
     info!("wall clock set by SNTP");
 
     // HTTPS and the outbox.
-    let tcp_state: TcpClientState<TCP_SOCKETS, TCP_BUFFER, TCP_BUFFER> = TcpClientState::new();
+    let tcp_state: TcpClientState<TCP_SOCKETS, TCP_TX, TCP_RX> = TcpClientState::new();
     let mut tcp = TcpClient::new(stack, &tcp_state);
     tcp.set_timeout(Some(Duration::from_secs(15)));
     let endpoints = Endpoints {

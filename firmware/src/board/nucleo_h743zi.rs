@@ -90,8 +90,10 @@ const _: () = {
 /// (SNTP). Raise it if the app opens more sockets at once.
 const SOCKETS: usize = 4;
 
-/// Ethernet DMA descriptors and buffers: 4 TX, 4 RX packets of 1536 B.
-const ETH_TX: usize = 4;
+/// Ethernet DMA descriptors and buffers, packets of 1536 B: 2 TX (the TCP
+/// send buffer holds two segments at most), 4 RX (a 4 KiB TCP window plus
+/// ARP, DHCP and DNS).
+const ETH_TX: usize = 2;
 const ETH_RX: usize = 4;
 
 /// Console ring buffers.

@@ -414,8 +414,8 @@ impl Transport for RustlsTransport {
         if let Some(auth) = head.authorization() {
             request = request.header("Authorization", auth);
         }
-        for h in head.headers() {
-            request = request.header(h.name().as_str(), h.value());
+        for (name, value) in head.headers() {
+            request = request.header(name.as_str(), value);
         }
         if !body.is_empty() || head.method() == Method::Post {
             request = request.body(body.to_vec());
