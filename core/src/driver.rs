@@ -135,16 +135,42 @@ pub async fn persist<S: Store>(
     op: &StoreOp,
     record_buf: &mut [u8],
 ) -> Result<(), DriveError<S::Error>> {
-    match op {
-        StoreOp::Put(record) => {
-            let len = json::encode(record, record_buf).map_err(DriveError::Record)?;
-            let bytes = record_buf.get(..len).unwrap_or_default();
-            store
-                .put(record.key, bytes)
-                .await
-                .map_err(DriveError::Store)
+    let write = Write::encode(op, record_buf)?;
+    write.apply(store, record_buf).await
+}
+
+/// A store operation with its record already encoded: what is left of a
+/// [`StoreOp`] (kilobytes) once its bytes are in the record buffer.
+enum Write {
+    /// Store the first `len` bytes of the record buffer under `key`.
+    Put { key: crate::id::Uuid, len: usize },
+    /// Remove `key`.
+    Remove(crate::id::Uuid),
+}
+
+impl Write {
+    fn encode<E>(op: &StoreOp, record_buf: &mut [u8]) -> Result<Self, DriveError<E>> {
+        Ok(match op {
+            StoreOp::Put(record) => Self::Put {
+                key: record.key,
+                len: json::encode(record, record_buf).map_err(DriveError::Record)?,
+            },
+            StoreOp::Remove(key) => Self::Remove(*key),
+        })
+    }
+
+    async fn apply<S: Store>(
+        self,
+        store: &mut S,
+        record_buf: &[u8],
+    ) -> Result<(), DriveError<S::Error>> {
+        match self {
+            Self::Put { key, len } => {
+                let bytes = record_buf.get(..len).unwrap_or_default();
+                store.put(key, bytes).await.map_err(DriveError::Store)
+            }
+            Self::Remove(key) => store.remove(key).await.map_err(DriveError::Store),
         }
-        StoreOp::Remove(key) => store.remove(*key).await.map_err(DriveError::Store),
     }
 }
 
@@ -221,30 +247,28 @@ where
     loop {
         let now = clock.now();
         // The flow's output is taken apart before anything is awaited: it
-        // can hold the flow's whole outcome (kilobytes), which must not stay
-        // alive in this future across an await.
+        // can hold the flow's whole outcome or a record (kilobytes), which
+        // must not stay alive in this future across an await. A record is
+        // encoded into the record buffer first; only its key is kept.
         let next = match flow.poll(now, body).map_err(DriveError::Flow)? {
             Output::Done(outcome) => return Ok(Some(outcome)),
             Output::Send(tx) => {
                 *pending = Some(tx);
                 return Ok(None);
             }
-            Output::Persist(op) => Next::Persist(op),
+            Output::Persist(op) => Next::Write(Write::encode(&op, record)?),
             Output::Wait(until) => Next::Wait(until),
         };
-        // By reference: moving the record out would keep a second copy.
-        match &next {
-            Next::Persist(op) => persist(store, op, record).await?,
-            Next::Wait(until) => clock.sleep_until(*until).await,
+        match next {
+            Next::Write(write) => write.apply(store, record).await?,
+            Next::Wait(until) => clock.sleep_until(until).await,
         }
     }
 }
 
-/// What [`advance`] awaits next, without the flow's outcome.
-// No heap to box into; one value at a time.
-#[allow(clippy::large_enum_variant)]
+/// What [`advance`] awaits next: small, without the flow's output.
 enum Next {
-    Persist(StoreOp),
+    Write(Write),
     Wait(Instant),
 }
 

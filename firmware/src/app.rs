@@ -93,7 +93,10 @@ struct App<'a, T, S, C, R, CF: NorFlash> {
     // future keeps one copy of them rather than a boot-time copy beside
     // the app's.
     apis: &'a mut Apis,
-    config_area: &'a mut ConfigArea<CF>,
+    // The configuration area is opened again for `config ca` only: an
+    // open area holds 4.6 KiB of buffers, needed at boot and then rarely.
+    config_flash: &'a mut CF,
+    config_range: core::ops::Range<u32>,
     settings: &'a Settings,
     shop: Currency,
     momo_currency: Currency,
@@ -119,9 +122,9 @@ where
 {
     let Parts {
         stack,
-        outbox_flash,
+        mut outbox_flash,
         outbox_range,
-        config_flash,
+        mut config_flash,
         config_range,
         rng,
         mut console,
@@ -131,8 +134,13 @@ where
 
     // Configuration: the area's, or the development default.
     let mut ca: Vec<u8, CA_DER_CAP> = Vec::new();
-    let (mut config_area, settings) =
-        load_settings_or_halt(config_flash, config_range, &mut ca, &mut console).await;
+    let settings = load_settings_or_halt(
+        &mut config_flash,
+        config_range.clone(),
+        &mut ca,
+        &mut console,
+    )
+    .await;
     if ca.is_empty() {
         warn!("no CA certificate configured: every TLS connection will be refused (`config ca`)");
     }
@@ -182,7 +190,9 @@ where
         &mut tls_write,
     );
     let store = or_halt(
-        FlashStore::open(outbox_flash, outbox_range).await,
+        // Borrowed like the configuration area's flash: one instance of
+        // the flash store's code serves both.
+        FlashStore::open(&mut outbox_flash, outbox_range).await,
         &mut console,
         "outbox flash",
     )
@@ -207,7 +217,8 @@ where
     let mut app = App {
         term,
         apis: &mut apis,
-        config_area: &mut config_area,
+        config_flash: &mut config_flash,
+        config_range,
         settings: &settings,
         shop,
         momo_currency,
@@ -269,30 +280,29 @@ async fn halt<W: Write, E: core::fmt::Debug>(console: &mut W, what: &str, e: E) 
 
 /// [`load_settings`], or halt (see [`or_halt`]).
 async fn load_settings_or_halt<F: NorFlash, W: Write>(
-    flash: F,
+    flash: &mut F,
     range: core::ops::Range<u32>,
     ca: &mut Vec<u8, CA_DER_CAP>,
     console: &mut W,
-) -> (ConfigArea<F>, Settings) {
+) -> Settings {
     let loaded = load_settings(flash, range, ca).await;
     or_halt(loaded, console, "configuration").await
 }
 
 async fn load_settings<F: NorFlash>(
-    flash: F,
+    flash: &mut F,
     range: core::ops::Range<u32>,
     ca: &mut Vec<u8, CA_DER_CAP>,
-) -> Result<(ConfigArea<F>, Settings), config::ConfigError> {
+) -> Result<Settings, config::ConfigError> {
     let mut area = ConfigArea::open(flash, range).await?;
     area.ca(ca).await?;
-    let settings = match area.settings().await? {
-        Some(settings) => settings,
+    match area.settings().await? {
+        Some(settings) => Ok(settings),
         None => {
             info!("configuration area empty: development settings");
-            Settings::development()?
+            Settings::development()
         }
-    };
-    Ok((area, settings))
+    }
 }
 
 async fn sync_time(
@@ -373,7 +383,8 @@ where
         let App {
             term,
             apis,
-            config_area,
+            config_flash,
+            config_range,
             settings,
             shop,
             momo_currency,
@@ -507,7 +518,12 @@ where
                 if config::base64_decode(text, &mut der).is_none() || der.is_empty() {
                     return out.line(format_args!("error: not base64 DER"));
                 }
-                match config_area.store_ca(&der).await {
+                let stored = match ConfigArea::open(&mut **config_flash, config_range.clone()).await
+                {
+                    Ok(mut area) => area.store_ca(&der).await,
+                    Err(e) => Err(e),
+                };
+                match stored {
                     Ok(()) => out.line(format_args!(
                         "CA stored ({} bytes); restart to use it",
                         der.len()

@@ -30,21 +30,24 @@
 //! same TLS buffers. One buffer pair serves every API, so the board needs
 //! one 16 KiB read buffer, not three.
 
-mod san;
+mod leaf;
 
 use core::fmt::Write as _;
 use core::net::SocketAddr;
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use digest::Digest as _;
 use embedded_io_async::{ErrorType, Read, Write};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
 use embedded_tls::pki::CertVerifier;
 use embedded_tls::{
     Aes128GcmSha256, Certificate, CertificateEntryRef, CertificateRef, CertificateVerifyRef,
-    CryptoProvider, CryptoRng, CryptoRngCore, TlsConfig, TlsConnection, TlsContext, TlsError,
-    TlsVerifier,
+    CryptoProvider, CryptoRng, CryptoRngCore, SignatureScheme, TlsConfig, TlsConnection,
+    TlsContext, TlsError, TlsVerifier,
 };
 use heapless::{String, Vec};
+use p256::ecdsa::signature::Verifier as _;
+use p256::ecdsa::{Signature, VerifyingKey};
 use rand_core::RngCore;
 use reqwless::request::{Request, RequestBuilder};
 use reqwless::response::Response;
@@ -65,10 +68,12 @@ pub const TLS_READ_BUFFER: usize = 16_640;
 /// 2 KiB costs one record per 2 KiB of request, nothing more.
 pub const TLS_WRITE_BUFFER: usize = 2_048;
 
-/// Largest server certificate chain kept for the CertificateVerify check
-/// (leaf plus intermediates, DER). The sandbox sends ~0.6 KB; public CAs'
-/// chains are 2–4 KB.
-pub const CHAIN_MAX: usize = 4_096;
+/// Largest server certificate chain (leaf plus intermediates, DER) that
+/// can be verified: embedded-tls's chain check copies it, on the stack,
+/// while the Certificate message is checked (nothing of it stays in the
+/// connection's future). The sandbox sends ~0.6 KB; public CAs' chains are
+/// 2–4 KB.
+pub const CHAIN_MAX: usize = 8_192;
 
 /// Longest host name: embedded-tls compares at most 64 bytes.
 pub const HOST_CAP: usize = 64;
@@ -312,16 +317,13 @@ where
         };
         let mut tls = TlsConnection::new(socket, read_buf, write_buf);
         let config = TlsConfig::new().with_server_name(endpoint.host);
-        // The verifier keeps the server's chain (CHAIN_MAX bytes) for the
-        // CertificateVerify check; the provider only borrows it, so the
-        // handshake's future (which moves its context) holds no copy.
-        let mut verifier = Verifier {
-            host: endpoint.host,
-            chain: CertVerifier::new(Certificate::X509(endpoint.ca_der)),
-        };
         let provider = Provider {
             rng: &mut *self.rng,
-            verifier: &mut verifier,
+            verifier: Verifier {
+                host: endpoint.host,
+                ca_der: endpoint.ca_der,
+                verified: None,
+            },
         };
         if let Err(e) = tls.open(TlsContext::new(&config, provider)).await {
             warn!(
@@ -493,54 +495,104 @@ impl<'a, S: Read + Write + 'a> reqwless::TryBufRead for Conn<'a, S> {}
 
 /// Our CryptoProvider: the caller's CSPRNG and a verifier against the
 /// endpoint's CA with the real clock.
-struct Provider<'r, 'v, R> {
+struct Provider<'r, R> {
     rng: &'r mut R,
-    verifier: &'v mut Verifier<'r>,
+    verifier: Verifier<'r>,
 }
 
-/// embedded-tls's chain, expiry and signature checks, after our host name
-/// check against the leaf's DNS SANs.
+/// Our host name check against the leaf's DNS SANs, then embedded-tls's
+/// chain, expiry and name checks, then our CertificateVerify check with the
+/// leaf's key.
 struct Verifier<'r> {
     host: &'r str,
-    chain: CertVerifier<'r, Aes128GcmSha256, WallClock, CHAIN_MAX>,
+    ca_der: &'r [u8],
+    /// From a verified Certificate message: the leaf's key and the
+    /// transcript hash up to that message, for the CertificateVerify check.
+    verified: Option<(VerifyingKey, TranscriptHash)>,
 }
 
+/// The handshake transcript's running hash (SHA-256).
+type TranscriptHash = <Aes128GcmSha256 as embedded_tls::TlsCipherSuite>::Hash;
+
+/// RFC 8446 §4.4.3: what the server's CertificateVerify signs is 64 spaces,
+/// this context string (with its terminating 0) and the transcript hash.
+const SERVER_CONTEXT: &[u8] = b"TLS 1.3, server CertificateVerify\x00";
+
+/// The signed content: 64 + 34 + 32 bytes.
+const SIGNED_LEN: usize = 64 + SERVER_CONTEXT.len() + 32;
+
 impl TlsVerifier<Aes128GcmSha256> for Verifier<'_> {
-    fn set_hostname_verification(&mut self, hostname: &str) -> Result<(), TlsError> {
-        self.chain.set_hostname_verification(hostname)
+    fn set_hostname_verification(&mut self, _hostname: &str) -> Result<(), TlsError> {
+        // `host` is the endpoint's, given at construction: the same name.
+        Ok(())
     }
 
     fn verify_certificate(
         &mut self,
-        transcript: &<Aes128GcmSha256 as embedded_tls::TlsCipherSuite>::Hash,
+        transcript: &TranscriptHash,
         cert: CertificateRef,
     ) -> Result<(), TlsError> {
-        let Some(CertificateEntryRef::X509(leaf)) = cert.entries.first() else {
-            return Err(TlsError::InvalidCertificate);
+        self.verified = None;
+        let leaf: &[u8] = match cert.entries.first() {
+            Some(CertificateEntryRef::X509(leaf)) => leaf,
+            _ => return Err(TlsError::InvalidCertificate),
         };
-        match san::check(leaf, self.host) {
-            san::SanCheck::Match | san::SanCheck::NoDnsNames => {}
-            san::SanCheck::Mismatch => {
+        match leaf::check(leaf, self.host) {
+            leaf::SanCheck::Match | leaf::SanCheck::NoDnsNames => {}
+            leaf::SanCheck::Mismatch => {
                 warn!(
                     "https: {} is not among the certificate's DNS names",
                     self.host
                 );
                 return Err(TlsError::InvalidCertificate);
             }
-            san::SanCheck::Malformed => {
+            leaf::SanCheck::Malformed => {
                 warn!("https: the certificate of {} cannot be read", self.host);
                 return Err(TlsError::InvalidCertificate);
             }
         }
-        self.chain.verify_certificate(transcript, cert)
+        // embedded-tls checks the chain up to our CA, validity against the
+        // wall clock and (without DNS SANs) the CN. Its verifier copies the
+        // whole chain for a later signature check; it lives on the stack
+        // for this call only, and we keep just the leaf's key.
+        let mut chain: CertVerifier<'_, Aes128GcmSha256, WallClock, CHAIN_MAX> =
+            CertVerifier::new(Certificate::X509(self.ca_der));
+        chain.set_hostname_verification(self.host)?;
+        chain.verify_certificate(transcript, cert)?;
+        let key = leaf::public_key(leaf)
+            .and_then(|key| VerifyingKey::from_sec1_bytes(key).ok())
+            .ok_or_else(|| {
+                warn!("https: the key of {} is not a P-256 key", self.host);
+                TlsError::InvalidCertificate
+            })?;
+        self.verified = Some((key, transcript.clone()));
+        Ok(())
     }
 
     fn verify_signature(&mut self, verify: CertificateVerifyRef) -> Result<(), TlsError> {
-        self.chain.verify_signature(verify)
+        // Never without a verified certificate first.
+        let (key, transcript) = self.verified.take().ok_or(TlsError::InvalidCertificate)?;
+        if !matches!(
+            verify.signature_scheme,
+            SignatureScheme::EcdsaSecp256r1Sha256
+        ) {
+            return Err(TlsError::InvalidSignatureScheme);
+        }
+        let mut signed: Vec<u8, SIGNED_LEN> = Vec::new();
+        signed
+            .extend_from_slice(&[0x20; 64])
+            .and_then(|()| signed.extend_from_slice(SERVER_CONTEXT))
+            .and_then(|()| signed.extend_from_slice(&transcript.finalize()))
+            .map_err(|_| TlsError::EncodeError)?;
+        let signature = Signature::from_der(verify.signature).map_err(|_| TlsError::DecodeError)?;
+        key.verify(&signed, &signature).map_err(|_| {
+            warn!("https: {}: the handshake signature is wrong", self.host);
+            TlsError::InvalidSignature
+        })
     }
 }
 
-impl<R: RngCore + CryptoRng> CryptoProvider for Provider<'_, '_, R> {
+impl<R: RngCore + CryptoRng> CryptoProvider for Provider<'_, R> {
     type CipherSuite = Aes128GcmSha256;
     type Signature = [u8; 0];
 
@@ -549,7 +601,7 @@ impl<R: RngCore + CryptoRng> CryptoProvider for Provider<'_, '_, R> {
     }
 
     fn verifier(&mut self) -> Result<&mut impl TlsVerifier<Aes128GcmSha256>, TlsError> {
-        Ok(&mut *self.verifier)
+        Ok(&mut self.verifier)
     }
 }
 
@@ -587,5 +639,85 @@ impl core::fmt::Display for HttpFailure {
 impl defmt::Format for HttpFailure {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(f, "{}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::ecdsa::signature::Signer as _;
+    use p256::ecdsa::SigningKey;
+
+    /// A verifier whose certificate step passed with `key` after `seen`.
+    fn verifier(key: &SigningKey, seen: &[u8]) -> Verifier<'static> {
+        let mut transcript = TranscriptHash::new();
+        transcript.update(seen);
+        Verifier {
+            host: "localhost",
+            ca_der: &[],
+            verified: Some((*key.verifying_key(), transcript)),
+        }
+    }
+
+    /// The server's CertificateVerify signature over `seen`, as RFC 8446
+    /// §4.4.3 builds it.
+    fn server_signature(key: &SigningKey, seen: &[u8]) -> std::vec::Vec<u8> {
+        let mut signed = std::vec![0x20u8; 64];
+        signed.extend_from_slice(b"TLS 1.3, server CertificateVerify\x00");
+        signed.extend_from_slice(&TranscriptHash::digest(seen));
+        let signature: Signature = key.sign(&signed);
+        signature.to_der().as_bytes().to_vec()
+    }
+
+    fn verify(scheme: SignatureScheme, signature: &[u8]) -> CertificateVerifyRef<'_> {
+        CertificateVerifyRef {
+            signature_scheme: scheme,
+            signature,
+        }
+    }
+
+    #[test]
+    fn only_the_leafs_signature_over_this_transcript_passes() {
+        let key = SigningKey::from_slice(&[7; 32]).unwrap();
+        let other = SigningKey::from_slice(&[9; 32]).unwrap();
+        let good = server_signature(&key, b"client hello, server hello");
+        let p256 = SignatureScheme::EcdsaSecp256r1Sha256;
+
+        let mut v = verifier(&key, b"client hello, server hello");
+        assert!(v.verify_signature(verify(p256, &good)).is_ok());
+        // Used once: a second CertificateVerify has nothing to check against.
+        assert!(v.verify_signature(verify(p256, &good)).is_err());
+
+        let mut v = verifier(&key, b"client hello, another server hello");
+        assert!(matches!(
+            v.verify_signature(verify(p256, &good)),
+            Err(TlsError::InvalidSignature)
+        ));
+        let mut v = verifier(&other, b"client hello, server hello");
+        assert!(matches!(
+            v.verify_signature(verify(p256, &good)),
+            Err(TlsError::InvalidSignature)
+        ));
+        let mut v = verifier(&key, b"client hello, server hello");
+        assert!(matches!(
+            v.verify_signature(verify(SignatureScheme::RsaPssRsaeSha256, &good)),
+            Err(TlsError::InvalidSignatureScheme)
+        ));
+        let mut v = verifier(&key, b"client hello, server hello");
+        assert!(v.verify_signature(verify(p256, &good[..20])).is_err());
+    }
+
+    #[test]
+    fn no_signature_check_without_a_verified_certificate() {
+        let key = SigningKey::from_slice(&[7; 32]).unwrap();
+        let good = server_signature(&key, b"x");
+        let mut v = Verifier {
+            host: "localhost",
+            ca_der: &[],
+            verified: None,
+        };
+        assert!(v
+            .verify_signature(verify(SignatureScheme::EcdsaSecp256r1Sha256, &good))
+            .is_err());
     }
 }

@@ -1,12 +1,17 @@
-//! The leaf certificate's DNS subject alternative names, read with a
-//! minimal DER walk, so host names are checked the way RFC 6125 says:
-//! when a certificate has DNS SANs, the host must match one of them and
-//! the common name is ignored. (embedded-tls 0.19 falls back to the CN
-//! even then; this check runs before it.)
+//! The leaf certificate, read with a minimal DER walk, for the two things
+//! our verifier takes from it itself:
 //!
-//! Only the path Certificate → tbsCertificate → extensions [3] →
-//! subjectAltName → dNSName [2] is read; everything else is skipped by
-//! length. Malformed input is an error, never a panic.
+//! - its DNS subject alternative names, so host names are checked the way
+//!   RFC 6125 says: when a certificate has DNS SANs, the host must match
+//!   one of them and the common name is ignored. (embedded-tls 0.19 falls
+//!   back to the CN even then; this check runs before it.) Only the path
+//!   Certificate → tbsCertificate → extensions [3] → subjectAltName →
+//!   dNSName [2] is read;
+//! - its subject public key, kept for the CertificateVerify check instead
+//!   of a copy of the whole chain.
+//!
+//! Everything else is skipped by length. Malformed input is an error,
+//! never a panic.
 
 /// subjectAltName, OID 2.5.29.17, as DER content bytes.
 const SUBJECT_ALT_NAME: [u8; 3] = [0x55, 0x1D, 0x11];
@@ -18,6 +23,13 @@ const TAG_BOOLEAN: u8 = 0x01;
 const TAG_OCTET_STRING: u8 = 0x04;
 const TAG_EXTENSIONS: u8 = 0xA3;
 const TAG_DNS_NAME: u8 = 0x82;
+const TAG_VERSION: u8 = 0xA0;
+const TAG_BIT_STRING: u8 = 0x03;
+
+/// tbsCertificate fields between the optional version and
+/// subjectPublicKeyInfo: serialNumber, signature, issuer, validity,
+/// subject (RFC 5280 §4.1).
+const FIELDS_BEFORE_KEY: usize = 5;
 
 /// What the SANs say about a host name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +102,34 @@ fn dns_names<'c>(cert: &'c [u8], each: &mut dyn FnMut(&'c [u8])) -> Option<()> {
     Some(())
 }
 
+/// The leaf's subjectPublicKey: the bits of the BIT STRING in its
+/// subjectPublicKeyInfo (for an EC key, the SEC1-encoded point). `None` if
+/// the certificate cannot be read.
+pub(crate) fn public_key(cert: &[u8]) -> Option<&[u8]> {
+    let (_, certificate, _) = tlv(cert)?;
+    let (_, tbs, _) = tlv(certificate)?;
+    let (tag, _, after_version) = tlv(tbs)?;
+    let mut fields = if tag == TAG_VERSION {
+        after_version
+    } else {
+        tbs
+    };
+    for _ in 0..FIELDS_BEFORE_KEY {
+        (_, _, fields) = tlv(fields)?;
+    }
+    let (_, key_info, _) = tlv(fields)?;
+    let (_, _algorithm, key) = tlv(key_info)?;
+    let (tag, bits, _) = tlv(key)?;
+    if tag != TAG_BIT_STRING {
+        return None;
+    }
+    // The first content byte counts the unused bits: a key has none.
+    match bits.split_first()? {
+        (0, key) => Some(key),
+        _ => None,
+    }
+}
+
 /// `pattern` (a SAN, maybe `*.example.com`) matches `host`, ignoring
 /// ASCII case; a wildcard stands for exactly one left-most label.
 fn matches(pattern: &[u8], host: &[u8]) -> bool {
@@ -137,6 +177,14 @@ mod tests {
         out
     }
 
+    /// A subjectPublicKey BIT STRING's content: no unused bits, a point.
+    const KEY: [u8; 66] = {
+        let mut key = [7u8; 66];
+        key[0] = 0;
+        key[1] = 4;
+        key
+    };
+
     /// A certificate skeleton with the given SAN entries (or none).
     fn cert(sans: &[&str], critical: bool) -> std::vec::Vec<u8> {
         let mut names = std::vec::Vec::new();
@@ -159,6 +207,12 @@ mod tests {
             der(0x02, &[1; 20]),
             der(0x30, &[0; 10]),
             der(0x30, &[0; 200]),
+            der(0x30, &[0; 30]),
+            der(0x30, &[0; 150]),
+            der(
+                0x30,
+                &[der(0x30, &[0; 19]), der(TAG_BIT_STRING, &KEY)].concat(),
+            ),
             der(TAG_EXTENSIONS, &der(0x30, &extensions)),
         ]
         .concat();
@@ -196,6 +250,15 @@ mod tests {
     #[test]
     fn no_san_extension_leaves_the_cn_to_decide() {
         assert_eq!(check(&cert(&[], false), "localhost"), SanCheck::NoDnsNames);
+    }
+
+    #[test]
+    fn the_public_key_is_the_bit_string_of_the_key_info() {
+        let c = cert(&["localhost"], false);
+        assert_eq!(public_key(&c), Some(&KEY[1..]));
+        for len in 0..c.len() {
+            assert_eq!(public_key(&c[..len]), None, "cut at {len}");
+        }
     }
 
     #[test]
