@@ -17,9 +17,9 @@ use crate::conductor::flow::{
     self as conductor_flow, AmountError, BillOutcome, BillPayment, OrderError, Settle,
 };
 use crate::conductor::wire::{
-    AccountEnquiryRequest, CreateOrderRequest, CreateTransactionRequest, CustomerIdentifier,
-    IdentifierKind, IdentifierValue, Item, Money as WireMoney, OrderProductItem,
-    PartnerCreateTransactionRequest, PaymentMethod,
+    AccountBills, AccountEnquiryRequest, CreateOrderRequest, CreateTransactionRequest,
+    CustomerIdentifier, IdentifierKind, IdentifierValue, Item, Money as WireMoney,
+    OrderProductItem, PartnerCreateTransactionRequest, PaymentMethod,
 };
 use crate::driver::{Clock, Connect, DriveError};
 use crate::electrum::flow::{self as electrum_flow, Confirmation, Sale, SaleOutcome};
@@ -239,7 +239,8 @@ where
     // payment's future must not carry them).
     let (bill_id, amount) = {
         let now = term.now();
-        let mut call = conductor_flow::account_enquiry(cfg, &enquiry, now, &mut term.rng)?;
+        let mut call =
+            conductor_flow::account_enquiry::<AccountBills>(cfg, &enquiry, now, &mut term.rng)?;
         let account = term
             .run(&mut call)
             .await?

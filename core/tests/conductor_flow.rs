@@ -91,7 +91,13 @@ fn primitive_flow_enquiry_create_complete() {
         ),
         reference: Some(String::try_from("SUBS").unwrap()),
     };
-    let call = flow::account_enquiry(&cfg, &enquiry, start_now(), &mut rng(1)).unwrap();
+    let call = flow::account_enquiry::<till_core::conductor::wire::AccountEnquiryResponse>(
+        &cfg,
+        &enquiry,
+        start_now(),
+        &mut rng(1),
+    )
+    .unwrap();
     let mut h = Harness::new(call, start_now());
     let sent = h.expect_send();
     assert_eq!(sent.line(), "POST /conductor/v1/accounts");

@@ -79,7 +79,13 @@ async fn conductor_bill_payment_is_charged_exactly_once() {
         reference: Some(String::try_from("SUBS").unwrap()),
     };
     let now = rig.now();
-    let mut call = conductor_flow::account_enquiry(&cfg, &enquiry, now, &mut rig.term.rng).unwrap();
+    let mut call = conductor_flow::account_enquiry::<AccountEnquiryResponse>(
+        &cfg,
+        &enquiry,
+        now,
+        &mut rig.term.rng,
+    )
+    .unwrap();
     let account = rig.run(&mut call).await.expect("account found");
     let bills = account.bills.expect("bills");
     let bill = &bills[0];

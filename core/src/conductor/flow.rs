@@ -760,16 +760,16 @@ impl Flow for BillPayment<'_> {
 /// An account enquiry, catalogue, order or transaction lookup: no money.
 pub type ConductorCall<'a, R, T> = crate::flow::Call<'a, R, T, ErrorResponse>;
 
-/// `POST /conductor/v1/accounts` (with `Retailer-Id`).
-pub fn account_enquiry<'a>(
+/// `POST /conductor/v1/accounts` (with `Retailer-Id`). The answer is
+/// decoded as `T`: [`AccountEnquiryResponse`](super::wire::AccountEnquiryResponse)
+/// for all of it, [`AccountBills`](super::wire::AccountBills) for what a
+/// payment needs.
+pub fn account_enquiry<'a, T: serde::de::DeserializeOwned>(
     config: &Config,
     request: &'a super::wire::AccountEnquiryRequest,
     now: Now,
     rng: &mut impl RngCore,
-) -> Result<
-    ConductorCall<'a, super::wire::AccountEnquiryRequest, super::wire::AccountEnquiryResponse>,
-    FlowError,
-> {
+) -> Result<ConductorCall<'a, super::wire::AccountEnquiryRequest, T>, FlowError> {
     let mut head = config.head(path::account_enquiry()?, None)?;
     head.json_body()?;
     head.set(HeaderName::RetailerId, &config.retailer_id)?;

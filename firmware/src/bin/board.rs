@@ -16,8 +16,8 @@
 #[path = "../board/mod.rs"]
 mod board;
 
-use defmt_rtt as _;
 use core::sync::atomic::{AtomicBool, Ordering};
+use defmt_rtt as _;
 
 use embassy_executor::{Executor, Spawner};
 use static_cell::StaticCell;

@@ -577,9 +577,10 @@ async fn single_operation(
                     .transpose()
                     .map_err(|_| TerminalError::Other("--reference: too long".into()))?,
             };
-            let mut call =
-                conductor::account_enquiry(conductor_cfg()?, &request, now, &mut term.rng)
-                    .map_err(|e| flow_error(&e))?;
+            let mut call = conductor::account_enquiry::<
+                till_core::conductor::wire::AccountEnquiryResponse,
+            >(conductor_cfg()?, &request, now, &mut term.rng)
+            .map_err(|e| flow_error(&e))?;
             answer(term, &mut call).await?
         }
         Command::Conductor(ConductorCommand::Catalog { category, depth }) => {
