@@ -10,13 +10,18 @@
 //!
 //! - the chain must lead to the endpoint's configured CA (DER);
 //! - the endpoint's host name must match a DNS SAN of the leaf (checked
-//!   here, [`san`], because embedded-tls falls back to the CN even when the
-//!   certificate has SANs; a certificate without DNS SANs is judged by its
-//!   CN);
+//!   here, in module `leaf`, because embedded-tls falls back to the CN even
+//!   when the certificate has SANs; a certificate without DNS SANs is
+//!   judged by its CN);
 //! - validity is checked against the wall clock set with
 //!   [`set_wall_clock`]. Until it is set, no TLS connection is opened at
 //!   all (embedded-tls skips the expiry check when its clock says "unknown",
-//!   so we never let it say that).
+//!   so we never let it say that);
+//! - the server's CertificateVerify signature (ECDSA P-256 over the
+//!   handshake transcript, RFC 8446 §4.4.3) is checked here with the
+//!   leaf's key, so that only that key outlives the Certificate message:
+//!   embedded-tls's own verifier keeps a copy of the whole chain for it,
+//!   which here lives on the stack while the chain is checked.
 //!
 //! There is no switch that turns verification off.
 //!

@@ -1,0 +1,184 @@
+//! The TLS path's peak stack on an emulated Cortex-M.
+//!
+//! 1. Record: a bill payment against the sandbox on the host, through
+//!    till-core's `Https` over real TCP, keeping what the server sent
+//!    ([`till_qemu::record::RecordingTcp`]); the payment must complete.
+//! 2. Build `till-qemu` (release, thumbv7em-none-eabihf, the board's
+//!    profile) with that recording built in.
+//! 3. Run it on `qemu-system-arm -machine mps2-an386`: the same payment,
+//!    replayed, must complete there too — the Cortex-M build of the TLS,
+//!    HTTP, flow and JSON code — and it reports the peak stack used while
+//!    polling it.
+//!
+//! The figure goes to `target/tmp/till-qemu-stack.txt` (printed by
+//! `.ci/run`). Without `qemu-system-arm` the test says SKIPPED and passes;
+//! `TILL_REQUIRE_QEMU=1` (set by `.ci/run`) makes that a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use till_core::conductor::flow::BillOutcome;
+use till_host::net::{pem_to_der, TokioDns, TokioTcp};
+use till_qemu::record::RecordingTcp;
+use till_qemu::{bill_payment, BoardBuffers, Recording, Site};
+use till_sandbox::{Sandbox, SandboxConfig};
+
+const QEMU: &str = "qemu-system-arm";
+
+/// QEMU runs the replay in well under a second; a hung run is cut here.
+const QEMU_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn qemu_available() -> bool {
+    Command::new(QEMU)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Pay the bill against a fresh sandbox, recording the server's bytes.
+fn record() -> Vec<u8> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let sandbox = Sandbox::start(SandboxConfig::default())
+            .await
+            .expect("sandbox starts");
+        let ca_der = pem_to_der(sandbox.ca_pem()).expect("sandbox CA");
+        let unix_secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_secs();
+        let site = Site {
+            unix_secs,
+            host: "localhost",
+            port: sandbox.addr().port(),
+            ca_der: &ca_der,
+        };
+        let tcp = RecordingTcp::new(TokioTcp::default());
+        let mut bufs = Box::new(BoardBuffers::new());
+        // Boxed: the payment's future is tens of KiB.
+        let outcome = Box::pin(bill_payment(&tcp, &TokioDns, &site, &mut bufs))
+            .await
+            .expect("the recorded payment runs");
+        assert!(
+            matches!(outcome, BillOutcome::Completed(_)),
+            "the recorded payment completes: {outcome:?}"
+        );
+        let received = tcp.received();
+        assert_eq!(received.len(), 2, "enquiry and payment: two sessions");
+        Recording::encode(&site, &received)
+    })
+}
+
+/// Build till-qemu with `recording` built in; the ELF's path.
+fn build(recording: &Path) -> PathBuf {
+    // A target directory of its own: the outer `cargo test` holds ours.
+    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("qemu-target");
+    let status = Command::new(env!("CARGO"))
+        .current_dir(workspace())
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "till-qemu",
+            "--bin",
+            "till-qemu",
+            "--target",
+            "thumbv7em-none-eabihf",
+        ])
+        .env("TILL_REPLAY", recording)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .status()
+        .expect("cargo runs");
+    assert!(
+        status.success(),
+        "till-qemu builds for thumbv7em-none-eabihf"
+    );
+    target_dir.join("thumbv7em-none-eabihf/release/till-qemu")
+}
+
+/// Run `elf` on QEMU; its exit status and what it printed.
+fn run(elf: &Path) -> (bool, String) {
+    let mut child = Command::new(QEMU)
+        .args([
+            "-cpu",
+            "cortex-m4",
+            "-machine",
+            "mps2-an386",
+            "-nographic",
+            "-monitor",
+            "none",
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-kernel",
+        ])
+        .arg(elf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qemu starts");
+    let started = Instant::now();
+    loop {
+        if child.try_wait().expect("qemu status").is_some() {
+            break;
+        }
+        if started.elapsed() > QEMU_TIMEOUT {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("qemu output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn the_tls_path_runs_on_cortex_m_and_its_peak_stack_is_measured() {
+    if !qemu_available() {
+        assert!(
+            std::env::var_os("TILL_REQUIRE_QEMU").is_none(),
+            "TILL_REQUIRE_QEMU is set but {QEMU} cannot run"
+        );
+        eprintln!("SKIPPED: {QEMU} not installed (apt-get install qemu-system-arm)");
+        return;
+    }
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let recording = tmp.join("till-qemu-replay.bin");
+    std::fs::write(&recording, record()).expect("write the recording");
+    let elf = build(&recording);
+    let (ok, printed) = run(&elf);
+    assert!(ok, "the replayed payment completes on QEMU:\n{printed}");
+    assert!(printed.contains("bill: completed"), "{printed}");
+    assert!(printed.contains("connections: 2"), "{printed}");
+    let peak: usize = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("peak stack: "))
+        .and_then(|l| l.strip_suffix(" bytes"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak stack reported:\n{printed}"));
+    // Painting works (something was used) and the figure is a stack's, not
+    // the whole RAM's (4 MiB here).
+    assert!(peak > 1024 && peak < 1024 * 1024, "peak stack {peak} B");
+    let report = format!(
+        "peak stack of the TLS path (a bill payment: account enquiry, create, \
+         complete; two TLS handshakes), Cortex-M4F release build on QEMU \
+         mps2-an386: {peak} bytes\n"
+    );
+    std::fs::write(tmp.join("till-qemu-stack.txt"), &report).expect("write the report");
+    eprint!("{report}");
+}
