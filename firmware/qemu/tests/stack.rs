@@ -42,8 +42,9 @@ fn qemu_available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Pay the bill against a fresh sandbox, recording the server's bytes.
-fn record() -> Vec<u8> {
+/// Pay the bill against a fresh sandbox, recording the server's bytes:
+/// the recording and how many connections it holds.
+fn record() -> (Vec<u8>, usize) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -74,8 +75,10 @@ fn record() -> Vec<u8> {
             "the recorded payment completes: {outcome:?}"
         );
         let received = tcp.received();
-        assert_eq!(received.len(), 2, "enquiry and payment: two sessions");
-        Recording::encode(&site, &received)
+        // Enquiry and payment are two runs, a session each (more if the
+        // sandbox closed a connection).
+        assert!(received.len() >= 2, "{} connections", received.len());
+        (Recording::encode(&site, &received), received.len())
     })
 }
 
@@ -159,12 +162,16 @@ fn the_tls_path_runs_on_cortex_m_and_its_peak_stack_is_measured() {
     }
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let recording = tmp.join("till-qemu-replay.bin");
-    std::fs::write(&recording, record()).expect("write the recording");
+    let (bytes, connections) = record();
+    std::fs::write(&recording, bytes).expect("write the recording");
     let elf = build(&recording);
     let (ok, printed) = run(&elf);
     assert!(ok, "the replayed payment completes on QEMU:\n{printed}");
     assert!(printed.contains("bill: completed"), "{printed}");
-    assert!(printed.contains("connections: 2"), "{printed}");
+    assert!(
+        printed.contains(&format!("connections: {connections}")),
+        "the replay opens the recorded connections ({connections}):\n{printed}"
+    );
     let peak: usize = printed
         .lines()
         .find_map(|l| l.strip_prefix("peak stack: "))
