@@ -1,20 +1,25 @@
-//! The leaf certificate, read with a minimal DER walk, for the two things
-//! our verifier takes from it itself:
+//! Certificates read with a minimal DER walk, for what our verifier takes
+//! from them itself:
 //!
-//! - its DNS subject alternative names, so host names are checked the way
-//!   RFC 6125 says: when a certificate has DNS SANs, the host must match
-//!   one of them and the common name is ignored. (embedded-tls 0.19 falls
-//!   back to the CN even then; this check runs before it.) Only the path
-//!   Certificate → tbsCertificate → extensions [3] → subjectAltName →
-//!   dNSName [2] is read;
-//! - its subject public key, kept for the CertificateVerify check instead
-//!   of a copy of the whole chain.
+//! - the leaf's DNS subject alternative names, so host names are checked
+//!   the way RFC 6125 says: when a certificate has DNS SANs, the host must
+//!   match one of them and the common name is ignored. (embedded-tls 0.19
+//!   falls back to the CN even then; this check runs before it.);
+//! - the leaf's subject public key, kept for the CertificateVerify check
+//!   instead of a copy of the whole chain;
+//! - whether a certificate that signs another in the chain is a CA
+//!   (basicConstraints `cA`), which embedded-tls does not check: without
+//!   it, any certificate under the configured CA could issue one for our
+//!   host.
 //!
-//! Everything else is skipped by length. Malformed input is an error,
+//! Only tbsCertificate's fields up to the key and its extensions are read;
+//! everything else is skipped by length. Malformed input is an error,
 //! never a panic.
 
 /// subjectAltName, OID 2.5.29.17, as DER content bytes.
 const SUBJECT_ALT_NAME: [u8; 3] = [0x55, 0x1D, 0x11];
+/// basicConstraints, OID 2.5.29.19.
+const BASIC_CONSTRAINTS: [u8; 3] = [0x55, 0x1D, 0x13];
 
 /// Lengths above 2^24 cannot occur in a certificate that fits our buffers.
 const MAX_LENGTH_OCTETS: usize = 3;
@@ -64,8 +69,9 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((tag, rest.get(..len)?, rest.get(len..)?))
 }
 
-/// Call `each` with every dNSName of the leaf's subjectAltName.
-fn dns_names<'c>(cert: &'c [u8], each: &mut dyn FnMut(&'c [u8])) -> Option<()> {
+/// The value (the extnValue's content) of `cert`'s extension `oid`:
+/// `Some(None)` if it has none, `None` if the certificate cannot be read.
+fn extension<'c>(cert: &'c [u8], oid: &[u8]) -> Option<Option<&'c [u8]>> {
     let (_, certificate, _) = tlv(cert)?;
     let (_, mut tbs, _) = tlv(certificate)?;
     while !tbs.is_empty() {
@@ -78,8 +84,8 @@ fn dns_names<'c>(cert: &'c [u8], each: &mut dyn FnMut(&'c [u8])) -> Option<()> {
         while !extensions.is_empty() {
             let (_, extension, rest) = tlv(extensions)?;
             extensions = rest;
-            let (_, oid, fields) = tlv(extension)?;
-            if oid != SUBJECT_ALT_NAME {
+            let (_, id, fields) = tlv(extension)?;
+            if id != oid {
                 continue;
             }
             let (mut tag, mut value, rest) = tlv(fields)?;
@@ -89,17 +95,40 @@ fn dns_names<'c>(cert: &'c [u8], each: &mut dyn FnMut(&'c [u8])) -> Option<()> {
             if tag != TAG_OCTET_STRING {
                 return None;
             }
-            let (_, mut names, _) = tlv(value)?;
-            while !names.is_empty() {
-                let (tag, name, rest) = tlv(names)?;
-                names = rest;
-                if tag == TAG_DNS_NAME {
-                    each(name);
-                }
-            }
+            return Some(Some(value));
+        }
+    }
+    Some(None)
+}
+
+/// Call `each` with every dNSName of the leaf's subjectAltName.
+fn dns_names<'c>(cert: &'c [u8], each: &mut dyn FnMut(&'c [u8])) -> Option<()> {
+    let Some(value) = extension(cert, &SUBJECT_ALT_NAME)? else {
+        return Some(());
+    };
+    let (_, mut names, _) = tlv(value)?;
+    while !names.is_empty() {
+        let (tag, name, rest) = tlv(names)?;
+        names = rest;
+        if tag == TAG_DNS_NAME {
+            each(name);
         }
     }
     Some(())
+}
+
+/// Whether `cert` may issue certificates: its basicConstraints say
+/// `cA: TRUE` (RFC 5280 §4.2.1.9). A certificate without the extension, or
+/// one that cannot be read, may not.
+pub(crate) fn is_ca(cert: &[u8]) -> bool {
+    let Some(Some(value)) = extension(cert, &BASIC_CONSTRAINTS) else {
+        return false;
+    };
+    // BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, ... }
+    match tlv(value).and_then(|(_, fields, _)| tlv(fields)) {
+        Some((TAG_BOOLEAN, [flag], _)) => *flag != 0,
+        _ => false,
+    }
 }
 
 /// The leaf's subjectPublicKey: the bits of the BIT STRING in its
@@ -131,9 +160,11 @@ pub(crate) fn public_key(cert: &[u8]) -> Option<&[u8]> {
 }
 
 /// `pattern` (a SAN, maybe `*.example.com`) matches `host`, ignoring
-/// ASCII case; a wildcard stands for exactly one left-most label.
+/// ASCII case; a wildcard stands for exactly one left-most label, and only
+/// in front of at least two labels (`*.com` matches nothing).
 fn matches(pattern: &[u8], host: &[u8]) -> bool {
     match pattern.strip_prefix(b"*.") {
+        Some(suffix) if !suffix.contains(&b'.') => false,
         Some(suffix) => match host.iter().position(|&b| b == b'.') {
             Some(dot) => host
                 .get(dot + 1..)
@@ -245,6 +276,43 @@ mod tests {
         assert_eq!(check(&c, "a.b.example.com"), SanCheck::Mismatch);
         assert_eq!(check(&c, "example.com"), SanCheck::Mismatch);
         assert_eq!(check(&c, ".example.com"), SanCheck::Mismatch);
+    }
+
+    #[test]
+    fn a_wildcard_needs_two_labels_after_it() {
+        let c = cert(&["*.com"], false);
+        assert_eq!(check(&c, "example.com"), SanCheck::Mismatch);
+    }
+
+    /// A certificate skeleton whose only extension is basicConstraints
+    /// with `constraints` (the SEQUENCE's content), or without extensions.
+    fn issuer(constraints: Option<&[u8]>) -> std::vec::Vec<u8> {
+        let mut tbs = [der(0x02, &[1; 8]), der(0x30, &[0; 10])].concat();
+        if let Some(content) = constraints {
+            let fields = [
+                der(0x06, &BASIC_CONSTRAINTS),
+                der(TAG_BOOLEAN, &[0xff]),
+                der(TAG_OCTET_STRING, &der(0x30, content)),
+            ]
+            .concat();
+            tbs.extend(der(TAG_EXTENSIONS, &der(0x30, &der(0x30, &fields))));
+        }
+        der(0x30, &[der(0x30, &tbs), der(0x30, &[0; 12])].concat())
+    }
+
+    #[test]
+    fn only_basic_constraints_with_ca_true_make_an_issuer() {
+        assert!(is_ca(&issuer(Some(&der(TAG_BOOLEAN, &[0xff])))));
+        let with_path_len = [der(TAG_BOOLEAN, &[0xff]), der(0x02, &[0])].concat();
+        assert!(is_ca(&issuer(Some(&with_path_len))));
+        assert!(!is_ca(&issuer(Some(&der(TAG_BOOLEAN, &[0])))));
+        assert!(!is_ca(&issuer(Some(&[]))), "cA defaults to FALSE");
+        assert!(!is_ca(&issuer(None)));
+        assert!(!is_ca(&cert(&["localhost"], false)));
+        let ca = issuer(Some(&der(TAG_BOOLEAN, &[0xff])));
+        for len in 0..ca.len() {
+            assert!(!is_ca(&ca[..len]), "cut at {len}");
+        }
     }
 
     #[test]

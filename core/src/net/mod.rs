@@ -35,6 +35,7 @@
 //! same TLS buffers. One buffer pair serves every API, so the board needs
 //! one 16 KiB read buffer, not three.
 
+mod guard;
 mod leaf;
 
 use core::fmt::Write as _;
@@ -61,6 +62,7 @@ use crate::driver::{Connect, Transport};
 use crate::flow::TransportFailure;
 use crate::http::{Api, Method, RequestHead, ResponseHead, Status, MAX_HEADERS, PATH_CAP};
 use crate::time::UnixTime;
+use guard::RecordGuard;
 
 /// TLS record read buffer: one full TLS record (16 KiB of plaintext plus
 /// the record overhead). Real servers send full-size records; anything
@@ -264,7 +266,7 @@ pub struct Session<'s, T: TcpConnect + 's, D, R> {
     /// The TLS buffers until the connection takes them.
     buffers: Option<(&'s mut [u8], &'s mut [u8])>,
     /// The open connection and the API it serves.
-    connection: Option<(Api, Conn<'s, T::Connection<'s>>)>,
+    connection: Option<(Api, Conn<'s, RecordGuard<T::Connection<'s>>>)>,
     stats: &'s mut NetStats,
 }
 
@@ -320,22 +322,32 @@ where
                 return Err(TransportFailure::Connect);
             }
         };
-        let mut tls = TlsConnection::new(socket, read_buf, write_buf);
+        let mut tls = TlsConnection::new(RecordGuard::new(socket), read_buf, write_buf);
         let config = TlsConfig::new().with_server_name(endpoint.host);
-        let provider = Provider {
+        let mut provider = Provider {
             rng: &mut *self.rng,
             verifier: Verifier {
                 host: endpoint.host,
                 ca_der: endpoint.ca_der,
-                verified: None,
+                proof: Proof::None,
             },
         };
-        if let Err(e) = tls.open(TlsContext::new(&config, provider)).await {
+        // Lent, not given: what it proved is read after the handshake.
+        let opened = tls.open(TlsContext::new(&config, &mut provider)).await;
+        if let Err(e) = opened {
             warn!(
                 "https: {}: TLS handshake with {} failed: {}",
                 api,
                 endpoint.host,
                 TlsFailure(e)
+            );
+            self.stats.connect_failures += 1;
+            return Err(TransportFailure::Connect);
+        }
+        if !matches!(provider.verifier.proof, Proof::Proven) {
+            warn!(
+                "https: {}: {} finished the handshake without proving its certificate",
+                api, endpoint.host
             );
             self.stats.connect_failures += 1;
             return Err(TransportFailure::Connect);
@@ -505,15 +517,32 @@ struct Provider<'r, R> {
     verifier: Verifier<'r>,
 }
 
-/// Our host name check against the leaf's DNS SANs, then embedded-tls's
-/// chain, expiry and name checks, then our CertificateVerify check with the
-/// leaf's key.
+/// Our host name check against the leaf's DNS SANs and our check that
+/// every issuer in the chain is a CA, then embedded-tls's chain, expiry and
+/// name checks, then our CertificateVerify check with the leaf's key.
+///
+/// embedded-tls accepts the server's encrypted handshake messages in any
+/// order and none of them is required: a server (or a man in the middle,
+/// who knows the handshake keys it agreed with us) could send Finished
+/// without a Certificate or a CertificateVerify, and no check would run.
+/// So the verifier keeps [`Proof`] of what it checked, and a connection is
+/// used only if the handshake ended [`Proof::Proven`].
 struct Verifier<'r> {
     host: &'r str,
     ca_der: &'r [u8],
-    /// From a verified Certificate message: the leaf's key and the
-    /// transcript hash up to that message, for the CertificateVerify check.
-    verified: Option<(VerifyingKey, TranscriptHash)>,
+    proof: Proof,
+}
+
+/// How far the server has proven who it is.
+enum Proof {
+    /// Nothing checked (yet).
+    None,
+    /// A verified Certificate message: the leaf's key and the transcript
+    /// hash up to that message, for the CertificateVerify check.
+    Certified(VerifyingKey, TranscriptHash),
+    /// The CertificateVerify signature was made with the certified key
+    /// over this handshake: the server holds the key.
+    Proven,
 }
 
 /// The handshake transcript's running hash (SHA-256).
@@ -537,11 +566,25 @@ impl TlsVerifier<Aes128GcmSha256> for Verifier<'_> {
         transcript: &TranscriptHash,
         cert: CertificateRef,
     ) -> Result<(), TlsError> {
-        self.verified = None;
+        self.proof = Proof::None;
         let leaf: &[u8] = match cert.entries.first() {
             Some(CertificateEntryRef::X509(leaf)) => leaf,
             _ => return Err(TlsError::InvalidCertificate),
         };
+        // Every certificate after the leaf signs the one before it (the
+        // last is signed by our CA): each must be a CA itself.
+        for issuer in cert.entries.iter().skip(1) {
+            let CertificateEntryRef::X509(issuer) = issuer else {
+                return Err(TlsError::InvalidCertificate);
+            };
+            if !leaf::is_ca(issuer) {
+                warn!(
+                    "https: {}: a certificate in the chain is not a CA",
+                    self.host
+                );
+                return Err(TlsError::InvalidCertificate);
+            }
+        }
         match leaf::check(leaf, self.host) {
             leaf::SanCheck::Match | leaf::SanCheck::NoDnsNames => {}
             leaf::SanCheck::Mismatch => {
@@ -570,13 +613,16 @@ impl TlsVerifier<Aes128GcmSha256> for Verifier<'_> {
                 warn!("https: the key of {} is not a P-256 key", self.host);
                 TlsError::InvalidCertificate
             })?;
-        self.verified = Some((key, transcript.clone()));
+        self.proof = Proof::Certified(key, transcript.clone());
         Ok(())
     }
 
     fn verify_signature(&mut self, verify: CertificateVerifyRef) -> Result<(), TlsError> {
-        // Never without a verified certificate first.
-        let (key, transcript) = self.verified.take().ok_or(TlsError::InvalidCertificate)?;
+        // Never without a verified certificate first; once only.
+        let Proof::Certified(key, transcript) = core::mem::replace(&mut self.proof, Proof::None)
+        else {
+            return Err(TlsError::InvalidCertificate);
+        };
         if !matches!(
             verify.signature_scheme,
             SignatureScheme::EcdsaSecp256r1Sha256
@@ -593,7 +639,9 @@ impl TlsVerifier<Aes128GcmSha256> for Verifier<'_> {
         key.verify(&signed, &signature).map_err(|_| {
             warn!("https: {}: the handshake signature is wrong", self.host);
             TlsError::InvalidSignature
-        })
+        })?;
+        self.proof = Proof::Proven;
+        Ok(())
     }
 }
 
@@ -660,7 +708,7 @@ mod tests {
         Verifier {
             host: "localhost",
             ca_der: &[],
-            verified: Some((*key.verifying_key(), transcript)),
+            proof: Proof::Certified(*key.verifying_key(), transcript),
         }
     }
 
@@ -689,9 +737,13 @@ mod tests {
         let p256 = SignatureScheme::EcdsaSecp256r1Sha256;
 
         let mut v = verifier(&key, b"client hello, server hello");
+        assert!(!matches!(v.proof, Proof::Proven));
         assert!(v.verify_signature(verify(p256, &good)).is_ok());
-        // Used once: a second CertificateVerify has nothing to check against.
+        assert!(matches!(v.proof, Proof::Proven));
+        // Used once: a second CertificateVerify has nothing to check
+        // against, and takes the proof back.
         assert!(v.verify_signature(verify(p256, &good)).is_err());
+        assert!(matches!(v.proof, Proof::None));
 
         let mut v = verifier(&key, b"client hello, another server hello");
         assert!(matches!(
@@ -713,13 +765,23 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_signature_proves_nothing() {
+        let key = SigningKey::from_slice(&[7; 32]).unwrap();
+        let good = server_signature(&key, b"x");
+        let mut v = verifier(&key, b"y");
+        let p256 = SignatureScheme::EcdsaSecp256r1Sha256;
+        assert!(v.verify_signature(verify(p256, &good)).is_err());
+        assert!(matches!(v.proof, Proof::None));
+    }
+
+    #[test]
     fn no_signature_check_without_a_verified_certificate() {
         let key = SigningKey::from_slice(&[7; 32]).unwrap();
         let good = server_signature(&key, b"x");
         let mut v = Verifier {
             host: "localhost",
             ca_der: &[],
-            verified: None,
+            proof: Proof::None,
         };
         assert!(v
             .verify_signature(verify(SignatureScheme::EcdsaSecp256r1Sha256, &good))

@@ -14,6 +14,8 @@
 //! | configured CA, `not_before` in the future       | refused   |
 //! | configured CA, SAN and CN `other.example`       | refused   |
 //! | SAN `other.example`, CN `localhost`             | refused   |
+//! | leaf from an intermediate CA under the CA       | accepted  |
+//! | leaf from a non-CA certificate under the CA     | refused   |
 //! | the sandbox, under its own CA                   | accepted  |
 //! | the sandbox, under another sandbox's CA         | refused   |
 //!
@@ -73,6 +75,10 @@ const REFUSED: &str = "certificate refused";
 /// DNS SANs (checked before the chain, so it says nothing about the CA).
 const NAME_MISMATCH: &str = "is not among the certificate's DNS names";
 
+/// What till-core's verifier logs when a certificate that signs another in
+/// the chain is not a CA.
+const NOT_A_CA: &str = "a certificate in the chain is not a CA";
+
 /// Per connect, read and write, so a hung handshake fails the test fast.
 const IO_TIMEOUT: StdDuration = StdDuration::from_secs(10);
 
@@ -82,9 +88,13 @@ const ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
 // ---------------------------------------------------------------------------
 // Certificates
 
-/// A CA (ECDSA P-256) that issues leaves.
+/// A CA (ECDSA P-256) that issues leaves: a root, or a certificate under
+/// one.
 struct Pki {
     ca: CertifiedIssuer<'static, KeyPair>,
+    /// What the server sends after the leaf: this issuer's certificate and
+    /// those above it, up to (not including) the root.
+    chain: Vec<CertificateDer<'static>>,
 }
 
 /// The fields of a leaf certificate the tests vary.
@@ -112,9 +122,9 @@ impl LeafSpec {
     }
 }
 
-/// A leaf certificate and its key, DER.
+/// A leaf certificate with the chain above it, and its key, DER.
 struct Leaf {
-    cert: CertificateDer<'static>,
+    chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 }
 
@@ -136,7 +146,32 @@ impl Pki {
         params.not_after = now + Duration::days(3650);
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("CA key");
         let ca = CertifiedIssuer::self_signed(params, key).expect("CA certificate");
-        Self { ca }
+        Self { ca, chain: vec![] }
+    }
+
+    /// A certificate issued by this CA that issues leaves in turn: marked
+    /// as a CA (basicConstraints `cA: TRUE`) or, with `ca == false`, an
+    /// ordinary end-entity certificate whose key signs anyway.
+    fn intermediate(&self, ca: bool) -> Self {
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, "till tls_refusal intermediate");
+        params.distinguished_name = dn;
+        if ca {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        } else {
+            params.is_ca = IsCa::ExplicitNoCa;
+            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        }
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::days(1);
+        params.not_after = now + Duration::days(365);
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("intermediate key");
+        let issuer = CertifiedIssuer::signed_by(params, key, &self.ca).expect("intermediate");
+        let mut chain = vec![issuer.der().clone()];
+        chain.extend(self.chain.iter().cloned());
+        Self { ca: issuer, chain }
     }
 
     /// The CA certificate, DER: what an endpoint is configured with.
@@ -159,8 +194,10 @@ impl Pki {
         params.not_after = spec.not_after;
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("leaf key");
         let cert = params.signed_by(&key, &self.ca).expect("leaf certificate");
+        let mut chain = vec![cert.der().clone()];
+        chain.extend(self.chain.iter().cloned());
         Leaf {
-            cert: cert.der().clone(),
+            chain,
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
         }
     }
@@ -169,8 +206,9 @@ impl Pki {
 // ---------------------------------------------------------------------------
 // A TLS 1.3 server that presents one certificate
 
-/// Serves [`ANSWER`] over TLS 1.3 with one leaf (sent alone, as the
-/// sandbox does) on `127.0.0.1`, and counts the requests it answered.
+/// Serves [`ANSWER`] over TLS 1.3 with one leaf (alone, as the sandbox
+/// sends it, or with its intermediates) on `127.0.0.1`, and counts the
+/// requests it answered.
 struct Server {
     port: u16,
     answered: Arc<AtomicUsize>,
@@ -184,7 +222,7 @@ impl Server {
             .with_protocol_versions(&[&rustls::version::TLS13])
             .expect("TLS 1.3")
             .with_no_client_auth()
-            .with_single_cert(vec![leaf.cert], leaf.key)
+            .with_single_cert(leaf.chain, leaf.key)
             .expect("server certificate");
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
@@ -485,6 +523,26 @@ async fn refuses_a_certificate_whose_sans_miss_the_host_even_if_its_cn_matches()
 }
 
 /// Start a sandbox on an ephemeral port, with a CA of its own.
+#[tokio::test]
+async fn accepts_a_leaf_from_an_intermediate_ca_under_the_configured_ca() {
+    set_clock_to_now();
+    let root = Pki::new();
+    let (outcome, answered) = attempt(&root.intermediate(true), &LeafSpec::good(), &root).await;
+    assert_accepted(&outcome);
+    assert_eq!(answered, 1);
+}
+
+#[tokio::test]
+async fn refuses_a_leaf_signed_by_a_certificate_that_is_not_a_ca() {
+    set_clock_to_now();
+    let root = Pki::new();
+    // Every signature in the chain is good: only basicConstraints tell.
+    let (outcome, answered) = attempt(&root.intermediate(false), &LeafSpec::good(), &root).await;
+    assert_refused(&outcome);
+    assert!(outcome.logged(NOT_A_CA), "{outcome:#?}");
+    assert_eq!(answered, 0);
+}
+
 async fn start_sandbox() -> Sandbox {
     Sandbox::start(SandboxConfig::default())
         .await
