@@ -1,21 +1,35 @@
-//! A guard on the TLS records coming in, against a panic in embedded-tls
-//! 0.19: it reads a decrypted record's content type from its last byte
-//! with `unwrap()`, so a record whose ciphertext is only the 16-byte AEAD
-//! tag — an empty plaintext, which RFC 8446 §5.2 forbids (TLSInnerPlaintext
-//! holds at least its content type) — panics it. Whoever holds the record
-//! keys can send one, and during the handshake that includes a man in the
-//! middle, before the certificate is checked.
+//! A guard on the TLS records coming in, in front of two panics in
+//! embedded-tls 0.19 that bytes from the network can reach:
+//!
+//! - it reads a decrypted record's content type from its last byte with
+//!   `unwrap()`, so a record whose ciphertext is only the 16-byte AEAD tag
+//!   — an empty plaintext, which RFC 8446 §5.2 forbids (TLSInnerPlaintext
+//!   holds at least its content type) — panics it. Whoever holds the
+//!   record keys can send one, and during the handshake that includes a man
+//!   in the middle, before the certificate is checked;
+//! - after the handshake it parses plaintext records of outer type 22 and
+//!   hits `unimplemented!()` on any handshake message but a
+//!   NewSessionTicket — and a plaintext record needs no keys at all: anyone
+//!   on the path could inject one.
 //!
 //! The guard follows the record framing of the bytes as they are read and
-//! fails the read on an encrypted record (outer type 23) shorter than 17
-//! bytes; the connection then ends like any other broken one.
+//! fails the read on a record TLS 1.3 does not allow there: an encrypted
+//! record (outer type 23) shorter than 17 bytes; after the first encrypted
+//! record, any record that is not encrypted; a handshake record that is not
+//! the first record (the ServerHello); a record type TLS 1.3 does not
+//! have. The connection then ends like any other broken one.
 
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 
 /// A TLS record header: type, version (2), length (2).
 const HEADER_LEN: usize = 5;
 
-/// The outer type of every encrypted TLS 1.3 record.
+/// Outer record types: ChangeCipherSpec (sent once, for middleboxes),
+/// Alert, Handshake (the ServerHello: the only plaintext handshake record),
+/// and the outer type of every encrypted TLS 1.3 record.
+const CHANGE_CIPHER_SPEC: u8 = 20;
+const ALERT: u8 = 21;
+const HANDSHAKE: u8 = 22;
 const APPLICATION_DATA: u8 = 23;
 
 /// The shortest encrypted record: the AEAD tag (16) and the content type.
@@ -29,6 +43,10 @@ pub(crate) struct RecordGuard<S> {
     have: usize,
     /// Body bytes of the current record still to pass.
     body_left: usize,
+    /// Records whose header has been read.
+    records: usize,
+    /// An encrypted record was seen: from then on, all are.
+    encrypted: bool,
     /// A bad record was seen: every later read fails too.
     broken: bool,
 }
@@ -40,12 +58,25 @@ impl<S> RecordGuard<S> {
             header: [0; HEADER_LEN],
             have: 0,
             body_left: 0,
+            records: 0,
+            encrypted: false,
             broken: false,
         }
     }
 
-    /// Follow the framing over `bytes`; `false` at an encrypted record too
-    /// short to hold a content type.
+    /// Whether TLS 1.3 allows a record of `kind` and `len` here.
+    fn allowed(&self, kind: u8, len: usize) -> bool {
+        match kind {
+            APPLICATION_DATA => len >= MIN_ENCRYPTED_LEN,
+            _ if self.encrypted => false,
+            HANDSHAKE => self.records == 0,
+            CHANGE_CIPHER_SPEC | ALERT => true,
+            _ => false,
+        }
+    }
+
+    /// Follow the framing over `bytes`; `false` at a record TLS 1.3 does
+    /// not allow there (see the module docs).
     fn check(&mut self, mut bytes: &[u8]) -> bool {
         while !bytes.is_empty() && !self.broken {
             if self.body_left > 0 {
@@ -66,7 +97,9 @@ impl<S> RecordGuard<S> {
             if self.have == HEADER_LEN {
                 let [kind, _, _, hi, lo] = self.header;
                 let len = usize::from(u16::from_be_bytes([hi, lo]));
-                self.broken = kind == APPLICATION_DATA && len < MIN_ENCRYPTED_LEN;
+                self.broken = !self.allowed(kind, len);
+                self.encrypted |= kind == APPLICATION_DATA;
+                self.records += 1;
                 self.body_left = len;
                 self.have = 0;
             }
@@ -80,7 +113,7 @@ impl<S> RecordGuard<S> {
 pub(crate) enum GuardError<E> {
     /// From the connection.
     Io(E),
-    /// An encrypted record too short to hold a content type.
+    /// A record TLS 1.3 does not allow there.
     Record,
 }
 
@@ -88,7 +121,7 @@ impl<E: core::fmt::Debug> core::fmt::Display for GuardError<E> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Io(e) => write!(f, "{e:?}"),
-            Self::Record => f.write_str("encrypted TLS record without content"),
+            Self::Record => f.write_str("a TLS record not allowed there"),
         }
     }
 }
@@ -117,7 +150,7 @@ impl<S: Read> Read for RecordGuard<S> {
         if self.check(buf.get(..n).unwrap_or_default()) {
             Ok(n)
         } else {
-            warn!("https: an encrypted TLS record without content: refused");
+            warn!("https: a TLS record TLS 1.3 does not allow there: refused");
             Err(GuardError::Record)
         }
     }
@@ -175,8 +208,24 @@ mod tests {
         }
         let mut guard = RecordGuard::new(());
         assert!(!guard.check(&record(23, 16)));
-        assert!(!guard.check(&record(22, 10)), "broken for good");
-        // Short records of other types are the handshake's business.
+        assert!(!guard.check(&record(23, 40)), "broken for good");
+    }
+
+    #[test]
+    fn after_the_first_encrypted_record_only_encrypted_ones_pass() {
+        let handshake = [record(22, 90), record(20, 1), record(23, 800)].concat();
+        // A plaintext EncryptedExtensions, Finished or alert injected later
+        // (embedded-tls would reach `unimplemented!()` on the first two).
+        for injected in [record(22, 6), record(20, 1), record(21, 2), record(24, 3)] {
+            let stream = [handshake.clone(), injected, record(23, 40)].concat();
+            for piece in [1, 5, 4096] {
+                assert!(!passes(&stream, piece), "pieces of {piece}");
+            }
+        }
+        // A second plaintext handshake record before encryption, too.
+        assert!(!passes(&[record(22, 90), record(22, 6)].concat(), 4096));
+        // A plaintext alert in place of the ServerHello is the server's
+        // answer to a hello it refuses.
         assert!(passes(&record(21, 2), 4096));
     }
 }

@@ -458,6 +458,15 @@ async fn exchange<S: Read + Write>(
         warn!("https: {}: no answer ({})", head, HttpFailure(e));
         TransportFailure::AfterWrite
     })?;
+    // reqwless would take an interim answer (1xx, 103 Early Hints) for the
+    // answer and leave the real one to be read as the next request's.
+    if answer.status.0 < 200 {
+        warn!(
+            "https: {}: an interim answer ({}): connection dropped",
+            head, answer.status.0
+        );
+        return Err(TransportFailure::AfterWrite);
+    }
     let mut result = ResponseHead::new(Status(answer.status.0));
     let mut keep = true;
     for (name, value) in answer.headers() {

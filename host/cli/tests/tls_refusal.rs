@@ -19,6 +19,9 @@
 //! | the sandbox, under its own CA                   | accepted  |
 //! | the sandbox, under another sandbox's CA         | refused   |
 //!
+//! And an answer that begins with an interim 103 is not taken for the
+//! answer (the exchange fails and the connection is dropped).
+//!
 //! The bad certificates are made by [`Pki::leaf`] from the same template
 //! as the good one with one field changed, and served by the same server,
 //! so the accepted control case shows that each refusal is for its defect
@@ -217,6 +220,12 @@ struct Server {
 
 impl Server {
     async fn start(leaf: Leaf) -> Self {
+        Self::answering(leaf, &[ANSWER]).await
+    }
+
+    /// A server that answers every request with the parts of `answer`,
+    /// each in TLS records of its own.
+    async fn answering(leaf: Leaf, answer: &'static [&'static [u8]]) -> Self {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
@@ -249,8 +258,11 @@ impl Server {
                         if request.windows(4).any(|w| w == b"\r\n\r\n") {
                             request.clear();
                             counter.fetch_add(1, Ordering::SeqCst);
-                            if tls.write_all(ANSWER).await.is_err() || tls.flush().await.is_err() {
-                                return;
+                            for part in answer {
+                                if tls.write_all(part).await.is_err() || tls.flush().await.is_err()
+                                {
+                                    return;
+                                }
                             }
                         }
                     }
@@ -541,6 +553,27 @@ async fn refuses_a_leaf_signed_by_a_certificate_that_is_not_a_ca() {
     assert_refused(&outcome);
     assert!(outcome.logged(NOT_A_CA), "{outcome:#?}");
     assert_eq!(answered, 0);
+}
+
+#[tokio::test]
+async fn an_interim_answer_is_not_taken_for_the_answer() {
+    set_clock_to_now();
+    let pki = Pki::new();
+    // 103 Early Hints, then the real answer, in records of their own: read
+    // as the answer, the 103 would leave the 200 behind for the next
+    // request to read.
+    const ANSWER_AFTER_HINTS: &[&[u8]] = &[
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+    ];
+    let server = Server::answering(pki.leaf(&LeafSpec::good()), ANSWER_AFTER_HINTS).await;
+    let outcome = healthcheck(server.port, &pki.ca_der()).await;
+    assert_eq!(
+        outcome.result,
+        Err(TransportFailure::AfterWrite),
+        "{outcome:#?}"
+    );
+    assert!(outcome.logged("an interim answer (103)"), "{outcome:#?}");
 }
 
 async fn start_sandbox() -> Sandbox {
