@@ -8,7 +8,9 @@
 //! Certificates are checked by our own [`CryptoProvider`], never by
 //! reqwless's built-in verifier (no expiry check, CN-only names):
 //!
-//! - the chain must lead to the endpoint's configured CA (DER);
+//! - the chain must lead to the endpoint's configured CA (DER), and every
+//!   certificate in it that signs another must be a CA (basicConstraints,
+//!   checked here: embedded-tls does not);
 //! - the endpoint's host name must match a DNS SAN of the leaf (checked
 //!   here, in module `leaf`, because embedded-tls falls back to the CN even
 //!   when the certificate has SANs; a certificate without DNS SANs is
@@ -21,7 +23,14 @@
 //!   handshake transcript, RFC 8446 §4.4.3) is checked here with the
 //!   leaf's key, so that only that key outlives the Certificate message:
 //!   embedded-tls's own verifier keeps a copy of the whole chain for it,
-//!   which here lives on the stack while the chain is checked.
+//!   which here lives on the stack while the chain is checked;
+//! - a connection is used only if the handshake proved all of the above:
+//!   embedded-tls would also accept a server that sends Finished without
+//!   a Certificate or CertificateVerify.
+//!
+//! The records coming in pass a guard (module `guard`) that refuses those
+//! TLS 1.3 does not allow where they are, ahead of two panics in
+//! embedded-tls that such records reach.
 //!
 //! There is no switch that turns verification off.
 //!
