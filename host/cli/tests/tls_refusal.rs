@@ -19,8 +19,10 @@
 //! | the sandbox, under its own CA                   | accepted  |
 //! | the sandbox, under another sandbox's CA         | refused   |
 //!
-//! And an answer that begins with an interim 103 is not taken for the
-//! answer (the exchange fails and the connection is dropped).
+//! And two answers that must fail the exchange, not be taken or crash: one
+//! that begins with an interim 103, and a body longer than its
+//! Content-Length (reqwless underflows its counter: a panic where overflow
+//! checks are on, unless the workspace turns them off for it).
 //!
 //! The bad certificates are made by [`Pki::leaf`] from the same template
 //! as the good one with one field changed, and served by the same server,
@@ -220,12 +222,12 @@ struct Server {
 
 impl Server {
     async fn start(leaf: Leaf) -> Self {
-        Self::answering(leaf, &[ANSWER]).await
+        Self::answering(leaf, &[ANSWER], false).await
     }
 
     /// A server that answers every request with the parts of `answer`,
-    /// each in TLS records of its own.
-    async fn answering(leaf: Leaf, answer: &'static [&'static [u8]]) -> Self {
+    /// each in TLS records of its own, and with `close`, then hangs up.
+    async fn answering(leaf: Leaf, answer: &'static [&'static [u8]], close: bool) -> Self {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
@@ -263,6 +265,10 @@ impl Server {
                                 {
                                     return;
                                 }
+                            }
+                            if close {
+                                let _ = tls.shutdown().await;
+                                return;
                             }
                         }
                     }
@@ -566,7 +572,7 @@ async fn an_interim_answer_is_not_taken_for_the_answer() {
         b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
     ];
-    let server = Server::answering(pki.leaf(&LeafSpec::good()), ANSWER_AFTER_HINTS).await;
+    let server = Server::answering(pki.leaf(&LeafSpec::good()), ANSWER_AFTER_HINTS, false).await;
     let outcome = healthcheck(server.port, &pki.ca_der()).await;
     assert_eq!(
         outcome.result,
@@ -574,6 +580,22 @@ async fn an_interim_answer_is_not_taken_for_the_answer() {
         "{outcome:#?}"
     );
     assert!(outcome.logged("an interim answer (103)"), "{outcome:#?}");
+}
+
+#[tokio::test]
+async fn a_body_longer_than_declared_fails_the_exchange_without_a_crash() {
+    set_clock_to_now();
+    let pki = Pki::new();
+    // Content-Length 2, then five bytes in a record of their own.
+    const LONGER_THAN_DECLARED: &[&[u8]] =
+        &[b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", b"{}{}{"];
+    let server = Server::answering(pki.leaf(&LeafSpec::good()), LONGER_THAN_DECLARED, true).await;
+    let outcome = healthcheck(server.port, &pki.ca_der()).await;
+    assert_eq!(
+        outcome.result,
+        Err(TransportFailure::AfterWrite),
+        "{outcome:#?}"
+    );
 }
 
 async fn start_sandbox() -> Sandbox {
