@@ -438,6 +438,7 @@ const NEW_KEY_SALT: u32 = 0x0000_0500;
 impl Flow for Delivery<'_> {
     type Outcome = Delivered;
 
+    #[inline(never)]
     fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<Delivered>, FlowError> {
         match self.state {
             State::Start => {

@@ -6,6 +6,9 @@
 //! flow.
 
 use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
 
 use crate::flow::{Flow, FlowError, Input, Now, Output, TransportFailure};
 use crate::http::{RequestHead, ResponseHead};
@@ -101,6 +104,34 @@ pub struct Buffers<'a> {
     pub response: &'a mut [u8],
     /// Records are encoded here before they are stored.
     pub record: &'a mut [u8],
+}
+
+pin_project_lite::pin_project! {
+    /// A future polled by a function of its own that is never inlined, so
+    /// the temporaries of its state machine live in that function's frame
+    /// while it runs — not in the frame of every future that awaits it,
+    /// where LLVM adds them to those of everything else inlined there (a
+    /// console command's poll function reached 119 KB of stack that way).
+    /// Made by [`outlined`].
+    pub struct Outlined<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Outlined<F> {
+    type Output = F::Output;
+
+    #[inline(never)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.project().future.poll(cx)
+    }
+}
+
+/// `future`, polled through [`Outlined`]. (A struct, not an `async fn`: an
+/// async fn would keep its argument beside its pinned copy.)
+pub fn outlined<F: Future>(future: F) -> Outlined<F> {
+    Outlined { future }
 }
 
 /// Why a run stopped without an outcome.
@@ -202,7 +233,7 @@ where
                 // never alive beside the exchange's: the store record and
                 // the flow's output stay out of this future's resident part.
                 let next = advance(flow, store, clock, bufs.body, bufs.record, &mut pending);
-                if let Some(outcome) = next.await? {
+                if let Some(outcome) = outlined(next).await? {
                     return Ok(outcome);
                 }
             }
@@ -213,7 +244,7 @@ where
                 break;
             }
             let body = bufs.body.get(..tx.body_len).unwrap_or_default();
-            let result = session.exchange(&tx.head, body, bufs.response).await;
+            let result = outlined(session.exchange(&tx.head, body, bufs.response)).await;
             pending = None;
             let now = clock.now();
             match result {

@@ -298,6 +298,7 @@ where
 {
     type Outcome = Result<T, CallError<E>>;
 
+    #[inline(never)]
     fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<Self::Outcome>, FlowError> {
         match self.state {
             CallState::Sending { at } if now.instant < at => Ok(Output::Wait(at)),

@@ -145,13 +145,13 @@ where
             response: &mut *self.bufs.response,
             record: &mut *self.bufs.record,
         };
-        driver::run(
+        driver::outlined(driver::run(
             flow,
             &mut self.connect,
             &mut self.store,
             &mut self.clock,
             bufs,
-        )
+        ))
         .await
     }
 

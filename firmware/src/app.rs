@@ -11,7 +11,7 @@ use embedded_io_async::{Read, Write};
 use embedded_storage_async::nor_flash::NorFlash;
 use heapless::Vec;
 use rand_core::{CryptoRng, RngCore};
-use till_core::driver::Clock;
+use till_core::driver::{outlined, Clock};
 use till_core::flash::FlashStore;
 use till_core::money::{Amount, Currency};
 use till_core::net::{Endpoint, Endpoints, Https, TLS_READ_BUFFER, TLS_WRITE_BUFFER};
@@ -402,7 +402,7 @@ where
                     Some(Some(a)) => Some(a),
                     None => None,
                 };
-                match ops::pay_bill(term, apis, biller, customer, reference, a).await {
+                match outlined(ops::pay_bill(term, apis, biller, customer, reference, a)).await {
                     Ok(o) => out.line(format_args!("{}", BillSlip("Bill payment", &o))),
                     Err(e) => out.line(format_args!("error: {e}")),
                 }
@@ -416,7 +416,16 @@ where
                 let Some(a) = amount(a, *shop) else {
                     return out.line(format_args!("error: amount {a:?}"));
                 };
-                match ops::pay_partner(term, apis, biller, customer, Some(reference), a).await {
+                match outlined(ops::pay_partner(
+                    term,
+                    apis,
+                    biller,
+                    customer,
+                    Some(reference),
+                    a,
+                ))
+                .await
+                {
                     Ok(o) => out.line(format_args!("{}", BillSlip("Bill payment", &o))),
                     Err(e) => out.line(format_args!("error: {e}")),
                 }
@@ -425,7 +434,7 @@ where
                 let Some(a) = amount(a, *momo_currency) else {
                     return out.line(format_args!("error: amount {a:?}"));
                 };
-                match ops::momo_pay(term, apis, msisdn, a, "till").await {
+                match outlined(ops::momo_pay(term, apis, msisdn, a, "till")).await {
                     Ok(o) => out.line(format_args!("{}", MomoSlip(&o))),
                     Err(e) => out.line(format_args!("error: {e}")),
                 }
@@ -438,7 +447,7 @@ where
                 let Some(a) = amount(a, *shop) else {
                     return out.line(format_args!("error: amount {a:?}"));
                 };
-                match ops::airtime(term, apis, msisdn, product, a, true).await {
+                match outlined(ops::airtime(term, apis, msisdn, product, a, true)).await {
                     Ok(o) => out.line(format_args!("{}", SaleSlip("Airtime", &o))),
                     Err(e) => out.line(format_args!("error: {e}")),
                 }
@@ -447,7 +456,7 @@ where
                 let Some(a) = amount(a, *shop) else {
                     return out.line(format_args!("error: amount {a:?}"));
                 };
-                match ops::voucher(term, apis, product, a).await {
+                match outlined(ops::voucher(term, apis, product, a)).await {
                     Ok(o) => out.line(format_args!("{}", SaleSlip("Voucher", &o))),
                     Err(e) => out.line(format_args!("error: {e}")),
                 }

@@ -691,6 +691,7 @@ impl<'a> BillPayment<'a> {
 impl Flow for BillPayment<'_> {
     type Outcome = BillOutcome;
 
+    #[inline(never)]
     fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<BillOutcome>, FlowError> {
         match self.state {
             State::PersistingCreate => {

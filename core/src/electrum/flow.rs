@@ -733,6 +733,7 @@ impl<'a> Sale<'a> {
 impl Flow for Sale<'_> {
     type Outcome = SaleOutcome;
 
+    #[inline(never)]
     fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<SaleOutcome>, FlowError> {
         match self.state {
             State::PersistingOrder => {

@@ -592,6 +592,7 @@ impl<'a> Payment<'a> {
 impl Flow for Payment<'_> {
     type Outcome = PaymentOutcome;
 
+    #[inline(never)]
     fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<PaymentOutcome>, FlowError> {
         loop {
             match self.state {

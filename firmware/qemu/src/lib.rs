@@ -2,11 +2,12 @@
 //! firmware cannot report without a board: the peak stack of the task that
 //! does TLS.
 //!
-//! [`bill_payment`] runs a bill payment (account enquiry, create, complete:
-//! two TLS sessions, three requests) through till-core's own `Terminal`,
-//! `ops`, flows, JSON and `Https` (embedded-tls with our verifier) — the
-//! code the board runs — over a [`ReplayTcp`]: the server's bytes of a
-//! session recorded against the sandbox.
+//! [`sales`] runs the firmware TAP test's three sales — a DStv bill
+//! payment (Conductor), a MoMo payment and an airtime sale with its trial
+//! (Electrum) — through till-core's own `Terminal`, `ops`, flows, JSON and
+//! `Https` (embedded-tls with our verifier), with the board's development
+//! credentials: the code the board runs, over a [`ReplayTcp`] that gives
+//! back the server's bytes of a session recorded against the sandbox.
 //!
 //! A TLS session replays only if the client says exactly what it said when
 //! it was recorded. So the client here is deterministic: its random numbers
@@ -30,15 +31,15 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use till_core::conductor::flow::{BillOutcome, Config as ConductorConfig};
-use till_core::driver::Clock;
-use till_core::flow::Now;
-use till_core::fmt::Secret;
+use till_core::driver::{outlined, Clock};
+use till_core::flow::{Money, Now};
+use till_core::money::{Amount, Currency};
 use till_core::net::{Endpoint, Endpoints, Https};
 use till_core::ops::{self, OpError};
 use till_core::outbox::{MemoryStore, MemoryStoreError};
-use till_core::terminal::{Apis, Terminal, TerminalBuffers};
-use till_core::time::{Duration, Instant, UnixTime};
+use till_core::terminal::{Terminal, TerminalBuffers};
+use till_core::time::{Instant, UnixTime};
+use till_firmware::config::Settings;
 
 #[cfg(feature = "std")]
 pub mod record;
@@ -336,31 +337,37 @@ impl Default for BoardBuffers {
     }
 }
 
-/// The sandbox's DStv account and the bill the firmware's TAP test pays.
-pub const BILLER: &str = "za_dstv";
-/// The account.
-pub const ACCOUNT: &str = "8604275423086";
-/// The biller's product reference.
-pub const REFERENCE: &str = "SUBS";
-
-/// Why the payment could not run.
+/// Why the sales could not run.
 #[derive(Debug)]
 pub enum ScenarioError {
+    /// The development settings would not load.
+    Settings,
     /// The terminal could not open its (memory) outbox.
     Open(MemoryStoreError),
-    /// The payment failed.
-    Op(OpError<MemoryStoreError>),
+    /// A sale failed: which, and why.
+    Op(&'static str, OpError<MemoryStoreError>),
 }
 
-/// Pay the DStv bill (its amount due) at `site`, over `tcp` and `dns`,
-/// with the deterministic RNGs and clock: what is recorded on the host and
-/// replayed on QEMU.
-pub async fn bill_payment<T: TcpConnect, D: Dns>(
+/// What each sale did with the customer's money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sold {
+    /// The DStv bill payment (Conductor: enquiry, create, complete).
+    pub bill: Money,
+    /// The MoMo payment (token, create, status).
+    pub momo: Money,
+    /// The airtime sale (Electrum: trial, purchase, confirmation).
+    pub airtime: Money,
+}
+
+/// The firmware TAP test's three sales at `site`, over `tcp` and `dns`,
+/// with the deterministic RNGs and clock and the board's development
+/// credentials: what is recorded on the host and replayed on QEMU.
+pub async fn sales<T: TcpConnect, D: Dns>(
     tcp: &T,
     dns: &D,
     site: &Site<'_>,
     bufs: &mut BoardBuffers,
-) -> Result<BillOutcome, ScenarioError> {
+) -> Result<Sold, ScenarioError> {
     let endpoint = Endpoint {
         host: site.host,
         port: site.port,
@@ -369,8 +376,8 @@ pub async fn bill_payment<T: TcpConnect, D: Dns>(
     };
     let endpoints = Endpoints {
         conductor: Some(endpoint),
-        momo: None,
-        electrum: None,
+        momo: Some(endpoint),
+        electrum: Some(endpoint),
     };
     let https = Https::new(
         tcp,
@@ -395,22 +402,47 @@ pub async fn bill_payment<T: TcpConnect, D: Dns>(
     )
     .await
     .map_err(ScenarioError::Open)?;
-    let apis = Apis {
-        conductor: Some(ConductorConfig {
-            secret_key: Secret::new(
-                heapless::String::try_from("sk_test_till_terminal_0003").unwrap_or_default(),
-            ),
-            retailer_id: heapless::String::try_from("retailer_001").unwrap_or_default(),
-            meta_data: None,
-            deadline: Duration::from_secs(30),
-        }),
-        momo: None,
-        tokens: Default::default(),
-        electrum: None,
-    };
-    ops::pay_bill(&mut term, &apis, BILLER, ACCOUNT, Some(REFERENCE), None)
-        .await
-        .map_err(ScenarioError::Op)
+    let mut apis = Settings::development()
+        .and_then(|s| s.apis())
+        .map_err(|_| ScenarioError::Settings)?;
+    // Each sale awaited as the firmware's console awaits it.
+    let bill = outlined(ops::pay_bill(
+        &mut term,
+        &apis,
+        "za_dstv",
+        "8604275423086",
+        Some("SUBS"),
+        None,
+    ))
+    .await
+    .map_err(|e| ScenarioError::Op("bill", e))?
+    .money();
+    let momo = outlined(ops::momo_pay(
+        &mut term,
+        &mut apis,
+        "46733123999",
+        Amount::from_minor(2500, Currency::EUR),
+        "till",
+    ))
+    .await
+    .map_err(|e| ScenarioError::Op("momo", e))?
+    .money();
+    let airtime = outlined(ops::airtime(
+        &mut term,
+        &apis,
+        "27821234567",
+        "759",
+        Amount::from_minor(5000, Currency::ZAR),
+        true,
+    ))
+    .await
+    .map_err(|e| ScenarioError::Op("airtime", e))?
+    .money();
+    Ok(Sold {
+        bill,
+        momo,
+        airtime,
+    })
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
-//! `till-qemu`: [`till_qemu::bill_payment`] on QEMU's `mps2-an386`
-//! (Cortex-M4F, the board's instruction set), replaying the recording built
-//! in (`TILL_REPLAY` at build time), with its stack painted. Prints the
-//! outcome and the peak stack used while polling the payment, and exits
-//! (semihosting) with 0 if the bill was paid. The stack test in `tests/`
+//! `till-qemu`: [`till_qemu::sales`] on QEMU's `mps2-an386` (Cortex-M4F,
+//! the board's instruction set), replaying the recording built in
+//! (`TILL_REPLAY` at build time), with its stack painted. Prints what each
+//! sale did and the peak stack used while polling them, and exits
+//! (semihosting) with 0 if all three charged. The stack test in `tests/`
 //! records, builds and runs it:
 //!
 //! ```text
@@ -32,8 +32,8 @@ mod qemu {
     use cortex_m_rt::entry;
     use cortex_m_semihosting::{debug, hprintln};
     use static_cell::ConstStaticCell;
-    use till_core::conductor::flow::BillOutcome;
-    use till_qemu::{bill_payment, BoardBuffers, Loopback, Recording, ReplayTcp};
+    use till_core::flow::Money;
+    use till_qemu::{sales, BoardBuffers, Loopback, Recording, ReplayTcp};
 
     static RECORDING: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/replay.bin"));
 
@@ -44,8 +44,8 @@ mod qemu {
     /// The word painted over the free stack.
     const PAINT: u32 = 0xC0FF_EE5A;
 
-    /// How many times in a row the payment may be pending: every replayed
-    /// read and write is ready at once, so it never should be.
+    /// How many times in a row the sales may be pending: every replayed
+    /// read and write is ready at once, so they never should be.
     const MAX_PENDING: u32 = 1000;
 
     fn exit(ok: bool) -> ! {
@@ -67,9 +67,9 @@ mod qemu {
         };
         let bufs = BUFFERS.take();
         let tcp = ReplayTcp::new(&recording);
-        // The payment's future sits in this frame (on the board it is a
-        // static task): what is measured is the stack below it.
-        let mut payment = pin!(bill_payment(&tcp, &Loopback, &recording.site, bufs));
+        // The sales' future sits in this frame (on the board it is a static
+        // task): what is measured is the stack below it.
+        let mut payment = pin!(sales(&tcp, &Loopback, &recording.site, bufs));
         let top = cortex_m::register::msp::read() as usize;
         paint();
         let mut cx = Context::from_waker(Waker::noop());
@@ -79,7 +79,7 @@ mod qemu {
                 Poll::Ready(outcome) => break outcome,
                 Poll::Pending if pending < MAX_PENDING => pending += 1,
                 Poll::Pending => {
-                    hprintln!("till-qemu: the payment stalled");
+                    hprintln!("till-qemu: the sales stalled");
                     exit(false)
                 }
             }
@@ -88,16 +88,14 @@ mod qemu {
         hprintln!("connections: {}", tcp.opened());
         hprintln!("peak stack: {} bytes", peak);
         match outcome {
-            Ok(BillOutcome::Completed(_)) => {
-                hprintln!("bill: completed");
-                exit(true)
-            }
-            Ok(other) => {
-                hprintln!("bill: {:?}", other);
-                exit(false)
+            Ok(sold) => {
+                hprintln!("bill: {}", sold.bill);
+                hprintln!("momo: {}", sold.momo);
+                hprintln!("airtime: {}", sold.airtime);
+                exit([sold.bill, sold.momo, sold.airtime] == [Money::Charged; 3])
             }
             Err(e) => {
-                hprintln!("bill: error {:?}", e);
+                hprintln!("sales: error {:?}", e);
                 exit(false)
             }
         }

@@ -1,14 +1,15 @@
 //! The TLS path's peak stack on an emulated Cortex-M.
 //!
-//! 1. Record: a bill payment against the sandbox on the host, through
+//! 1. Record: the firmware TAP test's three sales (a bill payment, a MoMo
+//!    payment, an airtime sale) against the sandbox on the host, through
 //!    till-core's `Https` over real TCP, keeping what the server sent
-//!    ([`till_qemu::record::RecordingTcp`]); the payment must complete.
+//!    ([`till_qemu::record::RecordingTcp`]); each must charge.
 //! 2. Build `till-qemu` (release, thumbv7em-none-eabihf, the board's
 //!    profile) with that recording built in.
-//! 3. Run it on `qemu-system-arm -machine mps2-an386`: the same payment,
-//!    replayed, must complete there too — the Cortex-M build of the TLS,
+//! 3. Run it on `qemu-system-arm -machine mps2-an386`: the same sales,
+//!    replayed, must charge there too — the Cortex-M build of the TLS,
 //!    HTTP, flow and JSON code — and it reports the peak stack used while
-//!    polling it.
+//!    polling them.
 //!
 //! The figure goes to `target/tmp/till-qemu-stack.txt` (printed by
 //! `.ci/run`). Without `qemu-system-arm` the test says SKIPPED and passes;
@@ -18,13 +19,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use till_core::conductor::flow::BillOutcome;
+use till_core::flow::Money;
 use till_host::net::{pem_to_der, TokioDns, TokioTcp};
 use till_qemu::record::RecordingTcp;
-use till_qemu::{bill_payment, BoardBuffers, Recording, Site};
+use till_qemu::{sales, BoardBuffers, Recording, Site};
 use till_sandbox::{Sandbox, SandboxConfig};
 
 const QEMU: &str = "qemu-system-arm";
+
+/// The recorder's thread stack (a debug build of the sales).
+const RECORDER_STACK: usize = 64 << 20;
 
 /// QEMU runs the replay in well under a second; a hung run is cut here.
 const QEMU_TIMEOUT: Duration = Duration::from_secs(120);
@@ -42,17 +46,23 @@ fn qemu_available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Pay the bill against a fresh sandbox, recording the server's bytes:
-/// the recording and how many connections it holds.
+/// Make the three sales against a fresh sandbox, recording the server's
+/// bytes: the recording and how many connections it holds.
 fn record() -> (Vec<u8>, usize) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let sandbox = Sandbox::start(SandboxConfig::default())
-            .await
-            .expect("sandbox starts");
+        // MoMo answers SUCCESSFUL at once: the replay's clock does not
+        // wait, so a payment kept PENDING in real time would run out of
+        // polls before it settled.
+        let sandbox = Sandbox::start(SandboxConfig {
+            momo_delay: Duration::ZERO,
+            ..SandboxConfig::default()
+        })
+        .await
+        .expect("sandbox starts");
         let ca_der = pem_to_der(sandbox.ca_pem()).expect("sandbox CA");
         let unix_secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -66,18 +76,19 @@ fn record() -> (Vec<u8>, usize) {
         };
         let tcp = RecordingTcp::new(TokioTcp::default());
         let mut bufs = Box::new(BoardBuffers::new());
-        // Boxed: the payment's future is tens of KiB.
-        let outcome = Box::pin(bill_payment(&tcp, &TokioDns, &site, &mut bufs))
+        // Boxed: the sales' future is tens of KiB.
+        let sold = Box::pin(sales(&tcp, &TokioDns, &site, &mut bufs))
             .await
-            .expect("the recorded payment runs");
-        assert!(
-            matches!(outcome, BillOutcome::Completed(_)),
-            "the recorded payment completes: {outcome:?}"
+            .expect("the recorded sales run");
+        assert_eq!(
+            [sold.bill, sold.momo, sold.airtime],
+            [Money::Charged; 3],
+            "the recorded sales charge: {sold:?}"
         );
         let received = tcp.received();
-        // Enquiry and payment are two runs, a session each (more if the
-        // sandbox closed a connection).
-        assert!(received.len() >= 2, "{} connections", received.len());
+        // A session per flow run: enquiry, payment, MoMo, trial, sale
+        // (more if the sandbox closed a connection).
+        assert!(received.len() >= 5, "{} connections", received.len());
         (Recording::encode(&site, &received), received.len())
     })
 }
@@ -162,12 +173,21 @@ fn the_tls_path_runs_on_cortex_m_and_its_peak_stack_is_measured() {
     }
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let recording = tmp.join("till-qemu-replay.bin");
-    let (bytes, connections) = record();
+    // Unoptimised futures of three sales are copied around on the stack:
+    // more than a test thread's 2 MiB.
+    let (bytes, connections) = std::thread::Builder::new()
+        .stack_size(RECORDER_STACK)
+        .spawn(record)
+        .expect("recorder thread")
+        .join()
+        .expect("the recording runs");
     std::fs::write(&recording, bytes).expect("write the recording");
     let elf = build(&recording);
     let (ok, printed) = run(&elf);
-    assert!(ok, "the replayed payment completes on QEMU:\n{printed}");
-    assert!(printed.contains("bill: completed"), "{printed}");
+    assert!(ok, "the replayed sales charge on QEMU:\n{printed}");
+    for sale in ["bill", "momo", "airtime"] {
+        assert!(printed.contains(&format!("{sale}: charged")), "{printed}");
+    }
     assert!(
         printed.contains(&format!("connections: {connections}")),
         "the replay opens the recorded connections ({connections}):\n{printed}"
@@ -182,9 +202,9 @@ fn the_tls_path_runs_on_cortex_m_and_its_peak_stack_is_measured() {
     // the whole RAM's (4 MiB here).
     assert!(peak > 1024 && peak < 1024 * 1024, "peak stack {peak} B");
     let report = format!(
-        "peak stack of the TLS path (a bill payment: account enquiry, create, \
-         complete; two TLS handshakes), Cortex-M4F release build on QEMU \
-         mps2-an386: {peak} bytes\n"
+        "peak stack of the TLS path ({connections} TLS sessions: a bill \
+         payment, a MoMo payment and an airtime sale with its trial), \
+         Cortex-M4F release build on QEMU mps2-an386: {peak} bytes\n"
     );
     std::fs::write(tmp.join("till-qemu-stack.txt"), &report).expect("write the report");
     eprint!("{report}");
