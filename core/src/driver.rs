@@ -160,16 +160,6 @@ impl<E: fmt::Debug> fmt::Display for DriveError<E> {
 
 impl<E: fmt::Debug> core::error::Error for DriveError<E> {}
 
-/// Apply one store operation durably.
-pub async fn persist<S: Store>(
-    store: &mut S,
-    op: &StoreOp,
-    record_buf: &mut [u8],
-) -> Result<(), DriveError<S::Error>> {
-    let write = Write::encode(op, record_buf)?;
-    write.apply(store, record_buf).await
-}
-
 /// A store operation with its record already encoded: what is left of a
 /// [`StoreOp`] (kilobytes) once its bytes are in the record buffer.
 enum Write {

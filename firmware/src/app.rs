@@ -35,12 +35,12 @@ const TCP_RX: usize = 4096;
 /// most `TLS_WRITE_BUFFER` bytes; 2 KiB holds a record while it drains.
 const TCP_TX: usize = 2048;
 /// Request bodies: an Electrum purchase with tenders is under 3 KiB.
-const BODY_BUFFER: usize = 4096;
+pub const BODY_BUFFER: usize = 4096;
 /// Response bodies: the terminal's answers (slips included) stay under
 /// 8 KiB (the samples' largest is 2.3 KiB); 12 KiB leaves half again.
 /// Answers larger than this are refused by the transport (the flows then
 /// recover: a lookup fails, a sale is reversed).
-const RESPONSE_BUFFER: usize = 12 * 1024;
+pub const RESPONSE_BUFFER: usize = 12 * 1024;
 /// How often the healthcheck runs.
 const HEALTHCHECK_PERIOD: Duration = Duration::from_secs(60);
 /// How long to wait between SNTP attempts before the time is known.

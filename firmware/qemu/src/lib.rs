@@ -34,11 +34,12 @@ use rand_core::SeedableRng;
 use till_core::driver::{outlined, Clock};
 use till_core::flow::{Money, Now};
 use till_core::money::{Amount, Currency};
-use till_core::net::{Endpoint, Endpoints, Https};
+use till_core::net::{Endpoint, Endpoints, Https, TLS_READ_BUFFER, TLS_WRITE_BUFFER};
 use till_core::ops::{self, OpError};
-use till_core::outbox::{MemoryStore, MemoryStoreError};
+use till_core::outbox::{MemoryStore, MemoryStoreError, RECORD_MAX_LEN};
 use till_core::terminal::{Terminal, TerminalBuffers};
 use till_core::time::{Instant, UnixTime};
+use till_firmware::app::{BODY_BUFFER, RESPONSE_BUFFER};
 use till_firmware::config::Settings;
 
 #[cfg(feature = "std")]
@@ -289,44 +290,29 @@ impl Clock for StepClock {
     }
 }
 
-/// The buffers of one terminal, as the board has them (sizes in bytes).
-pub struct Buffers<
-    const TLS_READ: usize,
-    const TLS_WRITE: usize,
-    const BODY: usize,
-    const RESPONSE: usize,
-    const RECORD: usize,
-> {
-    /// TLS records in.
-    pub tls_read: [u8; TLS_READ],
-    /// TLS records out.
-    pub tls_write: [u8; TLS_WRITE],
-    /// Request bodies.
-    pub body: [u8; BODY],
-    /// Response bodies.
-    pub response: [u8; RESPONSE],
-    /// Outbox records.
-    pub record: [u8; RECORD],
-}
-
 /// The board's buffers: its TLS, request, response and record sizes.
-pub type BoardBuffers = Buffers<
-    { till_core::net::TLS_READ_BUFFER },
-    { till_core::net::TLS_WRITE_BUFFER },
-    4096,
-    { 12 * 1024 },
-    { till_core::outbox::RECORD_MAX_LEN },
->;
+pub struct BoardBuffers {
+    /// TLS records in.
+    pub tls_read: [u8; TLS_READ_BUFFER],
+    /// TLS records out.
+    pub tls_write: [u8; TLS_WRITE_BUFFER],
+    /// Request bodies.
+    pub body: [u8; BODY_BUFFER],
+    /// Response bodies.
+    pub response: [u8; RESPONSE_BUFFER],
+    /// Outbox records.
+    pub record: [u8; RECORD_MAX_LEN],
+}
 
 impl BoardBuffers {
     /// All zero.
     pub const fn new() -> Self {
         Self {
-            tls_read: [0; till_core::net::TLS_READ_BUFFER],
-            tls_write: [0; till_core::net::TLS_WRITE_BUFFER],
-            body: [0; 4096],
-            response: [0; 12 * 1024],
-            record: [0; till_core::outbox::RECORD_MAX_LEN],
+            tls_read: [0; TLS_READ_BUFFER],
+            tls_write: [0; TLS_WRITE_BUFFER],
+            body: [0; BODY_BUFFER],
+            response: [0; RESPONSE_BUFFER],
+            record: [0; RECORD_MAX_LEN],
         }
     }
 }

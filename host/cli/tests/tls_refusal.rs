@@ -540,7 +540,6 @@ async fn refuses_a_certificate_whose_sans_miss_the_host_even_if_its_cn_matches()
     assert_eq!(answered, 0);
 }
 
-/// Start a sandbox on an ephemeral port, with a CA of its own.
 #[tokio::test]
 async fn accepts_a_leaf_from_an_intermediate_ca_under_the_configured_ca() {
     set_clock_to_now();
@@ -561,10 +560,17 @@ async fn refuses_a_leaf_signed_by_a_certificate_that_is_not_a_ca() {
     assert_eq!(answered, 0);
 }
 
-#[tokio::test]
-async fn an_interim_answer_is_not_taken_for_the_answer() {
+/// The healthcheck against a server with a good certificate that answers
+/// with `parts` (see [`Server::answering`]).
+async fn answered_with(parts: &'static [&'static [u8]], close: bool) -> Outcome {
     set_clock_to_now();
     let pki = Pki::new();
+    let server = Server::answering(pki.leaf(&LeafSpec::good()), parts, close).await;
+    healthcheck(server.port, &pki.ca_der()).await
+}
+
+#[tokio::test]
+async fn an_interim_answer_is_not_taken_for_the_answer() {
     // 103 Early Hints, then the real answer, in records of their own: read
     // as the answer, the 103 would leave the 200 behind for the next
     // request to read.
@@ -572,8 +578,7 @@ async fn an_interim_answer_is_not_taken_for_the_answer() {
         b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
     ];
-    let server = Server::answering(pki.leaf(&LeafSpec::good()), ANSWER_AFTER_HINTS, false).await;
-    let outcome = healthcheck(server.port, &pki.ca_der()).await;
+    let outcome = answered_with(ANSWER_AFTER_HINTS, false).await;
     assert_eq!(
         outcome.result,
         Err(TransportFailure::AfterWrite),
@@ -584,13 +589,10 @@ async fn an_interim_answer_is_not_taken_for_the_answer() {
 
 #[tokio::test]
 async fn a_body_longer_than_declared_fails_the_exchange_without_a_crash() {
-    set_clock_to_now();
-    let pki = Pki::new();
     // Content-Length 2, then five bytes in a record of their own.
     const LONGER_THAN_DECLARED: &[&[u8]] =
         &[b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", b"{}{}{"];
-    let server = Server::answering(pki.leaf(&LeafSpec::good()), LONGER_THAN_DECLARED, true).await;
-    let outcome = healthcheck(server.port, &pki.ca_der()).await;
+    let outcome = answered_with(LONGER_THAN_DECLARED, true).await;
     assert_eq!(
         outcome.result,
         Err(TransportFailure::AfterWrite),
@@ -598,6 +600,7 @@ async fn a_body_longer_than_declared_fails_the_exchange_without_a_crash() {
     );
 }
 
+/// Start a sandbox on an ephemeral port, with a CA of its own.
 async fn start_sandbox() -> Sandbox {
     Sandbox::start(SandboxConfig::default())
         .await
