@@ -13,16 +13,21 @@
 
 use core::fmt;
 
-use crate::conductor::error::ErrorResponse;
+use crate::conductor::error::{Code as ConductorCode, ErrorResponse};
 use crate::conductor::flow::Settle;
-use crate::conductor::wire::{TransactionResponse, TransactionStatus};
-use crate::electrum::error::{ErrorDetail, ErrorType};
+use crate::conductor::outcome as conductor;
+use crate::conductor::wire::{Transaction, TransactionResponse};
+use crate::electrum::error::ErrorDetail;
+use crate::electrum::outcome as electrum;
 use crate::electrum::wire::PurchaseResponse;
 use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
-use crate::http::{RequestHead, Status, StatusClass};
+use crate::http::{RequestHead, Status};
 use crate::json;
-use crate::momo::wire::{PaymentStatus, PaymentStatusCode, TokenResponse};
-use crate::outbox::{Advice, ConductorTarget, Record, StoreOp};
+use crate::momo::error::ErrorBody;
+use crate::momo::outcome as momo;
+use crate::momo::wire::{PaymentStatus, TokenResponse};
+use crate::outbox::{Advice, Attention, ConductorTarget, Record, StoreOp};
+use crate::outcome::{Answer, Attempt, Verdict};
 
 /// The configuration a delivery may need; a record of an API without
 /// configuration is left pending (and logged), never dropped.
@@ -49,6 +54,9 @@ pub enum Delivered {
     Retry,
     /// The record cannot be sent: no configuration for its API. It stays.
     Unconfigured,
+    /// Final, but nothing this terminal can settle: the record was written
+    /// back set aside for an operator and is never repeated.
+    NeedsAttention(Attention),
 }
 
 impl fmt::Display for Delivered {
@@ -57,6 +65,7 @@ impl fmt::Display for Delivered {
             Self::Settled(money) => write!(f, "settled ({money})"),
             Self::Retry => f.write_str("not final, will repeat"),
             Self::Unconfigured => f.write_str("no configuration for this API"),
+            Self::NeedsAttention(a) => write!(f, "{a}"),
         }
     }
 }
@@ -68,11 +77,13 @@ enum State {
     AwaitingToken,
     Sending,
     Awaiting,
-    /// Conductor answered 500 to complete/cancel: read the transaction.
+    /// A complete or cancel was not final: read the transaction.
     Checking,
     AwaitingCheck,
     /// Write the record back (new key) before reporting.
     Rewriting,
+    /// Write the record back set aside for an operator.
+    SettingAside,
     Removing(Money),
     Final,
 }
@@ -88,6 +99,8 @@ pub struct Delivery<'a> {
     record: Record,
     context: Context<'a>,
     state: State,
+    /// The transaction to read in [`State::Checking`].
+    check_target: Option<ConductorTarget>,
     outcome: Option<Delivered>,
 }
 
@@ -98,6 +111,7 @@ impl<'a> Delivery<'a> {
             record,
             context,
             state: State::Start,
+            check_target: None,
             outcome: None,
         }
     }
@@ -126,6 +140,8 @@ impl<'a> Delivery<'a> {
 
     /// The request for this record, encoded into `body`.
     fn request(&mut self, now: Now, body: &mut [u8]) -> Result<Option<Transmit>, FlowError> {
+        // Electrum's `time` is when the advice is sent, on every repeat.
+        self.record.advice.stamp(now.unix.to_timestamp());
         let tx = match &self.record.advice {
             Advice::ConductorCreate {
                 idempotency_key,
@@ -235,178 +251,191 @@ impl<'a> Delivery<'a> {
         }))
     }
 
+    /// Set the record aside for an operator: written back with its
+    /// [`Attention`], never dropped, never repeated.
+    fn set_aside(&mut self, status: Option<Status>) {
+        let status = status.unwrap_or(Status(0));
+        error!(
+            "outbox {}: final answer {} settles nothing; needs attention",
+            self.record.key, status
+        );
+        self.record.attention = Some(Attention { status: status.0 });
+        self.set_state(State::SettingAside);
+    }
+
     fn on_answer(&mut self, input: Input<'_>) {
-        let Input::Response { head, body } = input else {
-            // No answer: the same request goes again later.
-            self.done(Delivered::Retry);
-            return;
-        };
-        let status = head.status;
         match &self.record.advice {
             Advice::ConductorCreate { .. } => {
-                if status.is_success() {
-                    self.settle(Money::Charged);
-                } else if status == Status::INTERNAL_SERVER_ERROR {
-                    // Conductor replays a stored 500 for this key forever,
-                    // and the transactions API has no lookup by reference:
-                    // kept, and loud, for the operator.
-                    error!(
-                        "outbox {}: create answered 500 under its key; needs an operator",
-                        self.record.key
-                    );
-                    self.done(Delivered::Retry);
-                } else if status == Status::CONFLICT || status.class() == StatusClass::ServerError {
-                    self.done(Delivered::Retry);
-                } else {
-                    // Refused: the transaction was never created.
-                    self.settle(Money::NotCharged);
+                let answer = Answer::<TransactionResponse, ErrorResponse>::read(input);
+                match conductor::verdict(conductor::Op::Create, Attempt::Repeat, &answer.reply()) {
+                    Verdict::Success => match answer.value.and_then(|r| r.data) {
+                        Some(t) => self
+                            .on_transaction(&t, Some(ConductorTarget::Transaction(t.id.clone()))),
+                        None => self.done(Delivered::Retry),
+                    },
+                    // Still processing: the replay brings the same answer
+                    // until it is final.
+                    Verdict::Resolve
+                        if answer.error.as_ref().map(|e| e.code())
+                            == Some(&ConductorCode::InProcessing) =>
+                    {
+                        self.done(Delivered::Retry)
+                    }
+                    // A stored 500 (or a settled state) under the key, and
+                    // the transactions API has no lookup by reference.
+                    Verdict::Resolve | Verdict::Refused => self.set_aside(answer.status.ok()),
+                    Verdict::Repeat | Verdict::Renew => self.done(Delivered::Retry),
                 }
             }
-            Advice::ConductorComplete { .. } | Advice::ConductorCancel { .. } => {
-                let completing = matches!(self.record.advice, Advice::ConductorComplete { .. });
-                let paid = if completing {
-                    Money::Charged
-                } else {
-                    Money::NotCharged
-                };
-                if status.is_success() {
-                    self.settle(paid);
-                    return;
+            Advice::ConductorComplete { target, .. } | Advice::ConductorCancel { target, .. } => {
+                let target = target.clone();
+                let answer = Answer::<TransactionResponse, ErrorResponse>::read(input);
+                match conductor::verdict(conductor::Op::Settle, Attempt::Repeat, &answer.reply()) {
+                    Verdict::Success => match answer.value.and_then(|r| r.data) {
+                        Some(t) => self.on_transaction(&t, Some(target)),
+                        None => self.check(target),
+                    },
+                    Verdict::Resolve => self.check(target),
+                    Verdict::Refused => self.set_aside(answer.status.ok()),
+                    Verdict::Repeat | Verdict::Renew => self.done(Delivered::Retry),
                 }
-                if status == Status::INTERNAL_SERVER_ERROR {
-                    self.set_state(State::Checking);
-                    return;
-                }
-                if status == Status::CONFLICT || status.class() == StatusClass::ServerError {
-                    self.done(Delivered::Retry);
-                    return;
-                }
-                let code = json::decode::<ErrorResponse>(body)
-                    .ok()
-                    .map(|e| e.status.code);
-                match code {
-                    Some(c) if c.is_already_final() => self.set_state(State::Checking),
-                    _ => {
-                        // A final refusal: the transaction was not completed
-                        // by this advice. Completing → not charged.
-                        error!("outbox {}: refused with {}", self.record.key, status);
-                        self.settle(Money::NotCharged);
+            }
+            Advice::ConductorPartnerStatus { external_reference } => {
+                let target = ConductorTarget::Partner(external_reference.clone());
+                self.on_check(input, target);
+            }
+            Advice::ElectrumPurchaseReversal(_) | Advice::ElectrumVoucherReversal(_) => {
+                let answer = Answer::<(), ErrorDetail>::status_only(input);
+                match electrum::verdict(electrum::Op::Reverse, Attempt::Repeat, &answer.reply()) {
+                    Verdict::Success => self.settle(Money::NotCharged),
+                    Verdict::Refused
+                        if electrum::refusal(answer.error.as_ref())
+                            == electrum::Refusal::Settled =>
+                    {
+                        // Confirmed meanwhile: final, and the sale stands.
+                        error!(
+                            "outbox {}: reversal refused, already settled",
+                            self.record.key
+                        );
+                        self.settle(Money::Charged);
+                    }
+                    Verdict::Refused => self.set_aside(answer.status.ok()),
+                    Verdict::Repeat | Verdict::Resolve | Verdict::Renew => {
+                        self.done(Delivered::Retry)
                     }
                 }
             }
-            Advice::ConductorPartnerStatus { .. } => {
-                if status == Status::NOT_FOUND {
-                    // The create never took effect.
-                    self.settle(Money::NotCharged);
-                    return;
-                }
-                self.on_transaction(status, body);
-            }
-            Advice::ElectrumPurchaseReversal(_) | Advice::ElectrumVoucherReversal(_) => {
-                if status.is_success() || status == Status::NOT_FOUND {
-                    self.settle(Money::NotCharged);
-                } else if electrum_error(body) == Some(ErrorType::AccountAlreadySettled) {
-                    // Confirmed meanwhile: final, and the sale stands.
-                    error!(
-                        "outbox {}: reversal refused, already settled",
-                        self.record.key
-                    );
-                    self.settle(Money::Charged);
-                } else {
-                    self.done(Delivered::Retry);
-                }
-            }
             Advice::ElectrumPurchaseConfirmation(_) | Advice::ElectrumVoucherConfirmation(_) => {
-                if status.is_success() {
-                    self.settle(Money::Charged);
-                } else if status.class() == StatusClass::ClientError {
-                    if electrum_error(body) == Some(ErrorType::AccountAlreadySettled) {
+                let answer = Answer::<(), ErrorDetail>::status_only(input);
+                match electrum::verdict(electrum::Op::Confirm, Attempt::Repeat, &answer.reply()) {
+                    Verdict::Success => self.settle(Money::Charged),
+                    Verdict::Refused
+                        if electrum::refusal(answer.error.as_ref())
+                            == electrum::Refusal::Settled =>
+                    {
                         error!(
                             "outbox {}: confirmation refused, the sale was reversed",
                             self.record.key
                         );
                         self.settle(Money::NotCharged);
-                    } else {
-                        error!(
-                            "outbox {}: confirmation refused with {}",
-                            self.record.key, status
-                        );
-                        self.settle(Money::Charged);
                     }
-                } else {
-                    self.done(Delivered::Retry);
+                    Verdict::Refused => self.set_aside(answer.status.ok()),
+                    Verdict::Repeat | Verdict::Resolve | Verdict::Renew => {
+                        self.done(Delivered::Retry)
+                    }
                 }
             }
             Advice::ElectrumPurchaseStatus {
                 original_id,
                 tenders,
             } => {
-                if status == Status::NOT_FOUND {
-                    self.settle(Money::NotCharged);
-                    return;
-                }
-                let response = if status.is_success() {
-                    json::decode::<PurchaseResponse>(body).ok()
-                } else {
-                    None
-                };
-                match response {
-                    Some(response) => {
-                        // It went through: confirm it. The record becomes the
-                        // confirmation (written before it can be sent).
-                        let advice = response.confirmation(
-                            original_id.derive(CONFIRMATION_SALT),
-                            *original_id,
-                            self.record.created,
-                            tenders.clone(),
-                        );
-                        self.record.advice = Advice::ElectrumPurchaseConfirmation(advice);
-                        self.set_state(State::Rewriting);
+                let answer = Answer::<PurchaseResponse, ErrorDetail>::read(input);
+                match electrum::verdict(electrum::Op::Status, Attempt::Repeat, &answer.reply()) {
+                    Verdict::Success => match answer.value {
+                        Some(response) => {
+                            // It went through: confirm it. The record becomes
+                            // the confirmation (written before it can be sent).
+                            let advice = response.confirmation(
+                                original_id.derive(CONFIRMATION_SALT),
+                                *original_id,
+                                self.record.created,
+                                tenders.clone(),
+                            );
+                            self.record.advice = Advice::ElectrumPurchaseConfirmation(advice);
+                            self.set_state(State::Rewriting);
+                        }
+                        None => self.done(Delivered::Retry),
+                    },
+                    // No such purchase: it never arrived.
+                    Verdict::Refused => self.settle(Money::NotCharged),
+                    Verdict::Repeat | Verdict::Resolve | Verdict::Renew => {
+                        self.done(Delivered::Retry)
                     }
-                    None => self.done(Delivered::Retry),
                 }
             }
             Advice::MomoStatus { .. } => {
-                if status == Status::UNAUTHORIZED {
-                    if let Some((_, tokens)) = self.context.momo.as_mut() {
-                        tokens.invalidate();
+                let answer = Answer::<PaymentStatus, ErrorBody>::read(input);
+                match momo::verdict(momo::Op::Status, Attempt::Repeat, &answer.reply()) {
+                    Verdict::Success => match answer.value.map(|s| momo::standing(&s.status)) {
+                        Some(momo::Standing::Paid) => self.settle(Money::Charged),
+                        Some(momo::Standing::Unpaid) => self.settle(Money::NotCharged),
+                        _ => self.done(Delivered::Retry),
+                    },
+                    Verdict::Renew => {
+                        if let Some((_, tokens)) = self.context.momo.as_mut() {
+                            tokens.invalidate();
+                        }
+                        self.done(Delivered::Retry);
                     }
-                    self.done(Delivered::Retry);
-                    return;
-                }
-                let final_status = if status == Status::OK {
-                    json::decode::<PaymentStatus>(body).ok().map(|s| s.status)
-                } else {
-                    None
-                };
-                match final_status {
-                    Some(PaymentStatusCode::Successful) => self.settle(Money::Charged),
-                    Some(PaymentStatusCode::Failed) => self.settle(Money::NotCharged),
-                    _ => self.done(Delivered::Retry),
+                    // 404: unknown to MoMo, which can happen right after the
+                    // 202; never a reason to give up on the payment.
+                    Verdict::Refused | Verdict::Repeat | Verdict::Resolve => {
+                        self.done(Delivered::Retry)
+                    }
                 }
             }
         }
     }
 
+    /// Read the transaction next.
+    fn check(&mut self, target: ConductorTarget) {
+        self.check_target = Some(target);
+        self.set_state(State::Checking);
+    }
+
+    /// The answer to a transaction read.
+    fn on_check(&mut self, input: Input<'_>, target: ConductorTarget) {
+        let answer = Answer::<TransactionResponse, ErrorResponse>::read(input);
+        match conductor::verdict(conductor::Op::Read, Attempt::Repeat, &answer.reply()) {
+            Verdict::Success => match answer.value.and_then(|r| r.data) {
+                Some(t) => self.on_transaction(&t, Some(target)),
+                None => self.done(Delivered::Retry),
+            },
+            // No such transaction: a partner create that never took
+            // effect; for a complete or cancel, nothing it can settle.
+            Verdict::Refused => match self.record.advice {
+                Advice::ConductorPartnerStatus { .. } => self.settle(Money::NotCharged),
+                _ => self.set_aside(answer.status.ok()),
+            },
+            Verdict::Repeat | Verdict::Resolve | Verdict::Renew => self.done(Delivered::Retry),
+        }
+    }
+
     /// Settle from a transaction read back, or decide what comes next.
-    fn on_transaction(&mut self, status: Status, body: &[u8]) {
-        let transaction = if status.is_success() {
-            json::decode::<TransactionResponse>(body)
-                .ok()
-                .and_then(|r| r.data)
-        } else {
-            None
-        };
-        match transaction.map(|t| t.status) {
-            Some(TransactionStatus::Completed | TransactionStatus::Accepted) => {
-                self.settle(Money::Charged)
-            }
-            Some(TransactionStatus::Cancelled | TransactionStatus::Rejected) => {
-                self.settle(Money::NotCharged)
-            }
-            Some(_) if self.state == State::AwaitingCheck => {
-                // Still ACTIVE after a stored 500: the next attempt needs a
-                // new key; write it before it can be used.
+    fn on_transaction(&mut self, transaction: &Transaction, target: Option<ConductorTarget>) {
+        match conductor::standing(&transaction.status) {
+            conductor::Standing::Paid => self.settle(Money::Charged),
+            conductor::Standing::Unpaid => self.settle(Money::NotCharged),
+            // Processing: read it again until it is final (this attempt,
+            // if it has not read it yet; the next one otherwise).
+            conductor::Standing::Processing => match target {
+                Some(target) if self.state == State::Awaiting => self.check(target),
+                _ => self.done(Delivered::Retry),
+            },
+            conductor::Standing::Open if self.state == State::AwaitingCheck => {
+                // Still ACTIVE after the settle was not final: the next
+                // attempt needs a new key (a stored 500 replays); write it
+                // before it can be used.
                 if let Advice::ConductorComplete {
                     idempotency_key, ..
                 }
@@ -418,13 +447,12 @@ impl<'a> Delivery<'a> {
                 }
                 self.set_state(State::Rewriting);
             }
-            _ => self.done(Delivered::Retry),
+            conductor::Standing::Open => match target {
+                Some(target) if self.state == State::Awaiting => self.check(target),
+                _ => self.done(Delivered::Retry),
+            },
         }
     }
-}
-
-fn electrum_error(body: &[u8]) -> Option<ErrorType> {
-    json::decode::<ErrorDetail>(body).ok().map(|e| e.error_type)
 }
 
 /// Salt of the confirmation id derived from a purchase id, so a status
@@ -468,9 +496,7 @@ impl Flow for Delivery<'_> {
                 }
             },
             State::Checking => {
-                let ((Some(config), Advice::ConductorComplete { target, .. })
-                | (Some(config), Advice::ConductorCancel { target, .. })) =
-                    (self.context.conductor, &self.record.advice)
+                let (Some(config), Some(target)) = (self.context.conductor, &self.check_target)
                 else {
                     return Err(FlowError::Finished);
                 };
@@ -480,6 +506,11 @@ impl Flow for Delivery<'_> {
             }
             State::Rewriting => {
                 self.done(Delivered::Retry);
+                Ok(Output::Persist(StoreOp::Put(self.record.clone())))
+            }
+            State::SettingAside => {
+                let attention = self.record.attention.unwrap_or(Attention { status: 0 });
+                self.done(Delivered::NeedsAttention(attention));
                 Ok(Output::Persist(StoreOp::Put(self.record.clone())))
             }
             State::Removing(money) => {
@@ -499,25 +530,21 @@ impl Flow for Delivery<'_> {
 
     fn handle(&mut self, input: Input<'_>, now: Now) {
         match self.state {
-            State::AwaitingToken => match input {
-                Input::Response { head, body } if head.status == Status::OK => {
-                    match (
-                        json::decode::<TokenResponse>(body),
-                        self.context.momo.as_mut(),
-                    ) {
-                        (Ok(token), Some((_, tokens))) => {
-                            tokens.store(token, now.instant);
-                            self.set_state(State::Sending);
-                        }
-                        _ => self.done(Delivered::Retry),
+            State::AwaitingToken => {
+                let answer = Answer::<TokenResponse, ErrorBody>::read(input);
+                let verdict = momo::verdict(momo::Op::Token, Attempt::First, &answer.reply());
+                match (verdict, answer.value, self.context.momo.as_mut()) {
+                    (Verdict::Success, Some(token), Some((_, tokens))) => {
+                        tokens.store(token, now.instant);
+                        self.set_state(State::Sending);
                     }
+                    _ => self.done(Delivered::Retry),
                 }
-                _ => self.done(Delivered::Retry),
-            },
+            }
             State::Awaiting => self.on_answer(input),
-            State::AwaitingCheck => match input {
-                Input::Response { head, body } => self.on_transaction(head.status, body),
-                Input::Failed(_) => self.done(Delivered::Retry),
+            State::AwaitingCheck => match self.check_target.clone() {
+                Some(target) => self.on_check(input, target),
+                None => self.done(Delivered::Retry),
             },
             _ => {}
         }

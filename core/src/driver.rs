@@ -301,6 +301,8 @@ pub struct FlushReport {
     pub settled: usize,
     /// Attempts that were not final (rescheduled with backoff).
     pub retried: usize,
+    /// Records set aside for an operator (final, but nothing to settle).
+    pub attention: usize,
 }
 
 /// Deliver every outbox entry that is due now, one attempt each, in order.
@@ -382,6 +384,11 @@ where
                 info!("outbox {}: settled, {}", entry.key, money);
                 let _ = outbox.settle(entry.key);
                 report.settled += 1;
+            }
+            Delivered::NeedsAttention(attention) => {
+                warn!("outbox {}: {}", entry.key, attention);
+                let _ = outbox.set_aside(entry.key);
+                report.attention += 1;
             }
             Delivered::Retry | Delivered::Unconfigured => {
                 let now = clock.now().instant;

@@ -217,9 +217,9 @@ pub const CALL_BACKOFF: crate::outbox::Backoff = crate::outbox::Backoff {
 };
 
 /// A request that moves no money (a lookup, a catalogue, an order, a
-/// status): sent, and repeated after transport failures, 409 and 5xx (but
-/// 501) until `deadline`; a 2xx body is decoded as `T`, any other final
-/// answer's body as `E`.
+/// status): sent, and repeated until `deadline` while its API's outcome
+/// table ([`crate::outcome::QueryTable`]) says the answer is not final; a
+/// 2xx body is decoded as `T`, any other final answer's body as `E`.
 pub struct Call<'a, R, T, E> {
     head: RequestHead,
     request: Option<&'a R>,
@@ -247,7 +247,7 @@ impl<'a, R, T, E> Call<'a, R, T, E>
 where
     R: serde::Serialize,
     T: serde::de::DeserializeOwned,
-    E: serde::de::DeserializeOwned,
+    E: serde::de::DeserializeOwned + crate::outcome::QueryTable,
 {
     /// A call of `head` with an optional JSON body, retried until
     /// `now + patience`; `jitter` comes from the caller's RNG.
@@ -294,7 +294,7 @@ impl<R, T, E> Flow for Call<'_, R, T, E>
 where
     R: serde::Serialize,
     T: serde::de::DeserializeOwned,
-    E: serde::de::DeserializeOwned,
+    E: serde::de::DeserializeOwned + crate::outcome::QueryTable,
 {
     type Outcome = Result<T, CallError<E>>;
 
@@ -326,25 +326,22 @@ where
         if self.state != CallState::Awaiting {
             return;
         }
-        let Input::Response { head, body } = input else {
-            self.again(now);
-            return;
-        };
-        use crate::http::{Status, StatusClass};
-        match head.status.class() {
-            StatusClass::Success => match crate::json::decode::<T>(body) {
-                Ok(value) => self.finish(Ok(value)),
-                Err(e) => {
-                    warn!("{}: unreadable answer: {}", self.head, e);
-                    self.again(now);
-                }
+        use crate::outcome::{Answer, Verdict};
+        let answer = Answer::<T, E>::read(input);
+        match E::query(&answer.reply()) {
+            Verdict::Success => match answer.value {
+                Some(value) => self.finish(Ok(value)),
+                None => self.again(now),
             },
-            // 501: the operation does not exist there; repeating is useless.
-            StatusClass::ServerError if head.status != Status::NOT_IMPLEMENTED => self.again(now),
-            _ if head.status == Status::CONFLICT => self.again(now),
-            _ => {
-                let error = crate::json::decode::<E>(body).ok();
-                self.finish(Err(CallError::Refused(head.status, error)));
+            Verdict::Refused => match answer.status {
+                Ok(status) => self.finish(Err(CallError::Refused(status, answer.error))),
+                Err(_) => self.again(now),
+            },
+            Verdict::Repeat | Verdict::Resolve | Verdict::Renew => {
+                if let Ok(status) = answer.status {
+                    warn!("{}: not final ({}), again", self.head, status);
+                }
+                self.again(now);
             }
         }
     }

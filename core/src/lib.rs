@@ -81,6 +81,7 @@ pub mod money;
 pub mod net;
 pub mod ops;
 pub mod outbox;
+pub mod outcome;
 pub mod slip;
 pub mod terminal;
 pub mod time;

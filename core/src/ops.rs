@@ -433,7 +433,7 @@ where
     match &outcome {
         SaleOutcome::Pending(record)
         | SaleOutcome::Sold {
-            confirmation: Confirmation::Pending(record),
+            confirmation: Confirmation::Pending(record) | Confirmation::NeedsAttention(record),
             ..
         } => term.adopt(record)?,
         _ => {}

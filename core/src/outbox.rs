@@ -35,6 +35,18 @@ pub const OUTBOX_CAPACITY: usize = 16;
 /// confirmation or a reversal. A sale starts only if this many are free.
 pub const ENTRIES_PER_SALE: usize = 2;
 
+/// Records set aside for an operator ([`Attention`]) that the terminal
+/// holds at once. Each is a sale the provider settled in a way the terminal
+/// cannot finish (a final refusal of an advice): the shop must call the
+/// provider about it. They do not block sales the way pending advices do,
+/// but eight unacknowledged means nobody is reading the slips; the
+/// terminal then stops selling until they are acknowledged.
+pub const ATTENTION_CAPACITY: usize = 8;
+
+/// Records a [`Store`] must be able to hold: every pending advice and
+/// every record set aside.
+pub const STORE_CAPACITY: usize = OUTBOX_CAPACITY + ATTENTION_CAPACITY;
+
 /// Largest encoded record: an Electrum confirmation with two tenders and
 /// all amounts is about 900 bytes of JSON; 2 KiB leaves headroom and still
 /// fits a flash page of the smallest supported part.
@@ -118,6 +130,18 @@ pub enum Advice {
 }
 
 impl Advice {
+    /// Stamp an Electrum advice with `time`, when it is sent: Electrum's
+    /// `time` is "when the sender sent it", on every repeat (the `id`
+    /// stays the same). Other advices carry no time.
+    pub fn stamp(&mut self, time: Timestamp) {
+        match self {
+            Self::ElectrumPurchaseReversal(a) | Self::ElectrumVoucherReversal(a) => a.time = time,
+            Self::ElectrumPurchaseConfirmation(a) => a.time = time,
+            Self::ElectrumVoucherConfirmation(a) => a.time = time,
+            _ => {}
+        }
+    }
+
     /// What the advice does, for operators listing the outbox.
     pub const fn kind(&self) -> &'static str {
         match self {
@@ -148,6 +172,34 @@ pub struct Record {
     pub created: Timestamp,
     /// What to send.
     pub advice: Advice,
+    /// Set when the record can no longer be delivered: it is kept (never
+    /// dropped), not repeated, and shown until an operator acknowledges it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<Attention>,
+}
+
+/// Why a record needs an operator: the provider's final answer settled
+/// nothing this terminal can finish (a refused advice, a stored failure
+/// with no way to look the sale up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Attention {
+    /// The HTTP status of the final answer.
+    pub status: u16,
+}
+
+impl fmt::Display for Attention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "needs attention: final answer {}", self.status)
+    }
+}
+
+impl Record {
+    /// This record, set aside after the final answer `status`.
+    pub fn set_aside(mut self, status: crate::http::Status) -> Self {
+        self.attention = Some(Attention { status: status.0 });
+        self
+    }
 }
 
 /// A change to the durable store, requested by a flow through
@@ -192,14 +244,14 @@ pub trait Store {
 /// A [`Store`] in memory, for tests and for hosts without a disk.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
-    records: Vec<(Uuid, Vec<u8, RECORD_MAX_LEN>), OUTBOX_CAPACITY>,
+    records: Vec<(Uuid, Vec<u8, RECORD_MAX_LEN>), STORE_CAPACITY>,
 }
 
 /// Why the memory store refused a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum MemoryStoreError {
-    /// More than [`OUTBOX_CAPACITY`] records.
+    /// More than [`STORE_CAPACITY`] records.
     Full,
     /// A record longer than [`RECORD_MAX_LEN`].
     TooLarge,
@@ -286,6 +338,8 @@ pub struct RestoreReport {
     /// Records that did not fit the index (more than [`OUTBOX_CAPACITY`]).
     /// They stay in the store and are picked up once others settle.
     pub deferred: usize,
+    /// Records set aside for an operator ([`Attention`]).
+    pub attention: usize,
 }
 
 /// Rebuild the outbox index from the store on boot: every stored record
@@ -301,6 +355,13 @@ pub async fn restore<S: Store>(
         .for_each(
             buf,
             &mut |key, bytes| match crate::json::decode::<Record>(bytes) {
+                Ok(record) if record.key == key && record.attention.is_some() => {
+                    match outbox.set_aside(record.key) {
+                        Ok(()) => report.attention += 1,
+                        Err(OutboxError::Duplicate) => {}
+                        Err(_) => report.deferred += 1,
+                    }
+                }
                 Ok(record) if record.key == key => {
                     let entry = Entry {
                         key: record.key,
@@ -335,6 +396,9 @@ pub enum OutboxError {
     Duplicate,
     /// No pending entry has this key.
     UnknownKey,
+    /// [`ATTENTION_CAPACITY`] records wait for an operator: acknowledge
+    /// them before selling more.
+    AttentionFull,
 }
 
 impl fmt::Display for OutboxError {
@@ -343,6 +407,7 @@ impl fmt::Display for OutboxError {
             Self::Full => "outbox full: pending advices must be delivered before new sales",
             Self::Duplicate => "an advice with this id is already pending",
             Self::UnknownKey => "no pending advice with this id",
+            Self::AttentionFull => "records need attention: acknowledge them before new sales",
         })
     }
 }
@@ -449,6 +514,8 @@ pub struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct Outbox {
     entries: Vec<Entry, OUTBOX_CAPACITY>,
+    /// Keys of the records set aside for an operator: never due.
+    attention: Vec<Uuid, ATTENTION_CAPACITY>,
     next_seq: u32,
 }
 
@@ -457,6 +524,7 @@ impl Outbox {
     pub const fn new() -> Self {
         Self {
             entries: Vec::new(),
+            attention: Vec::new(),
             next_seq: 0,
         }
     }
@@ -476,13 +544,47 @@ impl Outbox {
         self.entries.is_empty()
     }
 
-    /// Whether a new sale may start: room for [`ENTRIES_PER_SALE`] more.
+    /// Keys of the records set aside for an operator.
+    pub fn attention(&self) -> &[Uuid] {
+        &self.attention
+    }
+
+    /// Whether a new sale may start: room for [`ENTRIES_PER_SALE`] more
+    /// pending entries, and for one more record set aside (records that
+    /// need attention do not count against the pending ones).
     pub fn admits_sale(&self) -> Result<(), OutboxError> {
-        if self.entries.len() + ENTRIES_PER_SALE <= OUTBOX_CAPACITY {
-            Ok(())
-        } else {
+        if self.entries.len() + ENTRIES_PER_SALE > OUTBOX_CAPACITY {
             Err(OutboxError::Full)
+        } else if self.attention.is_full() {
+            Err(OutboxError::AttentionFull)
+        } else {
+            Ok(())
         }
+    }
+
+    /// The record `key` needs an operator: it leaves the pending entries
+    /// (if it was one) and is never due again until acknowledged.
+    pub fn set_aside(&mut self, key: Uuid) -> Result<(), OutboxError> {
+        if self.attention.contains(&key) {
+            return Err(OutboxError::Duplicate);
+        }
+        self.attention
+            .push(key)
+            .map_err(|_| OutboxError::AttentionFull)?;
+        self.entries.retain(|e| e.key != key);
+        Ok(())
+    }
+
+    /// An operator acknowledged the record `key` set aside; the caller
+    /// removes it from the store first.
+    pub fn acknowledge(&mut self, key: Uuid) -> Result<(), OutboxError> {
+        let at = self
+            .attention
+            .iter()
+            .position(|k| *k == key)
+            .ok_or(OutboxError::UnknownKey)?;
+        self.attention.remove(at);
+        Ok(())
     }
 
     /// The sequence number the next entry will get (stored in its record so
@@ -505,8 +607,13 @@ impl Outbox {
     }
 
     /// Take over the record a flow left pending (its outcome's `Pending`
-    /// record, already in the store), due at `due`.
+    /// record, already in the store), due at `due`; a record set aside
+    /// joins those that need attention.
     pub fn adopt(&mut self, record: &Record, due: Instant) -> Result<(), OutboxError> {
+        if record.attention.is_some() {
+            self.next_seq = self.next_seq.max(record.seq.wrapping_add(1));
+            return self.set_aside(record.key);
+        }
         self.restore(Entry {
             key: record.key,
             sale: record.sale,
@@ -701,6 +808,7 @@ mod tests {
             advice: Advice::MomoStatus {
                 reference_id: id(7),
             },
+            attention: None,
         };
         outbox.adopt(&record, Instant::from_millis(5)).unwrap();
         assert_eq!(outbox.due(Instant::ZERO), None);

@@ -132,14 +132,16 @@ impl fmt::Display for SaleSlip<'_> {
                         writeln!(f, "| {}", line.as_str())?;
                     }
                 }
-                writeln!(
-                    f,
-                    "Confirmed    {}",
-                    match confirmation {
-                        Confirmation::Confirmed => "yes",
-                        Confirmation::Pending(_) => "pending (in the outbox)",
+                match confirmation {
+                    Confirmation::Confirmed => writeln!(f, "Confirmed    yes")?,
+                    Confirmation::Pending(_) => {
+                        writeln!(f, "Confirmed    pending (in the outbox)")?
                     }
-                )?;
+                    Confirmation::NeedsAttention(record) => {
+                        writeln!(f, "Confirmed    NO: refused by Electrum")?;
+                        Attention(record).fmt(f)?;
+                    }
+                }
             }
             SaleOutcome::NotSold(why) => match why {
                 NotSold::Declined(status, Some(e)) => {
@@ -150,11 +152,29 @@ impl fmt::Display for SaleSlip<'_> {
                 NotSold::Unreachable => writeln!(f, "NOT SOLD: Electrum unreachable")?,
                 NotSold::Invalid(e) => writeln!(f, "NOT SOLD: invalid request ({e:?})")?,
             },
+            SaleOutcome::Pending(record) if record.attention.is_some() => {
+                writeln!(f, "PENDING: outcome unknown; the reversal was refused")?;
+                Attention(record).fmt(f)?;
+            }
             SaleOutcome::Pending(record) => {
                 writeln!(f, "PENDING: outcome unknown; the reversal is in the outbox")?;
                 writeln!(f, "Outbox       {}", record.key)?;
             }
         }
         write!(f, "{}", MoneyLine(outcome.money()))
+    }
+}
+
+/// The lines of a slip whose record was set aside for an operator.
+struct Attention<'a>(&'a crate::outbox::Record);
+
+impl fmt::Display for Attention<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.0.attention.map_or(0, |a| a.status);
+        writeln!(
+            f,
+            "NEEDS ATTENTION: final answer {status}; call the provider"
+        )?;
+        writeln!(f, "Outbox       {} (set aside)", self.0.key)
     }
 }

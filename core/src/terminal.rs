@@ -133,6 +133,24 @@ where
         self.outbox.len()
     }
 
+    /// Records set aside for an operator ([`crate::outbox::Attention`]):
+    /// kept, never repeated, shown until acknowledged.
+    pub fn attention(&self) -> &[crate::id::Uuid] {
+        self.outbox.attention()
+    }
+
+    /// An operator dealt with the record `key` set aside: it leaves the
+    /// store, then the outbox. `Ok(false)`: no such record needs attention.
+    pub async fn acknowledge(&mut self, key: crate::id::Uuid) -> Result<bool, S::Error> {
+        if !self.outbox.attention().contains(&key) {
+            return Ok(false);
+        }
+        self.store.remove(key).await?;
+        let _ = self.outbox.acknowledge(key);
+        info!("outbox {}: acknowledged by the operator", key);
+        Ok(true)
+    }
+
     /// When the outbox next has something due.
     pub fn next_wakeup(&self) -> Option<Instant> {
         self.outbox.next_wakeup()

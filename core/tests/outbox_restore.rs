@@ -92,7 +92,8 @@ fn momo_power_loss_between_persist_and_send() {
         report,
         FlushReport {
             settled: 0,
-            retried: 1
+            retried: 1,
+            attention: 0,
         }
     );
     assert_eq!(disk.len(), 1, "not dropped");
@@ -235,7 +236,8 @@ fn conductor_complete_after_send_before_answer_is_repeated_with_the_same_key() {
         report,
         FlushReport {
             settled: 0,
-            retried: 1
+            retried: 1,
+            attention: 0,
         }
     );
     let (head, body) = &transport.sent[0];
@@ -297,6 +299,7 @@ fn records_of_an_unconfigured_api_and_unreadable_records_are_kept() {
         advice: Advice::MomoStatus {
             reference_id: till_core::id::Uuid::from_bytes([2; 16]),
         },
+        attention: None,
     };
     let mut buf = vec![0u8; RECORD_MAX_LEN];
     let n = json::encode(&record, &mut buf).unwrap();
@@ -333,7 +336,8 @@ fn records_of_an_unconfigured_api_and_unreadable_records_are_kept() {
         report,
         FlushReport {
             settled: 0,
-            retried: 1
+            retried: 1,
+            attention: 0,
         }
     );
     assert_eq!(disk.len(), 2, "nothing dropped");

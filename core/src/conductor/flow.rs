@@ -27,18 +27,20 @@ use heapless::String;
 use rand_core::RngCore;
 
 use super::error::{Code, ErrorResponse};
+use super::outcome::{self, Op, Standing};
 use super::path;
 use super::wire::{
     CancelTransactionRequest, CompleteTransactionRequest, CreateTransactionRequest, MetaData,
-    PartnerCreateTransactionRequest, PaymentMethod, Transaction, TransactionResponse,
-    TransactionStatus, ID_CAP, REASON_CAP,
+    PartnerCreateTransactionRequest, PaymentMethod, Transaction, TransactionResponse, ID_CAP,
+    REASON_CAP,
 };
 use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
 use crate::fmt::Secret;
-use crate::http::{Api, HeadError, HeaderName, RequestHead, Status, StatusClass};
+use crate::http::{Api, HeadError, HeaderName, RequestHead, Status};
 use crate::id::{ExternalReference, IdempotencyKey, Uuid};
 use crate::json;
 use crate::outbox::{Advice, Backoff, ConductorTarget, Record, Retry, StoreOp};
+use crate::outcome::{Answer as OutcomeAnswer, Attempt, Verdict};
 use crate::time::{Duration, Instant};
 
 /// Longest secret key kept (`sk_test_…`): Conductor's are about 30 bytes.
@@ -272,7 +274,7 @@ impl fmt::Display for State {
     }
 }
 
-/// What one answer to an idempotent POST means.
+/// What one answer to an idempotent POST means, by the outcome table.
 // No heap to box into; consumed at once.
 #[allow(clippy::large_enum_variant)]
 enum Answer {
@@ -280,48 +282,48 @@ enum Answer {
     Done(Transaction),
     /// Repeat with the same key after a backoff.
     Repeat,
-    /// Conductor stored a 500 under the key: the result of this attempt is
-    /// unknown and repeating it replays the 500.
-    Unknown,
+    /// Not final, and a repeat cannot tell (a stored 500, a transaction
+    /// processing or already settled): read the transaction.
+    Unknown(Status, Option<Code>),
     /// A final refusal.
     Refused(Status, Option<Code>),
 }
 
-fn classify(input: Input<'_>) -> Answer {
-    let (head, body) = match input {
-        Input::Response { head, body } => (head, body),
-        // Not sent, or sent with the answer lost: the same key is safe.
-        Input::Failed(_) => return Answer::Repeat,
-    };
-    if head.idempotent_replayed {
-        debug!("conductor: replayed answer {}", head.status);
+/// Ask the outcome table about `input` to `op`; after an attempt that may
+/// have reached Conductor, the next one is a repeat.
+fn classify(op: Op, attempt: &mut Attempt, input: Input<'_>) -> Answer {
+    if let Input::Response { head, .. } = input {
+        if head.idempotent_replayed {
+            debug!("conductor: replayed answer {}", head.status);
+        }
     }
-    match head.status.class() {
-        StatusClass::Success => match json::decode::<TransactionResponse>(body) {
-            Ok(TransactionResponse {
-                data: Some(transaction),
-                ..
-            }) => Answer::Done(transaction),
-            // A success we cannot read: the replay of the same key will
-            // bring the same body again; try once more after a backoff.
-            _ => {
-                warn!("conductor: unreadable success body");
-                Answer::Repeat
-            }
+    let mut answer = OutcomeAnswer::<TransactionResponse, ErrorResponse>::read(input);
+    if answer.value.as_ref().is_some_and(|r| r.data.is_none()) {
+        answer.value = None;
+    }
+    let verdict = outcome::verdict(op, *attempt, &answer.reply());
+    if !matches!(input, Input::Failed(f) if !f.may_have_reached()) {
+        *attempt = Attempt::Repeat;
+    }
+    match verdict {
+        Verdict::Success => match answer.value.and_then(|r| r.data) {
+            Some(transaction) => Answer::Done(transaction),
+            None => Answer::Repeat,
         },
-        _ if head.status == Status::CONFLICT => Answer::Repeat,
-        _ if head.status == Status::UNPROCESSABLE => {
-            error!("conductor: 422 — idempotency key reused with other parameters (a bug in till)");
-            Answer::Refused(head.status, Some(Code::UnprocessableContent))
+        Verdict::Refused => {
+            let code = answer.error.map(|e| e.status.code);
+            if code == Some(Code::UnprocessableContent) {
+                error!(
+                    "conductor: 422 — idempotency key reused with other parameters (a bug in till)"
+                );
+            }
+            Answer::Refused(answer.status.unwrap_or(Status(0)), code)
         }
-        _ if head.status == Status::INTERNAL_SERVER_ERROR => Answer::Unknown,
-        StatusClass::ServerError => Answer::Repeat,
-        _ => {
-            let code = json::decode::<ErrorResponse>(body)
-                .ok()
-                .map(|e| e.status.code);
-            Answer::Refused(head.status, code)
-        }
+        Verdict::Repeat | Verdict::Renew => Answer::Repeat,
+        Verdict::Resolve => Answer::Unknown(
+            answer.status.unwrap_or(Status(0)),
+            answer.error.map(|e| e.status.code),
+        ),
     }
 }
 
@@ -341,6 +343,9 @@ pub struct BillPayment<'a> {
     created: crate::time::Timestamp,
     step_started: Instant,
     persisted: bool,
+    /// Whether the current step's request may already have reached
+    /// Conductor under its key.
+    attempt: Attempt,
     retry: Retry,
     outcome: Option<BillOutcome>,
 }
@@ -373,6 +378,7 @@ impl<'a> BillPayment<'a> {
             created: now.unix.to_timestamp(),
             step_started: now.instant,
             persisted: false,
+            attempt: Attempt::First,
             retry: Retry::new(rng.next_u32()),
             outcome: None,
         }
@@ -490,6 +496,7 @@ impl<'a> BillPayment<'a> {
             seq: self.seq,
             created: self.created,
             advice,
+            attention: None,
         }
     }
 
@@ -561,16 +568,20 @@ impl<'a> BillPayment<'a> {
 
     fn start_step(&mut self, state: State, now: Now) {
         self.retry.reset();
+        self.attempt = Attempt::First;
         self.step_started = now.instant;
         self.set_state(state);
     }
 
     fn on_create(&mut self, input: Input<'_>, now: Now) {
         let one_call = self.settle.is_none();
-        match classify(input) {
+        match classify(Op::Create, &mut self.attempt, input) {
             Answer::Done(transaction) => {
                 if one_call {
-                    self.finish(BillOutcome::Completed(transaction));
+                    if self.transaction_id.is_none() {
+                        self.transaction_id = Some(transaction.id.clone());
+                    }
+                    self.on_transaction(transaction, now);
                 } else {
                     self.transaction_id = Some(transaction.id.clone());
                     self.start_step(State::PersistingSettle, now);
@@ -590,14 +601,16 @@ impl<'a> BillPayment<'a> {
                 };
                 self.repeat(now, |at| State::Creating { at }, deadline);
             }
-            Answer::Unknown if one_call => {
+            Answer::Unknown(..) if one_call => {
                 let outcome = self.pending();
                 self.finish(outcome);
             }
-            Answer::Unknown => self.finish(BillOutcome::Refused {
+            // The transaction may exist, ACTIVE: without a complete it
+            // never takes money.
+            Answer::Unknown(status, code) => self.finish(BillOutcome::Refused {
                 step: Step::Create,
-                status: Some(Status::INTERNAL_SERVER_ERROR),
-                code: Some(Code::InternalServerError),
+                status: Some(status),
+                code,
             }),
             Answer::Refused(status, code) => self.finish(BillOutcome::Refused {
                 step: Step::Create,
@@ -608,21 +621,14 @@ impl<'a> BillPayment<'a> {
     }
 
     fn on_settle(&mut self, input: Input<'_>, now: Now) {
-        let cancelling = matches!(self.settle, Some(Settle::Cancel(_)));
-        match classify(input) {
-            Answer::Done(transaction) if cancelling => {
-                self.finish(BillOutcome::Cancelled(transaction))
-            }
-            Answer::Done(transaction) => self.finish(BillOutcome::Completed(transaction)),
+        match classify(Op::Settle, &mut self.attempt, input) {
+            Answer::Done(transaction) => self.on_transaction(transaction, now),
             Answer::Repeat => {
                 let deadline = self.pending();
                 self.repeat(now, |at| State::Settling { at }, deadline);
             }
-            Answer::Unknown => self.set_state(State::Checking { at: now.instant }),
-            Answer::Refused(status, Some(code)) if code.is_already_final() => {
-                // A repeat found the transaction already settled: learn how.
-                debug!("conductor: {} on settle, checking the transaction", code);
-                let _ = status;
+            Answer::Unknown(..) => {
+                debug!("conductor: settle not final, checking the transaction");
                 self.set_state(State::Checking { at: now.instant });
             }
             Answer::Refused(status, code) => {
@@ -637,33 +643,43 @@ impl<'a> BillPayment<'a> {
     }
 
     fn on_check(&mut self, input: Input<'_>, now: Now) {
-        let transaction = match input {
-            Input::Response { head, body } if head.status.is_success() => {
-                json::decode::<TransactionResponse>(body)
-                    .ok()
-                    .and_then(|r| r.data)
-            }
+        let answer = OutcomeAnswer::<TransactionResponse, ErrorResponse>::read(input);
+        let transaction = match outcome::verdict(Op::Read, Attempt::Repeat, &answer.reply()) {
+            Verdict::Success => answer.value.and_then(|r| r.data),
             _ => None,
         };
-        let Some(transaction) = transaction else {
-            let deadline = self.pending();
-            self.repeat(now, |at| State::Checking { at }, deadline);
-            return;
-        };
-        match transaction.status {
-            TransactionStatus::Completed | TransactionStatus::Accepted => {
-                self.finish(BillOutcome::Completed(transaction))
+        match transaction {
+            Some(transaction) => self.on_transaction(transaction, now),
+            None => {
+                let deadline = self.pending();
+                self.repeat(now, |at| State::Checking { at }, deadline);
             }
-            TransactionStatus::Cancelled | TransactionStatus::Rejected => {
-                self.finish(BillOutcome::Cancelled(transaction))
+        }
+    }
+
+    /// The transaction as a settle or a check returned it.
+    fn on_transaction(&mut self, transaction: Transaction, now: Now) {
+        match outcome::standing(&transaction.status) {
+            Standing::Paid => self.finish(BillOutcome::Completed(transaction)),
+            Standing::Unpaid => self.finish(BillOutcome::Cancelled(transaction)),
+            Standing::Processing | Standing::Open if self.settle.is_none() => {
+                // A one-call create not final yet: read it again.
+                let deadline = self.pending();
+                self.repeat(now, |at| State::Checking { at }, deadline);
             }
-            _ => {
-                // Still ACTIVE (or processing): the 500 attempt did nothing
-                // visible. A new attempt gets a new key; the record is
-                // rewritten with it before it goes out.
+            Standing::Processing => {
+                // Not final yet: read it again after a backoff.
+                let deadline = self.pending();
+                self.repeat(now, |at| State::Checking { at }, deadline);
+            }
+            Standing::Open if self.state == State::AwaitingCheck => {
+                // Still ACTIVE: the attempt did nothing visible. A new
+                // attempt gets a new key; the record is rewritten with it
+                // before it goes out.
                 self.settle_key = self.settle_key.derive(self.retry.jitter());
                 self.start_step(State::PersistingSettle, now);
             }
+            Standing::Open => self.set_state(State::Checking { at: now.instant }),
         }
     }
 

@@ -14,5 +14,6 @@
 
 pub mod error;
 pub mod flow;
+pub mod outcome;
 pub mod path;
 pub mod wire;

@@ -30,6 +30,7 @@ use heapless::String;
 use rand_core::RngCore;
 
 use super::error::{ErrorDetail, ErrorType};
+use super::outcome::{self, Op, Refusal};
 use super::path;
 use super::wire::{
     Amounts, BasicReversal, Institution, Originator, PurchaseRequest, PurchaseResponse,
@@ -38,7 +39,8 @@ use super::wire::{
 };
 use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
 use crate::fmt::Secret;
-use crate::http::{Api, HeadError, RequestHead, Status, StatusClass};
+use crate::http::{Api, HeadError, RequestHead, Status};
+use crate::outcome::{Answer as OutcomeAnswer, Attempt, Verdict};
 
 use crate::id::Uuid;
 use crate::json;
@@ -217,6 +219,9 @@ pub enum Confirmation {
     Confirmed,
     /// Not final by the deadline: the outbox repeats it.
     Pending(Record),
+    /// Electrum refused it with a final answer: the sale stands, and the
+    /// record is set aside for an operator ([`crate::outbox::Attention`]).
+    NeedsAttention(Record),
 }
 
 /// Why nothing was sold.
@@ -246,7 +251,8 @@ pub enum SaleOutcome {
     /// Nothing sold: return the tender.
     NotSold(NotSold),
     /// Unknown, with the reversal or status check that will settle it in
-    /// the outbox. Keep the tender until it does.
+    /// the outbox. Keep the tender until it does. A record set aside
+    /// ([`Record::attention`]) will not settle by itself: an operator must.
     Pending(Record),
 }
 
@@ -265,16 +271,26 @@ impl SaleOutcome {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum State {
     PersistingOrder,
-    Ordering { at: Instant },
+    Ordering {
+        at: Instant,
+    },
     AwaitingOrder,
     PersistingConfirm,
-    Confirming { at: Instant },
+    Confirming {
+        at: Instant,
+    },
     AwaitingConfirm,
     PersistingReversal,
-    Reversing { at: Instant },
+    Reversing {
+        at: Instant,
+    },
     AwaitingReversal,
-    Checking { at: Instant },
+    Checking {
+        at: Instant,
+    },
     AwaitingCheck,
+    /// Write the record set aside for an operator, then report.
+    SettingAside,
     Removing,
     Final,
 }
@@ -293,6 +309,7 @@ impl fmt::Display for State {
             Self::AwaitingReversal => "AwaitingReversal",
             Self::Checking { .. } => "Checking",
             Self::AwaitingCheck => "AwaitingCheck",
+            Self::SettingAside => "SettingAside",
             Self::Removing => "Removing",
             Self::Final => "Final",
         })
@@ -430,14 +447,16 @@ impl<'a> Sale<'a> {
             seq: self.seq,
             created: self.created,
             advice,
+            attention: None,
         }
     }
 
-    fn reversal(&self) -> BasicReversal {
+    /// The reversal, stamped `time` (when it is sent).
+    fn reversal(&self, time: Timestamp) -> BasicReversal {
         BasicReversal {
             id: self.reversal_id,
             request_id: self.order.id(),
-            time: self.created,
+            time,
             third_party_identifiers: self.order.identifiers().clone(),
             stan: None,
             rrn: None,
@@ -450,14 +469,16 @@ impl<'a> Sale<'a> {
     /// never learned.
     fn undo_record(&self) -> Record {
         match (&self.order, self.reversible) {
-            (Order::Airtime(_), true) => {
-                self.record(Advice::ElectrumPurchaseReversal(self.reversal()))
-            }
+            (Order::Airtime(_), true) => self.record(Advice::ElectrumPurchaseReversal(
+                self.reversal(self.created),
+            )),
             (Order::Airtime(r), false) => self.record(Advice::ElectrumPurchaseStatus {
                 original_id: r.id,
                 tenders: r.tenders.clone(),
             }),
-            (Order::Voucher(_), _) => self.record(Advice::ElectrumVoucherReversal(self.reversal())),
+            (Order::Voucher(_), _) => {
+                self.record(Advice::ElectrumVoucherReversal(self.reversal(self.created)))
+            }
         }
     }
 
@@ -497,20 +518,36 @@ impl<'a> Sale<'a> {
 
     fn finish(&mut self, outcome: SaleOutcome) {
         info!("electrum sale {}: {}", self.order.id(), outcome.money());
-        let keep = matches!(
-            outcome,
+        let next = match &outcome {
+            SaleOutcome::Pending(r)
+            | SaleOutcome::Sold {
+                confirmation: Confirmation::Pending(r) | Confirmation::NeedsAttention(r),
+                ..
+            } if r.attention.is_some() => State::SettingAside,
             SaleOutcome::Pending(_)
-                | SaleOutcome::Sold {
-                    confirmation: Confirmation::Pending(_),
-                    ..
-                }
-        );
+            | SaleOutcome::Sold {
+                confirmation: Confirmation::Pending(_),
+                ..
+            } => State::Final,
+            _ if self.persisted => State::Removing,
+            _ => State::Final,
+        };
         self.answer = Answer::Outcome(outcome);
-        self.set_state(if self.persisted && !keep {
-            State::Removing
-        } else {
-            State::Final
-        });
+        self.set_state(next);
+    }
+
+    /// The record the outcome set aside, if any.
+    fn set_aside_record(&self) -> Option<&Record> {
+        match &self.answer {
+            Answer::Outcome(
+                SaleOutcome::Pending(r)
+                | SaleOutcome::Sold {
+                    confirmation: Confirmation::Pending(r) | Confirmation::NeedsAttention(r),
+                    ..
+                },
+            ) => Some(r).filter(|r| r.attention.is_some()),
+            _ => None,
+        }
     }
 
     fn sold_outcome(&mut self, confirmation: Confirmation) -> Option<SaleOutcome> {
@@ -559,7 +596,10 @@ impl<'a> Sale<'a> {
         self.finish(SaleOutcome::Pending(record));
     }
 
-    fn decode_sold(&self, body: &[u8]) -> Option<Sold> {
+    fn decode_sold(&self, input: Input<'_>) -> Option<Sold> {
+        let Input::Response { body, .. } = input else {
+            return None;
+        };
         match self.order {
             Order::Airtime(_) => json::decode::<PurchaseResponse>(body)
                 .ok()
@@ -571,25 +611,14 @@ impl<'a> Sale<'a> {
     }
 
     fn on_order(&mut self, input: Input<'_>, now: Now) {
-        let (head, body) = match input {
-            Input::Response { head, body } => (head, body),
-            Input::Failed(failure) if failure.may_have_reached() => {
-                self.unknown(ReversalReason::Timeout, now);
-                return;
-            }
-            Input::Failed(_) => {
-                // Never reached Electrum: the same request again.
-                self.repeat(
-                    now,
-                    |at| State::Ordering { at },
-                    |s| s.finish(SaleOutcome::NotSold(NotSold::Unreachable)),
-                );
-                return;
-            }
+        let answer = OutcomeAnswer::<(), ErrorDetail>::status_only(input);
+        let verdict = outcome::verdict(Op::Purchase, Attempt::First, &answer.reply());
+        let reason = match input {
+            Input::Failed(_) => ReversalReason::Timeout,
+            Input::Response { .. } => ReversalReason::ResponseNotFinal,
         };
-        let status = head.status;
-        if status.is_success() {
-            match self.decode_sold(body) {
+        match verdict {
+            Verdict::Success => match self.decode_sold(input) {
                 Some(sold) => {
                     self.answer = Answer::Sold(sold);
                     self.start_step(State::PersistingConfirm, now);
@@ -598,128 +627,141 @@ impl<'a> Sale<'a> {
                     warn!("electrum: unreadable answer to the sale");
                     self.unknown(ReversalReason::ResponseNotFinal, now);
                 }
-            }
-            return;
-        }
-        if status == Status::INTERNAL_SERVER_ERROR || status == Status::GATEWAY_TIMEOUT {
-            self.unknown(ReversalReason::ResponseNotFinal, now);
-            return;
-        }
-        let error = json::decode::<ErrorDetail>(body).ok().map(|e| e.error_type);
-        if status == Status::BAD_REQUEST
-            && error == Some(ErrorType::DuplicateRecord)
-            && self.duplicates < MAX_DUPLICATE_RETRIES
-        {
-            // A new attempt needs a new id; its undo record is rewritten
-            // before it goes out.
-            let fresh = self
-                .spare_ids
-                .get(self.duplicates as usize)
-                .copied()
-                .unwrap_or(self.sale);
-            self.duplicates += 1;
-            warn!("electrum: DUPLICATE_RECORD, retrying as {}", fresh);
-            match &mut self.order {
-                Order::Airtime(r) => {
-                    r.id = fresh;
-                    r.third_party_identifiers = self.config.identifiers(&fresh);
+            },
+            Verdict::Resolve => self.unknown(reason, now),
+            // Never reached Electrum: the same request again.
+            Verdict::Repeat | Verdict::Renew => self.repeat(
+                now,
+                |at| State::Ordering { at },
+                |s| s.finish(SaleOutcome::NotSold(NotSold::Unreachable)),
+            ),
+            Verdict::Refused => {
+                let status = answer.status.unwrap_or(Status(0));
+                if outcome::refusal(answer.error.as_ref()) == Refusal::Duplicate
+                    && self.duplicates < MAX_DUPLICATE_RETRIES
+                {
+                    self.new_id(now);
+                    return;
                 }
-                Order::Voucher(r) => {
-                    r.id = fresh;
-                    r.third_party_identifiers = self.config.identifiers(&fresh);
-                }
+                warn!("electrum: sale declined with {}", status);
+                let error = answer.error.map(|e| e.error_type);
+                self.finish(SaleOutcome::NotSold(NotSold::Declined(status, error)));
             }
-            self.start_step(State::PersistingOrder, now);
-            return;
         }
-        if status == Status::UNAUTHORIZED {
-            error!("electrum: credentials refused (401)");
+    }
+
+    /// `DUPLICATE_RECORD`: a new attempt needs a new id; its undo record is
+    /// rewritten before it goes out.
+    fn new_id(&mut self, now: Now) {
+        let fresh = self
+            .spare_ids
+            .get(self.duplicates as usize)
+            .copied()
+            .unwrap_or(self.sale);
+        self.duplicates += 1;
+        warn!("electrum: DUPLICATE_RECORD, retrying as {}", fresh);
+        match &mut self.order {
+            Order::Airtime(r) => {
+                r.id = fresh;
+                r.third_party_identifiers = self.config.identifiers(&fresh);
+            }
+            Order::Voucher(r) => {
+                r.id = fresh;
+                r.third_party_identifiers = self.config.identifiers(&fresh);
+            }
         }
-        self.finish(SaleOutcome::NotSold(NotSold::Declined(status, error)));
+        self.start_step(State::PersistingOrder, now);
     }
 
     fn on_confirm(&mut self, input: Input<'_>, now: Now) {
-        let status = match input {
-            Input::Response { head, .. } => head.status,
-            Input::Failed(_) => Status(0),
-        };
-        let final_answer = status.is_success() || status.class() == StatusClass::ClientError;
-        if !final_answer {
-            self.repeat(
+        let answer = OutcomeAnswer::<(), ErrorDetail>::status_only(input);
+        match outcome::verdict(Op::Confirm, Attempt::Repeat, &answer.reply()) {
+            Verdict::Success => {
+                if let Some(outcome) = self.sold_outcome(Confirmation::Confirmed) {
+                    self.finish(outcome);
+                }
+            }
+            Verdict::Refused if outcome::refusal(answer.error.as_ref()) == Refusal::Settled => {
+                // Reversed meanwhile: a reversed purchase cannot be confirmed.
+                error!("electrum: confirmation refused, the sale was reversed");
+                self.finish(SaleOutcome::NotSold(NotSold::Reversed));
+            }
+            Verdict::Refused => {
+                // Final: the sale stands unconfirmed; an operator must see it.
+                let status = answer.status.unwrap_or(Status(0));
+                error!(
+                    "electrum: confirmation refused with {}; needs attention",
+                    status
+                );
+                let outcome = self.confirm_record().and_then(|record| {
+                    self.sold_outcome(Confirmation::NeedsAttention(record.set_aside(status)))
+                });
+                if let Some(outcome) = outcome {
+                    self.finish(outcome);
+                }
+            }
+            Verdict::Repeat | Verdict::Resolve | Verdict::Renew => self.repeat(
                 now,
                 |at| State::Confirming { at },
                 |s| {
-                    let record = s.confirm_record();
-                    let outcome = match record {
-                        Some(record) => s.sold_outcome(Confirmation::Pending(record)),
-                        None => None,
-                    };
+                    let outcome = s
+                        .confirm_record()
+                        .and_then(|record| s.sold_outcome(Confirmation::Pending(record)));
                     if let Some(outcome) = outcome {
                         s.finish(outcome);
                     }
                 },
-            );
-            return;
-        }
-        let error = match input {
-            Input::Response { body, .. } if !status.is_success() => {
-                json::decode::<ErrorDetail>(body).ok().map(|e| e.error_type)
-            }
-            _ => None,
-        };
-        if error == Some(ErrorType::AccountAlreadySettled) {
-            // Reversed meanwhile: a reversed purchase cannot be confirmed.
-            error!("electrum: confirmation refused, the sale was reversed");
-            self.finish(SaleOutcome::NotSold(NotSold::Reversed));
-            return;
-        }
-        if !status.is_success() {
-            error!("electrum: confirmation refused with {}", status);
-        }
-        if let Some(outcome) = self.sold_outcome(Confirmation::Confirmed) {
-            self.finish(outcome);
+            ),
         }
     }
 
     fn on_reversal(&mut self, input: Input<'_>, now: Now) {
-        let (status, body) = match input {
-            Input::Response { head, body } => (head.status, body),
-            Input::Failed(_) => (Status(0), &[][..]),
-        };
-        if status.is_success() || status == Status::NOT_FOUND {
-            self.finish(SaleOutcome::NotSold(NotSold::Reversed));
-            return;
-        }
-        if status == Status::BAD_REQUEST {
-            let error = json::decode::<ErrorDetail>(body).ok().map(|e| e.error_type);
-            if error == Some(ErrorType::AccountAlreadySettled) {
+        let answer = OutcomeAnswer::<(), ErrorDetail>::status_only(input);
+        match outcome::verdict(Op::Reverse, Attempt::Repeat, &answer.reply()) {
+            Verdict::Success => self.finish(SaleOutcome::NotSold(NotSold::Reversed)),
+            Verdict::Refused if outcome::refusal(answer.error.as_ref()) == Refusal::Settled => {
                 // Already confirmed: final, the sale stands — but this
                 // terminal has no slip for it. Say so loudly and leave the
                 // record to the outbox, which settles it as charged.
                 error!("electrum: reversal refused, the purchase was already settled");
                 self.pending();
-                return;
+            }
+            Verdict::Refused => {
+                // Final, and nothing settled: the sale's outcome is unknown
+                // and no repeat will change it. Set aside for an operator.
+                let status = answer.status.unwrap_or(Status(0));
+                error!(
+                    "electrum: reversal refused with {}; needs attention",
+                    status
+                );
+                let record = self.undo_record().set_aside(status);
+                self.finish(SaleOutcome::Pending(record));
+            }
+            // Not final: the same reversal again; at the deadline the
+            // outbox keeps it.
+            Verdict::Repeat | Verdict::Resolve | Verdict::Renew => {
+                self.repeat(now, |at| State::Reversing { at }, Self::pending)
             }
         }
-        // Not final (or refused in a way a repeat may change): the same
-        // reversal again; at the deadline the outbox keeps it.
-        self.repeat(now, |at| State::Reversing { at }, Self::pending);
     }
 
     fn on_check(&mut self, input: Input<'_>, now: Now) {
-        match input {
-            Input::Response { head, body } if head.status.is_success() => {
-                if let Ok(response) = json::decode::<PurchaseResponse>(body) {
+        let answer = OutcomeAnswer::<PurchaseResponse, ErrorDetail>::read(input);
+        match outcome::verdict(Op::Status, Attempt::Repeat, &answer.reply()) {
+            Verdict::Success => {
+                if let Some(response) = answer.value {
                     self.answer = Answer::Sold(Sold::Purchase(response));
                     self.start_step(State::PersistingConfirm, now);
                     return;
                 }
             }
-            Input::Response { head, .. } if head.status == Status::NOT_FOUND => {
-                self.finish(SaleOutcome::NotSold(NotSold::Declined(head.status, None)));
+            Verdict::Refused => {
+                // Electrum has no such purchase: it never arrived.
+                let status = answer.status.unwrap_or(Status(0));
+                self.finish(SaleOutcome::NotSold(NotSold::Declined(status, None)));
                 return;
             }
-            _ => {}
+            Verdict::Repeat | Verdict::Resolve | Verdict::Renew => {}
         }
         self.repeat(now, |at| State::Checking { at }, Self::pending);
     }
@@ -757,7 +799,8 @@ impl Flow for Sale<'_> {
             }
             State::Confirming { at } if now.instant < at => Ok(Output::Wait(at)),
             State::Confirming { .. } => {
-                let record = self.confirm_record().ok_or(FlowError::Finished)?;
+                let mut record = self.confirm_record().ok_or(FlowError::Finished)?;
+                record.advice.stamp(now.unix.to_timestamp());
                 let (head, len) = match &record.advice {
                     Advice::ElectrumPurchaseConfirmation(a) => {
                         (path::purchase_confirmation()?, json::encode(a, body)?)
@@ -777,7 +820,7 @@ impl Flow for Sale<'_> {
             }
             State::Reversing { at } if now.instant < at => Ok(Output::Wait(at)),
             State::Reversing { .. } => {
-                let reversal = self.reversal();
+                let reversal = self.reversal(now.unix.to_timestamp());
                 let head = match &self.order {
                     Order::Airtime(_) => path::purchase_reversal()?,
                     Order::Voucher(r) => path::reverse_voucher(&r.id, &reversal.id)?,
@@ -792,6 +835,14 @@ impl Flow for Sale<'_> {
                     .config
                     .head(path::purchase_status(&self.order.id())?, false)?;
                 Ok(self.send(head, 0, State::AwaitingCheck))
+            }
+            State::SettingAside => {
+                let record = self
+                    .set_aside_record()
+                    .cloned()
+                    .ok_or(FlowError::Finished)?;
+                self.set_state(State::Final);
+                Ok(Output::Persist(StoreOp::Put(record)))
             }
             State::Removing => {
                 self.set_state(State::Final);

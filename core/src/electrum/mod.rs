@@ -24,6 +24,7 @@
 
 pub mod error;
 pub mod flow;
+pub mod outcome;
 pub mod path;
 pub mod wire;
 

@@ -31,19 +31,21 @@ use heapless::String;
 use rand_core::RngCore;
 
 use super::error::{ErrorBody, ErrorReason};
+use super::outcome::{self, Op, Standing};
 use super::path;
 use super::wire::{
-    CreatePaymentsRequest, CustomerReference, Money as WireMoney, PaymentStatus, PaymentStatusCode,
-    TokenResponse, ACCESS_TOKEN_CAP, API_KEY_CAP, FINANCIAL_TRANSACTION_ID_CAP, NOTE_CAP,
-    PROVIDER_NAME_CAP, REFERENCE_CAP, TARGET_ENVIRONMENT_CAP,
+    CreatePaymentsRequest, CustomerReference, Money as WireMoney, PaymentStatus, TokenResponse,
+    ACCESS_TOKEN_CAP, API_KEY_CAP, FINANCIAL_TRANSACTION_ID_CAP, NOTE_CAP, PROVIDER_NAME_CAP,
+    REFERENCE_CAP, TARGET_ENVIRONMENT_CAP,
 };
 use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
 use crate::fmt::Secret;
-use crate::http::{Api, HeadError, HeaderName, RequestHead, Status};
+use crate::http::{Api, HeadError, HeaderName, RequestHead};
 use crate::id::Uuid;
 use crate::json;
 use crate::money::Amount;
 use crate::outbox::{Advice, Backoff, Record, Retry, StoreOp};
+use crate::outcome::{Answer as OutcomeAnswer, Attempt, Verdict};
 use crate::time::{Duration, Instant};
 
 /// Refresh the token this long before MoMo says it expires, so a token
@@ -370,6 +372,7 @@ impl<'a> Payment<'a> {
             advice: Advice::MomoStatus {
                 reference_id: self.reference_id,
             },
+            attention: None,
         }
     }
 
@@ -433,151 +436,143 @@ impl<'a> Payment<'a> {
     }
 
     fn on_token(&mut self, then: AfterToken, input: Input<'_>, now: Now) {
-        match input {
-            Input::Response { head, body } if head.status == Status::OK => {
-                match json::decode::<TokenResponse>(body) {
-                    Ok(token) => {
-                        self.tokens.store(token, now.instant);
-                        self.after_token(then, now);
-                    }
-                    Err(e) => {
-                        warn!("momo token: unreadable answer: {}", e);
-                        self.later(now, |at| State::Token { then, at });
-                    }
+        let answer = OutcomeAnswer::<TokenResponse, ErrorBody>::read(input);
+        match outcome::verdict(Op::Token, Attempt::First, &answer.reply()) {
+            Verdict::Success => {
+                if let Some(token) = answer.value {
+                    self.tokens.store(token, now.instant);
+                    self.after_token(then, now);
+                    return;
                 }
+                self.later(now, |at| State::Token { then, at });
             }
-            Input::Response { head, .. } if head.status == Status::UNAUTHORIZED => {
-                error!("momo token: credentials refused (401)");
+            Verdict::Refused => {
+                error!("momo token: credentials refused");
                 self.give_up(Refusal::Unauthorized);
             }
-            _ => self.later(now, |at| State::Token { then, at }),
+            Verdict::Repeat | Verdict::Resolve | Verdict::Renew => {
+                self.later(now, |at| State::Token { then, at })
+            }
         }
     }
 
+    /// The token was refused by a call: renew it once, then the call again.
+    fn renew(&mut self, then: AfterToken, now: Now) {
+        if self.refreshed_after_401 {
+            self.give_up(Refusal::Unauthorized);
+            return;
+        }
+        self.refreshed_after_401 = true;
+        self.tokens.invalidate();
+        self.set_state(State::Token {
+            then,
+            at: now.instant,
+        });
+    }
+
     fn on_create(&mut self, input: Input<'_>, now: Now) {
-        let status = match input {
-            Input::Response { head, .. } => head.status,
-            Input::Failed(failure) => {
-                if failure.may_have_reached() {
-                    // The answer was lost: learn the outcome by polling the
-                    // same reference, never by posting again.
-                    self.maybe_created = true;
-                    self.retry.reset();
-                    self.later(now, |at| State::Polling { at });
-                } else {
-                    self.later(now, |at| State::Creating { at });
-                }
-                return;
-            }
-        };
-        if status != Status::UNAUTHORIZED {
+        let answer = OutcomeAnswer::<(), ErrorBody>::status_only(input);
+        let verdict = outcome::verdict(Op::Create, self.create_attempt(), &answer.reply());
+        if verdict != Verdict::Renew {
             self.refreshed_after_401 = false;
         }
-        match status {
-            Status::ACCEPTED => {
+        let reached = !matches!(input, Input::Failed(f) if !f.may_have_reached());
+        match verdict {
+            Verdict::Success => {
                 self.maybe_created = true;
                 self.acknowledged = true;
                 self.retry.reset();
                 self.later(now, |at| State::Polling { at });
             }
-            Status::UNAUTHORIZED if !self.refreshed_after_401 => {
-                self.refreshed_after_401 = true;
-                self.tokens.invalidate();
-                self.set_state(State::Token {
-                    then: AfterToken::Create,
-                    at: now.instant,
-                });
-            }
-            Status::UNAUTHORIZED => self.give_up(Refusal::Unauthorized),
-            Status::CONFLICT => {
-                // Only possible if this reference was used before, i.e. an
-                // earlier attempt did reach MoMo: poll it.
-                error!(
-                    "momo: 409 on CreatePayments for {}: reference already used",
-                    self.reference_id
-                );
+            Verdict::Renew => self.renew(AfterToken::Create, now),
+            Verdict::Resolve => {
+                // It may exist (a lost answer, a 5xx, a 409 for this
+                // reference): learn the outcome by polling the same
+                // reference, never by posting blindly.
                 self.maybe_created = true;
-                self.acknowledged = true;
+                // "409 RESOURCE_ALREADY_EXIST": MoMo has this reference.
+                if answer
+                    .error
+                    .as_ref()
+                    .is_some_and(|e| e.code == ErrorReason::ResourceAlreadyExist)
+                {
+                    self.acknowledged = true;
+                }
+                if answer.status.is_ok_and(|s| !s.is_success()) {
+                    warn!(
+                        "momo: CreatePayments for {} not final; polling",
+                        self.reference_id
+                    );
+                }
+                self.retry.reset();
                 self.later(now, |at| State::Polling { at });
             }
-            Status::SERVICE_UNAVAILABLE => {
-                // Not processed; repeating with the same reference is safe
-                // (a payment that did get created answers 409, then polls).
-                self.maybe_created = true;
+            Verdict::Repeat => {
+                // Not processed (or never sent): the same reference again.
+                self.maybe_created |= reached;
                 self.later(now, |at| State::Creating { at });
             }
-            s if s.class() == crate::http::StatusClass::ServerError => {
-                self.maybe_created = true;
-                self.retry.reset();
-                self.later(now, |at| State::Polling { at });
-            }
-            s if s.class() == crate::http::StatusClass::ClientError => {
-                let reason = match input {
-                    Input::Response { body, .. } => {
-                        json::decode::<ErrorBody>(body).ok().map(|b| b.code)
-                    }
-                    Input::Failed(_) => None,
-                };
-                warn!("momo: CreatePayments refused with {}", s);
+            Verdict::Refused => {
+                let reason = answer.error.map(|b| b.code);
+                warn!("momo: CreatePayments refused");
                 self.finish(PaymentOutcome::Refused(Refusal::BadRequest(reason)));
             }
-            _ => {
-                // 2xx other than 202, 3xx: not the documented answer; the
-                // payment may exist, so poll.
-                self.maybe_created = true;
-                self.later(now, |at| State::Polling { at });
-            }
+        }
+    }
+
+    /// Whether an earlier CreatePayments with this reference may have
+    /// reached MoMo.
+    fn create_attempt(&self) -> Attempt {
+        if self.maybe_created {
+            Attempt::Repeat
+        } else {
+            Attempt::First
         }
     }
 
     fn on_status(&mut self, input: Input<'_>, now: Now) {
-        let Input::Response { head, body } = input else {
-            self.later(now, |at| State::Polling { at });
-            return;
-        };
-        if head.status == Status::UNAUTHORIZED && !self.refreshed_after_401 {
-            self.refreshed_after_401 = true;
-            self.tokens.invalidate();
-            self.set_state(State::Token {
-                then: AfterToken::Poll,
-                at: now.instant,
-            });
-            return;
-        }
-        if head.status != Status::UNAUTHORIZED {
+        let answer = OutcomeAnswer::<PaymentStatus, ErrorBody>::read(input);
+        let verdict = outcome::verdict(Op::Status, Attempt::Repeat, &answer.reply());
+        if verdict != Verdict::Renew {
             self.refreshed_after_401 = false;
         }
-        if head.status == Status::OK {
-            match json::decode::<PaymentStatus>(body) {
-                Ok(status) => match status.status {
-                    PaymentStatusCode::Successful => {
-                        self.finish(PaymentOutcome::Successful {
-                            reference_id: self.reference_id,
-                            financial_transaction_id: status.financial_transaction_id,
-                        });
-                        return;
+        match verdict {
+            Verdict::Success => {
+                if let Some(status) = answer.value {
+                    match outcome::standing(&status.status) {
+                        Standing::Paid => {
+                            self.finish(PaymentOutcome::Successful {
+                                reference_id: self.reference_id,
+                                financial_transaction_id: status.financial_transaction_id,
+                            });
+                            return;
+                        }
+                        Standing::Unpaid => {
+                            self.finish(PaymentOutcome::Failed {
+                                reference_id: self.reference_id,
+                                reason: status.reason.map(|r| r.code()),
+                            });
+                            return;
+                        }
+                        Standing::Open => {}
                     }
-                    PaymentStatusCode::Failed => {
-                        self.finish(PaymentOutcome::Failed {
-                            reference_id: self.reference_id,
-                            reason: status.reason.map(|r| r.code()),
-                        });
-                        return;
-                    }
-                    _ => {}
-                },
-                Err(e) => warn!("momo status: unreadable answer: {}", e),
+                }
             }
-        }
-        if head.status == Status::NOT_FOUND && !self.acknowledged {
-            // MoMo does not know the reference and never said it did: the
-            // create was lost on its way. Repeat it, same reference.
-            warn!(
-                "momo: {} unknown to MoMo; repeating CreatePayments",
-                self.reference_id
-            );
-            self.later(now, |at| State::Creating { at });
-            return;
+            Verdict::Renew if !self.refreshed_after_401 => {
+                self.renew(AfterToken::Poll, now);
+                return;
+            }
+            Verdict::Refused if !self.acknowledged => {
+                // MoMo does not know the reference and never said it did:
+                // the create was lost on its way. Repeat it, same reference.
+                warn!(
+                    "momo: {} unknown to MoMo; repeating CreatePayments",
+                    self.reference_id
+                );
+                self.later(now, |at| State::Creating { at });
+                return;
+            }
+            _ => {}
         }
         // CREATED, PENDING, 404 right after the 202, 5xx, garbage: ask again.
         self.later(now, |at| State::Polling { at });
