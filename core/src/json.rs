@@ -170,11 +170,22 @@ struct Scan {
 
 /// Walk the body once, tracking strings, and refuse nesting deeper than
 /// [`MAX_DEPTH`]. Unbalanced brackets are left for the parser to report.
+///
+/// The walk must see strings where serde-json-core sees them, or brackets
+/// hidden in a "string" of ours would reach its recursion uncounted. The
+/// parser skips an ignored scalar by consuming bytes up to the next `,`,
+/// `}` or `]` — quotes included — so in `{"x":0","y":[[[…` it reads no
+/// string where a plain quote tracker reads one. JSON places a string only
+/// where a value or key begins: first, or after `{`, `[`, `,` or `:`. A
+/// quote anywhere else is refused here, which keeps both readings of every
+/// accepted body in step.
 fn pre_scan(body: &[u8]) -> Result<Scan, DecodeError> {
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;
     let mut has_escapes = false;
+    // The last byte outside strings and whitespace (`"` for a string end).
+    let mut last: Option<u8> = None;
     for &b in body {
         if in_string {
             if escaped {
@@ -184,11 +195,17 @@ fn pre_scan(body: &[u8]) -> Result<Scan, DecodeError> {
                 has_escapes = true;
             } else if b == b'"' {
                 in_string = false;
+                last = Some(b'"');
             }
             continue;
         }
         match b {
-            b'"' => in_string = true,
+            b'"' => {
+                if !matches!(last, None | Some(b'{' | b'[' | b',' | b':')) {
+                    return Err(DecodeError::Syntax(SyntaxError::ExpectedCommaOrEnd));
+                }
+                in_string = true;
+            }
             b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_DEPTH {
@@ -197,6 +214,9 @@ fn pre_scan(body: &[u8]) -> Result<Scan, DecodeError> {
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
+        }
+        if !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'"') {
+            last = Some(b);
         }
     }
     Ok(Scan { has_escapes })
@@ -292,6 +312,194 @@ pub fn encode<T: Serialize + ?Sized>(value: &T, buf: &mut [u8]) -> Result<usize,
     })
 }
 
+/// Readers for fields whose capacity must never make an answer unreadable:
+/// display text is cut to fit, lists keep what fits, echoed references
+/// are skipped when too long. Fields that decide money (ids, amounts,
+/// statuses, PINs, serials) never use these: they stay strict.
+pub(crate) mod lenient {
+    use core::fmt;
+    use core::marker::PhantomData;
+
+    use heapless::{String, Vec};
+    use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
+    use serde::{Deserialize, Deserializer};
+
+    /// Copy as much of `text` as fits `N` bytes, cutting at a character
+    /// boundary. Returns the copy and whether anything was cut.
+    pub(crate) fn truncate_text<const N: usize>(text: &str) -> (String<N>, bool) {
+        let mut out = String::new();
+        for c in text.chars() {
+            if out.push(c).is_err() {
+                return (out, true);
+            }
+        }
+        (out, false)
+    }
+
+    /// Visitor for display text of any JSON shape: a string is kept (cut to
+    /// `N` bytes); any other value is consumed and read as absent.
+    struct AnyTextVisitor<const N: usize>;
+
+    impl<'de, const N: usize> Visitor<'de> for AnyTextVisitor<N> {
+        type Value = Option<String<N>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(truncate_text(v).0))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_ignored_any(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+
+    /// `deserialize_with` for optional display text that must never fail a
+    /// message: `null`, absent or a non-string value is `None`, a string is
+    /// kept and cut to the capacity.
+    pub(crate) fn lenient_text<'de, D, const N: usize>(d: D) -> Result<Option<String<N>>, D::Error>
+    where
+        D: Deserializer<'de>,
+    {
+        d.deserialize_option(AnyTextVisitor::<N>)
+    }
+
+    /// `deserialize_with` for required display text: a string, cut to the
+    /// capacity rather than refused.
+    pub(crate) fn truncated_text<'de, D, const N: usize>(d: D) -> Result<String<N>, D::Error>
+    where
+        D: Deserializer<'de>,
+    {
+        struct V<const N: usize>;
+        impl<const N: usize> Visitor<'_> for V<N> {
+            type Value = String<N>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<String<N>, E> {
+                Ok(truncate_text(v).0)
+            }
+        }
+        d.deserialize_str(V::<N>)
+    }
+
+    /// `deserialize_with` for a list whose capacity holds what the
+    /// terminal uses of it (labels, third-party identifiers): the first
+    /// `N` elements are kept, the rest read and dropped, so a longer list
+    /// never makes a paid answer unreadable.
+    pub(crate) fn capped_vec<'de, D, T, const N: usize>(d: D) -> Result<Vec<T, N>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        struct V<T, const N: usize>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>, const N: usize> Visitor<'de> for V<T, N> {
+            type Value = Vec<T, N>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while !out.is_full() {
+                    match seq.next_element::<T>()? {
+                        Some(item) => {
+                            let _ = out.push(item);
+                        }
+                        None => return Ok(out),
+                    }
+                }
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(V::<T, N>(PhantomData))
+    }
+
+    /// [`capped_vec`] for an optional list.
+    pub(crate) fn capped_vec_opt<'de, D, T, const N: usize>(
+        d: D,
+    ) -> Result<Option<Vec<T, N>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        struct V<T, const N: usize>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>, const N: usize> Visitor<'de> for V<T, N> {
+            type Value = Option<Vec<T, N>>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array or null")
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                capped_vec(d).map(Some)
+            }
+        }
+        d.deserialize_option(V::<T, N>(PhantomData))
+    }
+
+    /// `deserialize_with` for an optional reference that is echoed back
+    /// (a `basketRef`): kept whole when it fits, skipped (`None`) when it
+    /// does not — a cut reference would be a wrong one.
+    pub(crate) fn short_text<'de, D, const N: usize>(d: D) -> Result<Option<String<N>>, D::Error>
+    where
+        D: Deserializer<'de>,
+    {
+        struct V<const N: usize>;
+        impl<'de, const N: usize> Visitor<'de> for V<N> {
+            type Value = Option<String<N>>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or null")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match truncate_text::<N>(v) {
+                    (text, false) => Ok(Some(text)),
+                    (_, true) => Ok(None),
+                }
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_str(self)
+            }
+        }
+        d.deserialize_option(V::<N>)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +519,29 @@ mod tests {
         let note: Note = decode(br#"{"text":"a\"b\u00e9\n","n":3}"#).unwrap();
         assert_eq!(note.text.as_str(), "a\"b\u{e9}\n");
         assert_eq!(note.n, Some(3));
+    }
+
+    #[test]
+    fn nesting_hidden_behind_a_skipped_scalar_is_refused() {
+        // serde-json-core skips an ignored scalar up to the next `,`, `}` or
+        // `]`, quotes included: each body below would reach its recursion
+        // with the brackets uncounted by a plain quote tracker.
+        let deep = "[".repeat(100_000);
+        for prefix in [
+            r#"{"x":0","y":"#,
+            r#"{"x":true","y":"#,
+            r#"{"x":0:"a,"":"#,
+            r#"{"x":-1e5" ,"y":"#,
+        ] {
+            let body = std::format!("{prefix}{deep}");
+            let r = decode::<Note>(&body.as_bytes()[..MAX_BODY_LEN.min(body.len())]);
+            assert!(r.is_err(), "{prefix}");
+        }
+        // Brackets inside real strings still count for nothing.
+        let note: Note = decode(br#"{"text":"[[[[{{{{[[[[{{{{[[[[","n":1}"#).unwrap();
+        assert_eq!(note.n, Some(1));
+        let note: Note = decode(b"{ \"text\" : \"a\" , \"n\" : 2 }").unwrap();
+        assert_eq!(note.n, Some(2));
     }
 
     #[test]

@@ -11,60 +11,15 @@ use till_core::conductor::flow::{
 use till_core::conductor::wire::*;
 use till_core::flow::{CallError, Money as MoneyOutcome, TransportFailure};
 use till_core::http::{HeaderName, Status};
-use till_core::id::ExternalReference;
 use till_core::json;
 use till_core::money::{Amount, Currency};
 use till_core::outbox::{Advice, ConductorTarget};
 
-const TX_ID: &str = "e37d07ed-1899-418a-868c-1a1c72645223";
-const EXT_REF: &str = "5e4b65ba-1e15-44c8-b11f-d0beda039246";
+use support::samples::conductor::{
+    bill_request, error, partner_request, transaction, EXT_REF, TX_ID,
+};
 
 use support::fixtures::conductor_config as config;
-
-fn transaction(status: &str) -> std::string::String {
-    format!(
-        r#"{{"status":{{"operation_id":"3e21cade-3860-4672-87ab-4073166a7d3e","code":"SUCCESS","message":""}},"data":{{"external_reference":"{EXT_REF}","id":"{TX_ID}","status":"{status}","amount":{{"value":"395.50","currency":"ZAR"}},"items":[{{"id":"bill_41caa5ae-369b-4646-bf06-f2673bdd08fc","amount":{{"value":"395.50","currency":"ZAR"}}}}]}}}}"#
-    )
-}
-
-fn error(code: &str) -> std::string::String {
-    format!(r#"{{"status":{{"operation_id":"op-1","code":"{code}","message":"detail"}}}}"#)
-}
-
-fn bill_request() -> CreateTransactionRequest {
-    let mut items = Vec::new();
-    items
-        .push(Item {
-            id: String::try_from("bill_41caa5ae-369b-4646-bf06-f2673bdd08fc").unwrap(),
-            reference: Some(String::try_from("SUBS").unwrap()),
-            description: None,
-            amount: Some(Money::from(Amount::from_minor(39550, Currency::ZAR))),
-        })
-        .unwrap();
-    CreateTransactionRequest {
-        external_reference: ExternalReference::parse(EXT_REF).unwrap(),
-        items,
-        amount: None,
-        complete: None,
-        payment_method: None,
-        meta_data: None,
-    }
-}
-
-fn partner_request() -> PartnerCreateTransactionRequest {
-    PartnerCreateTransactionRequest {
-        external_reference: ExternalReference::parse(EXT_REF).unwrap(),
-        biller_code: String::try_from("za_dstv").unwrap(),
-        reference: Some(String::try_from("SUBS").unwrap()),
-        amount: Money::from(Amount::from_minor(120_000, Currency::ZAR)),
-        identifier: CustomerIdentifier::Search(
-            IdentifierValue::try_from_str("8604275423086").unwrap(),
-        ),
-        complete: None,
-        payment_method: None,
-        meta_data: None,
-    }
-}
 
 fn assert_auth(sent: &Sent) {
     assert_eq!(

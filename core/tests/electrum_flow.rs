@@ -13,71 +13,13 @@ use till_core::electrum::flow::{self, Confirmation, NotSold, Sale, SaleOutcome, 
 use till_core::electrum::wire::*;
 use till_core::flow::{CallError, Money, TransportFailure};
 use till_core::http::{HeaderName, Status};
-use till_core::json;
-use till_core::money::{Amount, Currency};
+
 use till_core::outbox::Advice;
 
 const PIN: &str = "125805293941";
-const VOUCHER_PIN: &str = "918273645546372819";
-
-fn purchase_request() -> PurchaseRequest {
-    let mut r: PurchaseRequest = json::decode(&support::data(
-        "electrum/test-pack-samples/PurchaseRequest.json",
-    ))
-    .unwrap();
-    let amount = LedgerAmount::from_amount(Amount::from_minor(5000, Currency::ZAR), None).unwrap();
-    r.amounts = Some(Amounts::request(amount.clone()));
-    r.recipient_msisdn = Msisdn::new("27821234567");
-    r.tenders = Some(
-        Tenders::from_slice(&[Tender {
-            account_type: Some(AccountType::Default),
-            amount,
-            card_number: None,
-            reference: None,
-            tender_type: TenderType::Cash,
-        }])
-        .unwrap(),
-    );
-    r
-}
-
-fn voucher_request() -> VoucherRequest {
-    let mut r: VoucherRequest = json::decode(&support::data(
-        "electrum/test-pack-samples/VoucherRequest.json",
-    ))
-    .unwrap();
-    let amount = LedgerAmount::from_amount(Amount::from_minor(2000, Currency::ZAR), None).unwrap();
-    r.amounts = Some(Amounts::request(amount));
-    r
-}
-
-/// Electrum's answer to `request`: the test pack's response with the ids set.
-fn purchase_response(request_id: &str) -> String {
-    let text = String::from_utf8(support::data(
-        "electrum/test-pack-samples/PurchaseResponse.json",
-    ))
-    .unwrap();
-    text.replacen("749dfae4-ea5e-03fc-7ef8-ec087fb9f82b", request_id, 1)
-}
-
-fn voucher_response(request_id: &str) -> String {
-    let text = String::from_utf8(support::data(
-        "electrum/test-pack-samples/VoucherResponse.json",
-    ))
-    .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut v = v;
-    v["id"] = serde_json::Value::String(request_id.to_string());
-    // A PIN long enough that finding it in a log means a leak.
-    v["voucher"]["pin"] = serde_json::Value::String(VOUCHER_PIN.to_string());
-    v.to_string()
-}
-
-fn error(kind: &str) -> String {
-    format!(
-        r#"{{"id":"x","errorType":"{kind}","errorMessage":"m","requestType":"PURCHASE_REQUEST"}}"#
-    )
-}
+use support::samples::electrum::{
+    error, purchase_request, purchase_response, voucher_request, voucher_response, VOUCHER_PIN,
+};
 
 fn assert_basic(sent: &Sent) {
     // Basic base64("22222222:s3cret-pass"): the user is client.id.

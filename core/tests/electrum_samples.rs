@@ -463,12 +463,12 @@ fn doc_samples_are_invalid_json() {
             "{file}"
         );
     }
-    // `"merchantId": 1111111111",`: serde-json-core reads by the expected
-    // type, so a digit where a string belongs is `WrongType`, met before
-    // the stray quote (and the trailing commas further down).
+    // `"merchantId": 1111111111",`: a quote right after a number can open
+    // no string; the nesting pre-scan refuses it before the parser could
+    // skip it as part of an ignored scalar.
     assert_eq!(
         decode_err::<PurchaseResponse>(&path(DOC, "PurchaseResponse.json")),
-        DecodeError::WrongType
+        DecodeError::Syntax(SyntaxError::ExpectedCommaOrEnd)
     );
 
     let e: ErrorDetail = round_trip_text(

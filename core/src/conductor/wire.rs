@@ -105,8 +105,12 @@ pub struct StatusBlock {
     pub operation_id: Option<String<OPERATION_ID_CAP>>,
     /// `SUCCESS` or an error code.
     pub code: Code,
-    /// Human-readable detail (empty on success).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Human-readable detail (empty on success), cut to fit.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::lenient::lenient_text"
+    )]
     pub message: Option<String<MESSAGE_CAP>>,
 }
 
@@ -428,8 +432,12 @@ pub struct Item {
     /// The biller's product reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String<CODE_CAP>>,
-    /// Description (responses).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Description (responses), cut to fit.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::lenient::lenient_text"
+    )]
     pub description: Option<String<ITEM_DESCRIPTION_CAP>>,
     /// Amount paid against the item.
     #[serde(default, skip_serializing_if = "Option::is_none")]

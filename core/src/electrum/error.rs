@@ -14,9 +14,9 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::wire::{lenient_text, truncate_text};
 use crate::code::UNKNOWN_CODE_CAP;
 use crate::id::Uuid;
+use crate::json::lenient::{lenient_text, truncate_text};
 
 /// `id` and `originalId`: UUIDs (36 bytes) in every sample, although the
 /// interface annotates `id` with a maximum of 20, which is not enforced.

@@ -48,6 +48,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::fmt::{AccountMask, CardMask, Masked, MsisdnMask, PinMask};
 use crate::id::Uuid;
+use crate::json::lenient::{capped_vec, lenient_text, short_text, truncated_text};
 use crate::money::{Amount, MoneyError, NumericCode};
 use crate::time::Timestamp;
 
@@ -647,90 +648,6 @@ impl<'de, const N: usize> Deserialize<'de> for PrintText<N> {
     }
 }
 
-/// Copy as much of `text` as fits `N` bytes, cutting at a character
-/// boundary. Returns the copy and whether anything was cut.
-pub(crate) fn truncate_text<const N: usize>(text: &str) -> (String<N>, bool) {
-    let mut out = String::new();
-    for c in text.chars() {
-        if out.push(c).is_err() {
-            return (out, true);
-        }
-    }
-    (out, false)
-}
-
-/// Visitor for display text of any JSON shape: a string is kept (cut to
-/// `N` bytes); any other value is consumed and read as absent.
-struct AnyTextVisitor<const N: usize>;
-
-impl<'de, const N: usize> Visitor<'de> for AnyTextVisitor<N> {
-    type Value = Option<String<N>>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Some(truncate_text(v).0))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_ignored_any(self)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-}
-
-/// `deserialize_with` for optional display text that must never fail a
-/// message: `null`, absent or a non-string value is `None`, a string is
-/// kept and cut to the capacity.
-pub(crate) fn lenient_text<'de, D, const N: usize>(d: D) -> Result<Option<String<N>>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    d.deserialize_option(AnyTextVisitor::<N>)
-}
-
-/// `deserialize_with` for required display text: a string, cut to the
-/// capacity rather than refused.
-fn truncated_text<'de, D, const N: usize>(d: D) -> Result<String<N>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    struct V<const N: usize>;
-    impl<const N: usize> Visitor<'_> for V<N> {
-        type Value = String<N>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<String<N>, E> {
-            Ok(truncate_text(v).0)
-        }
-    }
-    d.deserialize_str(V::<N>)
-}
-
 // ---------------------------------------------------------------------------
 // Parties
 // ---------------------------------------------------------------------------
@@ -872,10 +789,15 @@ pub type ThirdPartyIdentifiers = Vec<ThirdPartyIdentifier, MAX_THIRD_PARTY_IDENT
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionLabel {
-    /// The agreed label name.
+    /// The agreed label name (cut to fit: labels decide nothing).
+    #[serde(deserialize_with = "truncated_text")]
     pub name: String<LABEL_NAME_CAP>,
-    /// The label's value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The label's value (cut to fit).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_text"
+    )]
     pub value: Option<String<LABEL_VALUE_CAP>>,
 }
 
@@ -1467,8 +1389,13 @@ macro_rules! transaction_message {
         #[serde(rename_all = "camelCase")]
         pub struct $name {
             /// Labels to find or group the transaction by (never used for
-            /// processing decisions).
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            /// processing decisions): the first [`MAX_TRANSACTION_LABELS`]
+            /// are kept.
+            #[serde(
+                default,
+                skip_serializing_if = "Option::is_none",
+                deserialize_with = "crate::json::lenient::capped_vec_opt"
+            )]
             pub transaction_labels: Option<Vec<TransactionLabel, MAX_TRANSACTION_LABELS>>,
             /// The UUID of this transaction (v4 when this terminal makes it).
             pub id: Uuid,
@@ -1485,10 +1412,17 @@ macro_rules! transaction_message {
             /// Who receives it (the vendor).
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub receiver: Option<Institution>,
-            /// Each party's reference.
+            /// Each party's reference: the first
+            /// [`MAX_THIRD_PARTY_IDENTIFIERS`] are kept.
+            #[serde(deserialize_with = "capped_vec")]
             pub third_party_identifiers: ThirdPartyIdentifiers,
-            /// The POS basket.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            /// The POS basket (skipped when longer than its capacity: it
+            /// is echoed, and a cut one would be wrong).
+            #[serde(
+                default,
+                skip_serializing_if = "Option::is_none",
+                deserialize_with = "short_text"
+            )]
             pub basket_ref: Option<String<BASKET_REF_CAP>>,
             /// Transaction type.
             #[serde(default, skip_serializing_if = "Option::is_none")]

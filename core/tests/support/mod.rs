@@ -113,3 +113,4 @@ pub fn decode_err<T: DeserializeOwned + std::fmt::Debug>(path: &str) -> DecodeEr
 pub mod fixtures;
 pub mod harness;
 pub mod io;
+pub mod samples;
