@@ -493,12 +493,21 @@ where
                     .for_each_record(&mut |key, bytes| {
                         any = true;
                         match till_core::json::decode::<Record>(bytes) {
-                            Ok(r) => out.line(format_args!(
-                                "{}  seq {}  {}",
-                                key,
-                                r.seq,
-                                r.advice.kind()
-                            )),
+                            Ok(r) => match r.attention {
+                                Some(a) => out.line(format_args!(
+                                    "{}  seq {}  {}  NEEDS ATTENTION (final answer {}; 'outbox ack <key>' once settled)",
+                                    key,
+                                    r.seq,
+                                    r.advice.kind(),
+                                    a.status
+                                )),
+                                None => out.line(format_args!(
+                                    "{}  seq {}  {}",
+                                    key,
+                                    r.seq,
+                                    r.advice.kind()
+                                )),
+                            },
                             Err(_) => out.line(format_args!("{key}  UNREADABLE (kept)")),
                         }
                     })
@@ -509,6 +518,14 @@ where
                     out.line(format_args!("outbox empty"));
                 }
             }
+            Command::OutboxAck(key) => match till_core::id::Uuid::parse(key).ok() {
+                None => out.line(format_args!("error: {key} is not a record key")),
+                Some(uuid) => match term.acknowledge(uuid).await {
+                    Ok(true) => out.line(format_args!("{key}: acknowledged")),
+                    Ok(false) => out.line(format_args!("error: no record {key} needs attention")),
+                    Err(e) => out.line(format_args!("error: outbox store {e:?}")),
+                },
+            },
             Command::Flush => match term.flush(apis).await {
                 Ok(r) => out.line(format_args!(
                     "outbox: {} settled, {} retried, {} pending",

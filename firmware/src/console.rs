@@ -9,7 +9,8 @@
 //! airtime <msisdn> <product> <amount>             Electrum airtime with confirmation
 //! voucher <product> <amount>                      Electrum voucher (PIN on the slip)
 //! status                                          network, clock, outbox, stack
-//! outbox                                          pending advices
+//! outbox                                          pending advices, and those needing attention
+//! outbox ack <key>                                acknowledge a record that needs attention
 //! flush                                           deliver due advices now
 //! config | config ca <base64 DER>                 show settings | store the CA
 //! help
@@ -78,8 +79,10 @@ pub enum Command<'l> {
     },
     /// Network, clock, outbox, stack.
     Status,
-    /// Pending advices.
+    /// Pending advices, and those needing attention.
     Outbox,
+    /// Acknowledge a record that needs attention.
+    OutboxAck(&'l str),
     /// Deliver due advices now.
     Flush,
     /// Show the settings.
@@ -153,6 +156,8 @@ impl Command<'_> {
             ("voucher", _) => return Err(usage("voucher <product> <amount>")),
             ("status", []) => Command::Status,
             ("outbox", []) => Command::Outbox,
+            ("outbox", ["ack", key]) => Command::OutboxAck(key),
+            ("outbox", _) => return Err(usage("outbox | outbox ack <key>")),
             ("flush", []) => Command::Flush,
             ("config", []) => Command::Config,
             ("config", ["ca", der]) => Command::ConfigCa(der),
@@ -172,6 +177,7 @@ impl Command<'_> {
             Self::Voucher { .. } => "voucher",
             Self::Status => "status",
             Self::Outbox => "outbox",
+            Self::OutboxAck(_) => "outbox ack",
             Self::Flush => "flush",
             Self::Config | Self::ConfigCa(_) => "config",
             Self::Help => "help",
@@ -186,7 +192,7 @@ pub const HELP: &str = "commands:
   momo <msisdn> <amount>
   airtime <msisdn> <product> <amount>
   voucher <product> <amount>
-  status | outbox | flush | config | config ca <base64 DER> | help";
+  status | outbox | outbox ack <key> | flush | config | config ca <base64 DER> | help";
 
 /// Reads lines from the console. Cancel-safe: a `next` dropped while it
 /// waits for input keeps what it has read for the next call.

@@ -37,8 +37,9 @@ pub const HOST_PAGE_SIZE: usize = 4096;
 pub const HOST_WORD_SIZE: usize = 32;
 
 /// Pages of the host flash file: with 4 KiB pages a largest record needs
-/// a page of its own, so a full outbox needs
-/// [`super::FlashStore::min_pages`] = 21 pages; 32 leave room for
+/// a page of its own, so a full store (every pending record and every
+/// one set aside) needs [`super::FlashStore::min_pages`] = 30 pages; 32
+/// leave room for
 /// garbage collection to run rarely.
 pub const HOST_PAGE_COUNT: u32 = 32;
 

@@ -10,7 +10,7 @@
 //! item format: page markers, CRC-protected item headers and data). Our
 //! layer on top:
 //!
-//! - **map key**: a *slot number*, one byte, `0..OUTBOX_CAPACITY`;
+//! - **map key**: a *slot number*, one byte, `0..STORE_CAPACITY`;
 //! - **map value**: either empty — the slot is **free** — or the record's
 //!   key followed by the record: `uuid (16 bytes) ++ record bytes
 //!   (0..=RECORD_MAX_LEN)`. Any other value length is not ours
@@ -45,8 +45,8 @@
 //!
 //! Outbox keys are random UUIDs, never reused. Had they been the map
 //! keys, every removed record would leave a tombstone key forever.
-//! With slot keys, at most [`OUTBOX_CAPACITY`] keys ever exist in the map,
-//! so the live data is at most `OUTBOX_CAPACITY` items of at most
+//! With slot keys, at most [`STORE_CAPACITY`] keys ever exist in the map,
+//! so the live data is at most `STORE_CAPACITY` items of at most
 //! [`ITEM_MAX_LEN`] bytes, and sequential-storage's garbage collection
 //! (copy the live items of the oldest page, erase it) always finds room
 //! when the range has [`FlashStore::min_pages`] pages, which `open` checks.
@@ -80,7 +80,7 @@ use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapConfigError, MapStorage, SerializationError, Value};
 
 use crate::id::Uuid;
-use crate::outbox::{Store, OUTBOX_CAPACITY, RECORD_MAX_LEN};
+use crate::outbox::{Store, STORE_CAPACITY, RECORD_MAX_LEN};
 
 #[cfg(feature = "std")]
 pub mod file;
@@ -96,13 +96,13 @@ const UUID_LEN: usize = 16;
 
 /// Number of slots, as the map key type. One slot per record the outbox
 /// can hold: the outbox never has more live records than
-/// [`OUTBOX_CAPACITY`].
+/// [`STORE_CAPACITY`].
 const SLOT_COUNT: u8 = {
     assert!(
-        OUTBOX_CAPACITY <= u8::MAX as usize,
+        STORE_CAPACITY <= u8::MAX as usize,
         "slot numbers are one byte"
     );
-    OUTBOX_CAPACITY as u8
+    STORE_CAPACITY as u8
 };
 
 /// Largest item payload sequential-storage stores for us: slot key, record
@@ -134,7 +134,7 @@ const ITEM_HEADER_LEN: usize = 8;
 /// Page-state and page-pointer caches would save only a few small reads
 /// per operation, and need the page count at compile time or more RAM;
 /// they are left out.
-type SlotCache = Cache<Uncached, Uncached, ArrayKeyPointers<u8, OUTBOX_CAPACITY>, u8>;
+type SlotCache = Cache<Uncached, Uncached, ArrayKeyPointers<u8, STORE_CAPACITY>, u8>;
 
 /// The work buffer, 4-byte aligned: some flash drivers require aligned
 /// source buffers for writes, and sequential-storage writes item data
@@ -208,7 +208,7 @@ pub enum FlashStoreError<E> {
         /// Pages needed ([`FlashStore::min_pages`]).
         needed: u32,
     },
-    /// All [`OUTBOX_CAPACITY`] slots hold records.
+    /// All [`STORE_CAPACITY`] slots hold records.
     Full,
     /// A record longer than [`RECORD_MAX_LEN`], or longer than the
     /// caller's buffer.
@@ -255,7 +255,7 @@ pub struct FlashStore<F: NorFlash> {
     map: MapStorage<u8, MarkerGuard<F>, SlotCache>,
     /// Which record key each slot holds, as last read from or written to
     /// flash.
-    index: [Option<Uuid>; OUTBOX_CAPACITY],
+    index: [Option<Uuid>; STORE_CAPACITY],
     /// False after a failed write (the slot may hold the old or the new
     /// value) or a failed read: the next operation rebuilds the index
     /// from flash first.
@@ -264,7 +264,7 @@ pub struct FlashStore<F: NorFlash> {
     /// last pass over the map, while nothing can have changed the map
     /// since: lets [`Store::for_each`] right after [`FlashStore::open`] —
     /// the boot-time restore — read the map once instead of twice.
-    counts: Option<[u32; OUTBOX_CAPACITY]>,
+    counts: Option<[u32; STORE_CAPACITY]>,
     buf: DataBuffer,
 }
 
@@ -287,7 +287,7 @@ impl<F: NorFlash> FlashStore<F> {
         let cache = Cache::new(Uncached, Uncached, ArrayKeyPointers::new());
         let mut store = Self {
             map: MapStorage::new(MarkerGuard { flash }, config, cache),
-            index: [None; OUTBOX_CAPACITY],
+            index: [None; STORE_CAPACITY],
             index_valid: false,
             counts: None,
             buf: DataBuffer([0; DATA_BUFFER_LEN]),
@@ -297,7 +297,7 @@ impl<F: NorFlash> FlashStore<F> {
     }
 
     /// The fewest pages a range needs on this flash: room for
-    /// [`OUTBOX_CAPACITY`] largest items plus the one being written, when
+    /// [`STORE_CAPACITY`] largest items plus the one being written, when
     /// every page may waste up to one largest item at its end (items never
     /// span pages), plus the empty page garbage collection copies into and
     /// one page of slack. `None` if a page cannot hold the largest item.
@@ -315,7 +315,7 @@ impl<F: NorFlash> FlashStore<F> {
         // A page is closed only when the next item does not fit, so a
         // compacted page holds more than `usable - item` bytes.
         let per_page = usable - item + 1;
-        let live = (OUTBOX_CAPACITY + 1) * item;
+        let live = (STORE_CAPACITY + 1) * item;
         let pages = live.div_ceil(per_page) + 2;
         if pages > u32::MAX as usize {
             return None;
@@ -335,7 +335,7 @@ impl<F: NorFlash> FlashStore<F> {
 
     /// Slots free for new keys.
     pub fn free_slots(&self) -> usize {
-        OUTBOX_CAPACITY - self.len()
+        STORE_CAPACITY - self.len()
     }
 
     /// Erase the whole range: every record is lost. For an operator's
@@ -369,8 +369,8 @@ impl<F: NorFlash> FlashStore<F> {
         self.index_valid = false;
         self.counts = None;
         self.repair_if_needed().await?;
-        let mut index = [None; OUTBOX_CAPACITY];
-        let mut counts = [0u32; OUTBOX_CAPACITY];
+        let mut index = [None; STORE_CAPACITY];
+        let mut counts = [0u32; STORE_CAPACITY];
         let mut items = self.map.fetch_all_items(&mut self.buf.0).await?;
         while let Some((slot, value)) = items.next::<SlotValue<'_>>(&mut self.buf.0).await? {
             let i = usize::from(slot);
@@ -561,7 +561,7 @@ impl<F: NorFlash> Store for FlashStore<F> {
                 self.counts.ok_or(FlashStoreError::Corrupt)?
             }
         };
-        let mut seen = [0u32; OUTBOX_CAPACITY];
+        let mut seen = [0u32; STORE_CAPACITY];
         let mut items = self.map.fetch_all_items(&mut self.buf.0).await?;
         while let Some((slot, value)) = items.next::<SlotValue<'_>>(&mut self.buf.0).await? {
             let i = usize::from(slot);

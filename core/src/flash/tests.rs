@@ -129,7 +129,7 @@ impl<const PAGE: usize, const WORD: usize> NorFlash for RamFlash<PAGE, WORD> {
 /// 8 KiB pages of 32-byte words: three largest records per page.
 type Flash = RamFlash<8192, 32>;
 /// Pages [`FlashStore::min_pages`] asks for with [`Flash`].
-const PAGES: usize = 8;
+const PAGES: usize = 11;
 
 fn key(n: u8) -> Uuid {
     Uuid::from_bytes([n; 16])
@@ -162,7 +162,7 @@ fn all(store: &mut FlashStore<&mut Flash>) -> Vec<(Uuid, Vec<u8>)> {
 fn min_pages_of_the_geometries_in_use() {
     assert_eq!(FlashStore::<&mut Flash>::min_pages(), Some(PAGES as u32));
     // The host flash file: 4 KiB pages.
-    assert_eq!(FlashStore::<RamFlash<4096, 32>>::min_pages(), Some(21));
+    assert_eq!(FlashStore::<RamFlash<4096, 32>>::min_pages(), Some(30));
     // STM32H7: 128 KiB sectors of 32-byte words.
     assert_eq!(FlashStore::<RamFlash<131_072, 32>>::min_pages(), Some(3));
     // A page that cannot hold the largest record.
@@ -215,7 +215,7 @@ fn put_replaces() {
 fn full_and_too_large() {
     let mut flash = Flash::new(PAGES);
     let mut store = open(&mut flash);
-    for n in 0..OUTBOX_CAPACITY as u8 {
+    for n in 0..STORE_CAPACITY as u8 {
         block_on(store.put(key(n), &record(n, 64))).unwrap();
     }
     assert_eq!(store.free_slots(), 0);
@@ -272,7 +272,7 @@ fn churn_on_minimum_geometry_never_fills_flash() {
     let mut flash = Flash::new(PAGES);
     let mut store = open(&mut flash);
     for round in 0..40u8 {
-        for n in 0..OUTBOX_CAPACITY as u8 {
+        for n in 0..STORE_CAPACITY as u8 {
             let len = if (n + round) % 3 == 0 {
                 100
             } else {
@@ -281,13 +281,13 @@ fn churn_on_minimum_geometry_never_fills_flash() {
             block_on(store.put(key(n), &record(n ^ round, len))).unwrap();
         }
         if round % 5 == 0 {
-            for n in (0..OUTBOX_CAPACITY as u8).step_by(2) {
+            for n in (0..STORE_CAPACITY as u8).step_by(2) {
                 block_on(store.remove(key(n))).unwrap();
             }
         }
     }
     let mut store = open(&mut flash);
-    assert_eq!(store.len(), OUTBOX_CAPACITY);
+    assert_eq!(store.len(), STORE_CAPACITY);
     let n = 5u8;
     let round = 39u8;
     assert_eq!(
@@ -298,15 +298,15 @@ fn churn_on_minimum_geometry_never_fills_flash() {
 
 #[test]
 fn host_geometry_churn() {
-    let mut flash = RamFlash::<4096, 32>::new(21);
+    let mut flash = RamFlash::<4096, 32>::new(30);
     let range = flash.range();
     let mut store = block_on(FlashStore::open(&mut flash, range)).unwrap();
     for round in 0..20u8 {
-        for n in 0..OUTBOX_CAPACITY as u8 {
+        for n in 0..STORE_CAPACITY as u8 {
             block_on(store.put(key(n), &record(round, RECORD_MAX_LEN))).unwrap();
         }
     }
-    assert_eq!(store.len(), OUTBOX_CAPACITY);
+    assert_eq!(store.len(), STORE_CAPACITY);
 }
 
 /// A power cut tore the write of a page's first marker after one bit: the
@@ -345,8 +345,8 @@ fn geometry_errors() {
     assert!(matches!(
         block_on(FlashStore::open(&mut flash, range)),
         Err(FlashStoreError::TooFewPages {
-            pages: 7,
-            needed: 8
+            pages: 10,
+            needed: 11
         })
     ));
     let mut flash = Flash::new(PAGES);
@@ -452,7 +452,7 @@ mod file_flash {
             let range = flash.range();
             let mut store = block_on(FlashStore::open(flash, range)).unwrap();
             assert!(store.is_empty());
-            for n in 0..OUTBOX_CAPACITY as u8 {
+            for n in 0..STORE_CAPACITY as u8 {
                 block_on(store.put(key(n), &record(n, 1500))).unwrap();
             }
             block_on(store.put(key(4), &record(40, 44))).unwrap();
@@ -461,7 +461,7 @@ mod file_flash {
         let flash = HostFlash::open(&path.0, HOST_PAGE_COUNT).unwrap();
         let range = flash.range();
         let mut store = block_on(FlashStore::open(flash, range)).unwrap();
-        assert_eq!(store.len(), OUTBOX_CAPACITY - 1);
+        assert_eq!(store.len(), STORE_CAPACITY - 1);
         let mut buf = [0u8; RECORD_MAX_LEN];
         let n = block_on(store.get(key(4), &mut buf)).unwrap().unwrap();
         assert_eq!(&buf[..n], &record(40, 44)[..]);

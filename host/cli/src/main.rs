@@ -230,6 +230,12 @@ enum OutboxCommand {
         #[arg(long, default_value_t = 0)]
         wait: u64,
     },
+    /// Acknowledge a record that needs attention (after settling the sale
+    /// with the provider by hand): it leaves the outbox.
+    Ack {
+        /// The record's key, as `till outbox list` shows it.
+        key: String,
+    },
 }
 
 fn init_logging(verbose: u8) {
@@ -469,17 +475,40 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
             for record in records {
                 match record {
                     Ok(r) => say!(
-                        "{}  sale {}  seq {}  created {}  {}",
+                        "{}  sale {}  seq {}  created {}  {}{}",
                         r.key,
                         r.sale,
                         r.seq,
                         r.created,
-                        r.advice.kind()
+                        r.advice.kind(),
+                        match r.attention {
+                            Some(a) => format!(
+                                "  NEEDS ATTENTION (final answer {}; `till outbox ack {}` once settled by hand)",
+                                a.status, r.key
+                            ),
+                            None => String::new(),
+                        }
                     ),
                     Err(key) => say!("{key}  UNREADABLE (kept for the operator)"),
                 }
             }
             return Ok(ExitCode::SUCCESS);
+        }
+        Command::Outbox(OutboxCommand::Ack { key }) => {
+            let Ok(uuid) = till_core::id::Uuid::parse(&key) else {
+                eprintln!("till: `{key}` is not a record key (a UUID from `till outbox list`)");
+                return Ok(ExitCode::from(2));
+            };
+            let acknowledged = term
+                .acknowledge(uuid)
+                .await
+                .map_err(|e| TerminalError::Other(format!("outbox store: {e:?}")))?;
+            if acknowledged {
+                say!("{key}: acknowledged, removed from the outbox");
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!("till: no record {key} needs attention");
+            return Ok(ExitCode::from(2));
         }
         Command::Outbox(OutboxCommand::Flush { wait }) => {
             let report = term.drain_for(&mut apis, Duration::from_secs(wait)).await?;
