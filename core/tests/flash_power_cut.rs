@@ -31,7 +31,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use till_core::flash::{FlashStore, FlashStoreError};
 use till_core::id::Uuid;
-use till_core::outbox::{Store, OUTBOX_CAPACITY, RECORD_MAX_LEN};
+use till_core::outbox::{Store, RECORD_MAX_LEN, STORE_CAPACITY};
 
 /// 8 KiB pages of 32-byte words (the H7's word): three largest records
 /// per page, and small enough that a reboot's scan stays fast in debug.
@@ -40,7 +40,7 @@ const WORD: usize = 32;
 type Flash = CutFlash<PAGE, WORD>;
 /// The fewest pages `FlashStore::open` accepts on this geometry: the
 /// tightest garbage collection.
-const PAGES: usize = 8;
+const PAGES: usize = 11;
 /// Power cuts in all (split over [`RUNS`] histories).
 const CUTS: u64 = 10_000;
 /// Shortest and longest record: a small status check to the largest the
@@ -255,7 +255,7 @@ fn session(
             }
             Err(FlashStoreError::Full) => {
                 assert!(
-                    model.len() == OUTBOX_CAPACITY && before.is_none(),
+                    model.len() == STORE_CAPACITY && before.is_none(),
                     "{ctx}: Full with {} records",
                     model.len()
                 );
@@ -349,7 +349,7 @@ fn next_op(rng: &mut StdRng, model: &Model) -> (&'static str, Uuid, Option<Vec<u
         let i = rng.gen_range(0..n);
         *model.keys().nth(i).expect("index in range")
     };
-    if n == 0 || (n < OUTBOX_CAPACITY && roll < 0.4) || (n == OUTBOX_CAPACITY && roll < 0.05) {
+    if n == 0 || (n < STORE_CAPACITY && roll < 0.4) || (n == STORE_CAPACITY && roll < 0.05) {
         let key = Uuid::new_v4(rng);
         ("put new", key, Some(value(rng)))
     } else if roll < 0.7 {

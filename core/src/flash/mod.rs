@@ -80,7 +80,7 @@ use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapConfigError, MapStorage, SerializationError, Value};
 
 use crate::id::Uuid;
-use crate::outbox::{Store, STORE_CAPACITY, RECORD_MAX_LEN};
+use crate::outbox::{Store, RECORD_MAX_LEN, STORE_CAPACITY};
 
 #[cfg(feature = "std")]
 pub mod file;

@@ -355,8 +355,9 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
         Money::NotCharged,
         async |term, apis, sandbox| {
             // The purchase takes effect upstream but its answer never
-            // arrives, and the reversal cannot get through while the sale
-            // runs: the sale ends pending with its reversal in the outbox.
+            // arrives, and the reversal meets 504 (an outcome Electrum's
+            // rules call unknown) while the sale runs: the sale ends
+            // pending with its reversal in the outbox.
             sandbox.add_fault(
                 FaultRule::new("POST /airtime/v5/purchases", FaultKind::ProcessThenClose).times(1),
             );
@@ -364,7 +365,7 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
                 FaultRule::new(
                     "POST /airtime/v5/purchases/reversals",
                     FaultKind::Status {
-                        status: 503,
+                        status: 504,
                         process: false,
                     },
                 )

@@ -59,6 +59,26 @@ pub enum FaultKind {
         #[serde(default = "default_oversized")]
         bytes: usize,
     },
+    /// Answer `status` with a gateway's HTML page instead of the API's error
+    /// body (a proxy's 404, a load balancer's 503); with `process = true`
+    /// the operation takes effect first.
+    GatewayPage {
+        /// HTTP status to answer.
+        status: u16,
+        /// Perform the operation before answering.
+        #[serde(default)]
+        process: bool,
+    },
+    /// Perform the operation and answer it with every list and text the
+    /// documents leave unbounded made longer than a small client keeps:
+    /// 12 `transactionLabels`, 25 `thirdPartyIdentifiers` and a 300-byte
+    /// `basketRef` (Electrum), a 2,000-byte `status.message` and item
+    /// `description` (Conductor). Still valid, still the same sale.
+    OverCapacity,
+    /// Perform the operation and answer with its `data.status` replaced by
+    /// `IN_PROCESSING` (Conductor: the transaction is still processing; a
+    /// read of it shows how it ended).
+    Processing,
     /// Perform the operation and send the answer `chunk` bytes every
     /// `interval_ms`.
     SlowTrickle {

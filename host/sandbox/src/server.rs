@@ -181,6 +181,44 @@ async fn handle(
             });
             Ok(Response::from_parts(parts, Body::from_stream(chunks)))
         }
+        Some(FaultKind::GatewayPage { status, process }) => {
+            if process {
+                let _ = call_collected(router, req).await;
+            }
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let page = format!(
+                "<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center><hr><center>nginx</center></body></html>"
+            );
+            Ok(Response::builder()
+                .status(status)
+                .header("content-type", "text/html")
+                .body(Body::from(page))
+                .unwrap_or_else(|_| Response::new(Body::empty())))
+        }
+        Some(FaultKind::OverCapacity) => {
+            let (parts, bytes) = call_collected(router, req).await;
+            let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(mut value) => {
+                    over_capacity(&mut value);
+                    Bytes::from(value.to_string())
+                }
+                Err(_) => bytes,
+            };
+            Ok(with_body(parts, Body::from(body)))
+        }
+        Some(FaultKind::Processing) => {
+            let (parts, bytes) = call_collected(router, req).await;
+            let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(mut value) => {
+                    if let Some(status) = value.get_mut("data").and_then(|d| d.get_mut("status")) {
+                        *status = serde_json::Value::String("IN_PROCESSING".into());
+                    }
+                    Bytes::from(value.to_string())
+                }
+                Err(_) => bytes,
+            };
+            Ok(with_body(parts, Body::from(body)))
+        }
         Some(FaultKind::InvalidJson) => {
             let (parts, bytes) = call_collected(router, req).await;
             let mut corrupt = BytesMut::from(&bytes[..bytes.len() / 2]);
@@ -248,4 +286,40 @@ async fn handle(
         }
     }
     result
+}
+
+/// Lengthen what the documents leave unbounded (see
+/// [`FaultKind::OverCapacity`]), wherever the answer carries it.
+fn over_capacity(value: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    let Some(object) = value.as_object_mut() else {
+        return;
+    };
+    // Electrum transactions.
+    if object.contains_key("thirdPartyIdentifiers") {
+        let label = json!({"name": "promo-campaign-".repeat(10), "value": "x".repeat(400)});
+        object.insert("transactionLabels".into(), Value::Array(vec![label; 12]));
+        object.insert("basketRef".into(), Value::String("basket-".repeat(43)));
+        if let Some(Value::Array(ids)) = object.get_mut("thirdPartyIdentifiers") {
+            if let Some(first) = ids.first().cloned() {
+                while ids.len() < 25 {
+                    ids.push(first.clone());
+                }
+            }
+        }
+    }
+    // Conductor envelopes.
+    if let Some(Value::Object(status)) = object.get_mut("status") {
+        status.insert("message".into(), Value::String("detail ".repeat(300)));
+    }
+    if let Some(Value::Array(items)) = object.get_mut("data").and_then(|d| d.get_mut("items")) {
+        for item in items {
+            if let Some(item) = item.as_object_mut() {
+                item.insert(
+                    "description".into(),
+                    Value::String("description ".repeat(170)),
+                );
+            }
+        }
+    }
 }
