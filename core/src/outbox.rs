@@ -755,6 +755,26 @@ mod tests {
     }
 
     #[test]
+    fn records_set_aside_leave_the_pending_ones_and_stop_sales_only_when_full() {
+        let mut outbox = Outbox::new();
+        outbox.push(id(1), id(1), Instant::ZERO).unwrap();
+        outbox.set_aside(id(1)).unwrap();
+        assert_eq!(outbox.len(), 0);
+        assert_eq!(outbox.due(Instant::ZERO), None);
+        assert_eq!(outbox.attention(), &[id(1)]);
+        assert_eq!(outbox.set_aside(id(1)), Err(OutboxError::Duplicate));
+        for n in 2..=ATTENTION_CAPACITY as u8 {
+            assert!(outbox.admits_sale().is_ok());
+            outbox.set_aside(id(n)).unwrap();
+        }
+        assert_eq!(outbox.admits_sale(), Err(OutboxError::AttentionFull));
+        assert_eq!(outbox.set_aside(id(99)), Err(OutboxError::AttentionFull));
+        outbox.acknowledge(id(1)).unwrap();
+        assert!(outbox.admits_sale().is_ok());
+        assert_eq!(outbox.acknowledge(id(1)), Err(OutboxError::UnknownKey));
+    }
+
+    #[test]
     fn order_is_kept_per_sale() {
         let mut outbox = Outbox::new();
         let sale_a = id(1);

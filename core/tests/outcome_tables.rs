@@ -816,3 +816,50 @@ fn over_capacity_answers_are_read() {
     };
     assert_eq!(transaction.id.as_str(), conductor::TX_ID);
 }
+
+/// A confirmation Electrum refuses for good: the sale stands (the airtime
+/// was delivered), the slip says the confirmation needs attention — never
+/// "Confirmed yes" — and the record is kept, set aside.
+#[test]
+fn a_refused_confirmation_is_shown_and_kept() {
+    let cfg = electrum_config();
+    let sale = Sale::airtime(
+        &cfg,
+        electrum::purchase_request(),
+        true,
+        0,
+        start_now(),
+        &mut rng(32),
+    );
+    let id = sale.request_id().to_string();
+    let mut h = Harness::new(sale, start_now());
+    h.expect_send();
+    h.respond_json(201, &electrum::purchase_response(&id));
+    h.expect_send();
+    h.respond_json(400, &electrum::error("FORMAT_ERROR"));
+    let outcome = h.expect_done();
+    assert_eq!(outcome.money(), Money::Charged);
+    let SaleOutcome::Sold {
+        confirmation: Confirmation::NeedsAttention(record),
+        ..
+    } = &outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(record.attention.map(|a| a.status), Some(400));
+    assert_eq!(h.records(), vec![record.clone()]);
+    let slip = till_core::slip::SaleSlip("Airtime", &outcome).to_string();
+    assert!(!slip.contains("Confirmed    yes"), "{slip}");
+    assert!(slip.contains("NEEDS ATTENTION"), "{slip}");
+
+    // Restored on the next boot as set aside, not as pending: it does not
+    // block sales and is never sent again.
+    let mut outbox = till_core::outbox::Outbox::new();
+    outbox
+        .adopt(record, till_core::time::Instant::ZERO)
+        .unwrap();
+    assert_eq!(outbox.len(), 0);
+    assert_eq!(outbox.attention(), &[record.key]);
+    assert!(outbox.admits_sale().is_ok());
+    assert_eq!(outbox.due(till_core::time::Instant::ZERO), None);
+}

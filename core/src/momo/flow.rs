@@ -498,12 +498,10 @@ impl<'a> Payment<'a> {
                 {
                     self.acknowledged = true;
                 }
-                if answer.status.is_ok_and(|s| !s.is_success()) {
-                    warn!(
-                        "momo: CreatePayments for {} not final; polling",
-                        self.reference_id
-                    );
-                }
+                warn!(
+                    "momo: CreatePayments for {} not final; polling",
+                    self.reference_id
+                );
                 self.retry.reset();
                 self.later(now, |at| State::Polling { at });
             }
