@@ -7,9 +7,15 @@
 //! the same identity every time: same Electrum advice id, same Conductor
 //! idempotency key, same MoMo reference.
 //!
+//! What each answer means comes from the API's outcome table
+//! ([`crate::conductor::outcome`], [`crate::momo::outcome`],
+//! [`crate::electrum::outcome`]); every delivery is a repeat.
+//!
 //! A settled record is removed (`Persist(Remove)`) before `Done`, so a
 //! power loss after the final answer at worst repeats an advice the
-//! provider already has — which every advice here tolerates.
+//! provider already has — which every advice here tolerates. A final
+//! answer that settles nothing (a refused advice) writes the record back
+//! set aside ([`crate::outbox::Attention`]): kept, shown, never repeated.
 
 use core::fmt;
 

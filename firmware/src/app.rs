@@ -469,6 +469,12 @@ where
                 let now = term.now();
                 out.line(format_args!("wall clock   {}", now.unix.to_timestamp()));
                 out.line(format_args!("outbox       {} pending", term.pending()));
+                if !term.attention().is_empty() {
+                    out.line(format_args!(
+                        "attention    {} record(s) need an operator ('outbox')",
+                        term.attention().len()
+                    ));
+                }
                 let stats = term.connect.net_stats();
                 out.line(format_args!(
                     "https        {} handshakes, {} requests, {} failed connects",

@@ -17,6 +17,10 @@
 //! transaction instead, and starts a new attempt (new key) only if it is
 //! still ACTIVE.
 //!
+//! What each answer means is [`super::outcome`]'s to say; a complete
+//! answered with a transaction still `IN_PROCESSING` is read again until
+//! it is final.
+//!
 //! Money moves on complete (and on a partner create with `complete: true`):
 //! the record that can finish it is persisted before that request leaves,
 //! and removed only on a final answer.

@@ -14,8 +14,12 @@
 //!   a provider that cannot reverse, a status check). One record per sale,
 //!   under the sale's key, so replacing it with the confirmation once the
 //!   purchase succeeds is a single atomic overwrite.
-//! - Outcome rules (Electrum's protocol guide): 2xx is success; 500, 504
-//!   and no answer are unknown; 400, 404, 501, 503 and anything else failed.
+//! - Outcome rules (Electrum's protocol guide, as [`super::outcome`]
+//!   states them): 2xx is success; 500, 504 and no answer are unknown;
+//!   400, 404, 501, 503 and anything else failed. A confirmation or
+//!   reversal refused for good settles nothing: its record is set aside
+//!   for an operator ([`Confirmation::NeedsAttention`], or a pending
+//!   outcome whose record carries its [`crate::outbox::Attention`]).
 //!   400 `DUPLICATE_RECORD` on a new purchase is retried under a new id
 //!   (the record is rewritten first).
 //! - Advices are repeated with the same `id` until a final answer; 404 on a

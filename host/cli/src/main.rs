@@ -513,10 +513,11 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
         Command::Outbox(OutboxCommand::Flush { wait }) => {
             let report = term.drain_for(&mut apis, Duration::from_secs(wait)).await?;
             say!(
-                "outbox: {} settled, {} retried, {} pending",
+                "outbox: {} settled, {} retried, {} pending, {} need attention",
                 report.settled,
                 report.retried,
-                term.pending()
+                term.pending(),
+                term.attention().len()
             );
             return Ok(if term.pending() == 0 {
                 ExitCode::SUCCESS
