@@ -1,6 +1,6 @@
 //! Decode and encode the largest message of each API with till-core
-//! (serde-json-core into heapless structs), next to serde_json decoding the
-//! same bytes into equivalent `String`/`Vec` structs.
+//! (its pull reader and writer into heapless structs), next to serde_json
+//! decoding the same bytes into equivalent `String`/`Vec` structs.
 //!
 //! Run: `cargo bench -p till-core --bench wire`. The samples are the ones
 //! the sample tests use (`core/tests/data/`).
@@ -228,7 +228,7 @@ mod mirror {
 
 fn bench_pair<Core, Std>(c: &mut Criterion, name: &str, body: &[u8])
 where
-    Core: for<'a> Deserialize<'a> + Serialize,
+    Core: till_core::json::Decode + till_core::json::Encode,
     Std: for<'a> Deserialize<'a> + Serialize,
 {
     let mut group = c.benchmark_group(name);

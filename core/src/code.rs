@@ -81,25 +81,15 @@ macro_rules! code_enum {
             }
         }
 
-        impl ::serde::Serialize for $name {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
+        impl $crate::json::Encode for $name {
+            fn encode(&self, w: &mut $crate::json::Writer<'_>) -> Result<(), $crate::json::EncodeError> {
+                w.str(self.as_str())
             }
         }
 
-        impl<'de> ::serde::Deserialize<'de> for $name {
-            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct CodeVisitor;
-                impl ::serde::de::Visitor<'_> for CodeVisitor {
-                    type Value = $name;
-                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                        f.write_str(concat!("a ", stringify!($name), " code"))
-                    }
-                    fn visit_str<E: ::serde::de::Error>(self, v: &str) -> Result<$name, E> {
-                        Ok($name::from_code(v))
-                    }
-                }
-                deserializer.deserialize_str(CodeVisitor)
+        impl $crate::json::Decode for $name {
+            fn decode(r: &mut $crate::json::Reader<'_>) -> Result<Self, $crate::json::DecodeError> {
+                Ok($name::from_code(r.str()?))
             }
         }
     };
@@ -125,14 +115,14 @@ mod tests {
 
     #[test]
     fn known_and_unknown_codes_round_trip() {
-        let (f, _): (Fruit, _) = serde_json_core::from_str(r#""PEAR""#).unwrap();
+        let f: Fruit = crate::json::decode(br#""PEAR""#).unwrap();
         assert_eq!(f, Fruit::Pear);
-        let (f, _): (Fruit, _) = serde_json_core::from_str(r#""DRAGONFRUIT""#).unwrap();
+        let f: Fruit = crate::json::decode(br#""DRAGONFRUIT""#).unwrap();
         assert_eq!(f, Fruit::Unknown(String::try_from("DRAGONFR").unwrap()));
         assert!(!f.is_known());
-        let (f, _): (Fruit, _) = serde_json_core::from_str(r#""kiwi""#).unwrap();
+        let f: Fruit = crate::json::decode(br#""kiwi""#).unwrap();
         let mut buf = [0u8; 16];
-        let n = serde_json_core::to_slice(&f, &mut buf).unwrap();
+        let n = crate::json::encode(&f, &mut buf).unwrap();
         assert_eq!(&buf[..n], br#""kiwi""#);
         assert_eq!(Fruit::KNOWN.len(), 2);
     }

@@ -245,9 +245,9 @@ impl fmt::Display for CallState {
 
 impl<'a, R, T, E> Call<'a, R, T, E>
 where
-    R: serde::Serialize,
-    T: serde::de::DeserializeOwned,
-    E: serde::de::DeserializeOwned + crate::outcome::QueryTable,
+    R: crate::json::Encode,
+    T: crate::json::Decode,
+    E: crate::json::Decode + crate::outcome::QueryTable,
 {
     /// A call of `head` with an optional JSON body, retried until
     /// `now + patience`; `jitter` comes from the caller's RNG.
@@ -292,9 +292,9 @@ where
 
 impl<R, T, E> Flow for Call<'_, R, T, E>
 where
-    R: serde::Serialize,
-    T: serde::de::DeserializeOwned,
-    E: serde::de::DeserializeOwned + crate::outcome::QueryTable,
+    R: crate::json::Encode,
+    T: crate::json::Decode,
+    E: crate::json::Decode + crate::outcome::QueryTable,
 {
     type Outcome = Result<T, CallError<E>>;
 

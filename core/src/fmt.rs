@@ -20,8 +20,8 @@
 use core::fmt;
 use core::marker::PhantomData;
 
+use crate::json::{Decode, DecodeError, Encode, EncodeError, Reader, Writer};
 use heapless::String;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 #[cfg(not(any(feature = "defmt", feature = "log")))]
 #[allow(unused_macros)]
@@ -101,15 +101,15 @@ impl<T> defmt::Format for Secret<T> {
     }
 }
 
-impl<T: Serialize> Serialize for Secret<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+impl<T: Encode> Encode for Secret<T> {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        self.0.encode(w)
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        T::deserialize(deserializer).map(Self)
+impl<T: Decode> Decode for Secret<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        T::decode(r).map(Self)
     }
 }
 
@@ -253,15 +253,15 @@ impl<const N: usize, P: MaskPolicy> defmt::Format for Masked<N, P> {
     }
 }
 
-impl<const N: usize, P> Serialize for Masked<N, P> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.value.as_str())
+impl<const N: usize, P> Encode for Masked<N, P> {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.str(self.value.as_str())
     }
 }
 
-impl<'de, const N: usize, P> Deserialize<'de> for Masked<N, P> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::<N>::deserialize(deserializer).map(|value| Self {
+impl<const N: usize, P> Decode for Masked<N, P> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        String::<N>::decode(r).map(|value| Self {
             value,
             policy: PhantomData,
         })
@@ -310,12 +310,12 @@ mod tests {
     }
 
     #[test]
-    fn serde_is_transparent() {
+    fn json_is_transparent() {
         let m = Msisdn::try_from_str("27821234567").unwrap();
         let mut buf = [0u8; 32];
-        let n = serde_json_core::to_slice(&m, &mut buf).unwrap();
+        let n = crate::json::encode(&m, &mut buf).unwrap();
         assert_eq!(&buf[..n], b"\"27821234567\"");
-        let (back, _): (Msisdn, _) = serde_json_core::from_slice(&buf[..n]).unwrap();
+        let back: Msisdn = crate::json::decode(&buf[..n]).unwrap();
         assert_eq!(back, m);
     }
 }

@@ -6,9 +6,9 @@
 
 use core::fmt;
 
+use crate::json::{Decode, DecodeError, Encode, EncodeError, Reader, Writer};
 use heapless::String;
 use rand_core::RngCore;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why an identifier was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,15 +160,15 @@ impl core::str::FromStr for Uuid {
     }
 }
 
-impl Serialize for Uuid {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+impl Encode for Uuid {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.str(self.to_text().as_str())
     }
 }
 
-impl<'de> Deserialize<'de> for Uuid {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::json::deserialize_from_str(deserializer, "a UUID")
+impl Decode for Uuid {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        crate::json::decode_from_str(r)
     }
 }
 
@@ -292,15 +292,15 @@ impl core::str::FromStr for ExternalReference {
     }
 }
 
-impl Serialize for ExternalReference {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+impl Encode for ExternalReference {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.str(self.as_str())
     }
 }
 
-impl<'de> Deserialize<'de> for ExternalReference {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::json::deserialize_from_str(deserializer, "an external reference")
+impl Decode for ExternalReference {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        crate::json::decode_from_str(r)
     }
 }
 

@@ -11,8 +11,9 @@
 //!   idempotency keys drawn from an RNG the caller passes in, millisecond
 //!   instants and RFC 3339 timestamps. Nothing here reads a clock or an RNG
 //!   by itself.
-//! - [`json`]: the one guarded decode entry point (size cap, nesting pre-scan,
-//!   escaped strings) and the one encode entry point into the caller's buffer.
+//! - [`json`]: the one guarded decode entry point (a pull reader with a size
+//!   cap and a nesting limit, escaped strings, derived field tables) and the
+//!   one encode entry point into the caller's buffer.
 //! - [`http`]: request and response heads with exactly the headers the three
 //!   APIs use, and a path/query builder.
 //! - [`fmt`]: the logging shim (defmt | log | nothing) and the redaction types
@@ -60,6 +61,9 @@ compile_error!("till-core: enable at most one of the `defmt` and `log` features"
 
 #[cfg(any(test, feature = "std"))]
 extern crate std;
+
+// `#[derive(Decode, Encode)]` names `::till_core::json`, here as elsewhere.
+extern crate self as till_core;
 
 #[macro_use]
 pub mod fmt;

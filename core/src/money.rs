@@ -16,7 +16,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use crate::json::{Decode, DecodeError, Encode, EncodeError, Reader, Writer};
 
 /// Why an amount could not be read or converted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -446,15 +446,15 @@ impl fmt::Display for Decimal {
     }
 }
 
-impl Serialize for Decimal {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+impl Encode for Decimal {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.display(self)
     }
 }
 
-impl<'de> Deserialize<'de> for Decimal {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::json::deserialize_from_str(deserializer, "a non-negative decimal amount string")
+impl Decode for Decimal {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        crate::json::decode_from_str(r)
     }
 }
 
@@ -527,15 +527,15 @@ impl From<Currency> for AlphaCode {
     }
 }
 
-impl Serialize for AlphaCode {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+impl Encode for AlphaCode {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.display(self)
     }
 }
 
-impl<'de> Deserialize<'de> for AlphaCode {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::json::deserialize_from_str(deserializer, "an ISO 4217 alphabetic currency code")
+impl Decode for AlphaCode {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        crate::json::decode_from_str(r)
     }
 }
 
@@ -603,18 +603,15 @@ impl From<Currency> for NumericCode {
     }
 }
 
-impl Serialize for NumericCode {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+impl Encode for NumericCode {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.display(self)
     }
 }
 
-impl<'de> Deserialize<'de> for NumericCode {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::json::deserialize_from_str(
-            deserializer,
-            "a three-digit ISO 4217 numeric currency code",
-        )
+impl Decode for NumericCode {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        crate::json::decode_from_str(r)
     }
 }
 

@@ -17,8 +17,8 @@
 
 use core::fmt;
 
+use crate::json::{Decode, Encode};
 use heapless::{String, Vec};
-use serde::{Deserialize, Serialize};
 
 use crate::conductor::wire::{PaymentMethod, ID_CAP, REASON_CAP};
 use crate::id::{ExternalReference, Uuid};
@@ -54,7 +54,7 @@ pub const RECORD_MAX_LEN: usize = 2048;
 
 /// What a Conductor advice is about: a transaction by id, or a partner
 /// transaction by external reference.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub enum ConductorTarget {
     /// `/conductor/v1/transactions/{id}`
     Transaction(String<ID_CAP>),
@@ -67,7 +67,7 @@ pub enum ConductorTarget {
 /// Credentials are not stored; they come from the configuration.
 // No heap to box into; records are built, encoded and dropped one at a time.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
 pub enum Advice {
     /// Conductor complete, repeated under the same `Idempotency-Key`.
     ConductorComplete {
@@ -160,7 +160,7 @@ impl Advice {
 }
 
 /// One durable outbox record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
 pub struct Record {
     /// Store key and scheduling identity: the same on every repeat.
     pub key: Uuid,
@@ -174,14 +174,14 @@ pub struct Record {
     pub advice: Advice,
     /// Set when the record can no longer be delivered: it is kept (never
     /// dropped), not repeated, and shown until an operator acknowledges it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub attention: Option<Attention>,
 }
 
 /// Why a record needs an operator: the provider's final answer settled
 /// nothing this terminal can finish (a refused advice, a stored failure
 /// with no way to look the sale up).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Attention {
     /// The HTTP status of the final answer.

@@ -9,7 +9,7 @@
 //! `core/tests/outcome_tables.rs` checks every status of every operation
 //! against a table written from the documents.
 
-use serde::de::DeserializeOwned;
+use crate::json::Decode;
 
 use crate::flow::{Input, TransportFailure};
 use crate::http::Status;
@@ -111,7 +111,7 @@ pub struct Answer<T, E> {
     bodiless: bool,
 }
 
-impl<T: DeserializeOwned, E: DeserializeOwned> Answer<T, E> {
+impl<T: Decode, E: Decode> Answer<T, E> {
     /// Decode `input`: `T` from a 2xx, `E` from anything else.
     pub fn read(input: Input<'_>) -> Self {
         let mut answer = Self::empty(input);
@@ -124,7 +124,7 @@ impl<T: DeserializeOwned, E: DeserializeOwned> Answer<T, E> {
     }
 }
 
-impl<T, E: DeserializeOwned> Answer<T, E> {
+impl<T, E: Decode> Answer<T, E> {
     /// Decode only the error body of `input`; a 2xx counts as read
     /// whatever its body (the operation documents none, or the caller
     /// does not need it).

@@ -12,7 +12,7 @@
 use core::fmt;
 use core::ops::{Add, Sub};
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use crate::json::{Decode, DecodeError, Encode, EncodeError, Reader, Writer};
 
 /// A span of time in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -342,15 +342,15 @@ impl fmt::Display for Timestamp {
     }
 }
 
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+impl Encode for Timestamp {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.display(self)
     }
 }
 
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::json::deserialize_from_str(deserializer, "an RFC 3339 date-time")
+impl Decode for Timestamp {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        crate::json::decode_from_str(r)
     }
 }
 

@@ -7,12 +7,12 @@
 
 mod support;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::Value;
 use support::{decode_err, round_trip};
 use till_core::electrum::error::{ErrorDetail, ErrorType, RequestType};
 use till_core::electrum::wire::*;
+use till_core::json::Decode as DeserializeOwned;
+use till_core::json::Encode as Serialize;
 use till_core::json::{self, DecodeError, SyntaxError};
 use till_core::money::{Amount, Currency, MoneyError};
 
@@ -433,7 +433,7 @@ fn test_pack_voucher_confirmation_has_a_trailing_comma() {
 // doc-samples (the publisher's "Message payload samples" page)
 // ---------------------------------------------------------------------------
 
-/// All five are invalid JSON upstream. serde-json-core reports the first
+/// All five are invalid JSON upstream. The reader reports the first
 /// defect it meets, typed; with the defects repaired each round-trips.
 #[test]
 fn doc_samples_are_invalid_json() {
@@ -464,8 +464,8 @@ fn doc_samples_are_invalid_json() {
         );
     }
     // `"merchantId": 1111111111",`: a quote right after a number can open
-    // no string; the nesting pre-scan refuses it before the parser could
-    // skip it as part of an ignored scalar.
+    // no string. The number is the wrong type for `merchantId`, but a body
+    // that is not JSON is reported as such, whichever field broke first.
     assert_eq!(
         decode_err::<PurchaseResponse>(&path(DOC, "PurchaseResponse.json")),
         DecodeError::Syntax(SyntaxError::ExpectedCommaOrEnd)

@@ -13,11 +13,11 @@ use core::ops::Range;
 
 use embedded_storage_async::nor_flash::NorFlash;
 use heapless::{String, Vec};
-use serde::{Deserialize, Serialize};
 use till_core::electrum::wire::{Institution, Originator};
 use till_core::flash::FlashStore;
 use till_core::fmt::Secret;
 use till_core::id::Uuid;
+use till_core::json::{Decode, Encode};
 use till_core::money::Currency;
 use till_core::outbox::Store;
 use till_core::terminal::Apis;
@@ -41,7 +41,7 @@ pub const KEY_SETTINGS: Uuid =
 pub const KEY_CA: Uuid = Uuid::from_bytes([0, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 2]);
 
 /// Where one API lives.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Encode, Decode, PartialEq, Eq)]
 pub struct EndpointSettings {
     /// DNS name (connected to, sent as SNI, matched against SANs).
     pub host: String<HOST_CAP>,
@@ -52,7 +52,7 @@ pub struct EndpointSettings {
 }
 
 /// Moment Conductor.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Encode, Decode, PartialEq, Eq)]
 pub struct ConductorSettings {
     /// Where.
     pub endpoint: EndpointSettings,
@@ -63,7 +63,7 @@ pub struct ConductorSettings {
 }
 
 /// MTN MoMo Collection.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Encode, Decode, PartialEq, Eq)]
 pub struct MomoSettings {
     /// Where.
     pub endpoint: EndpointSettings,
@@ -80,7 +80,7 @@ pub struct MomoSettings {
 }
 
 /// Electrum Airtime.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Encode, Decode, PartialEq, Eq)]
 pub struct ElectrumSettings {
     /// Where.
     pub endpoint: EndpointSettings,
@@ -89,7 +89,7 @@ pub struct ElectrumSettings {
 }
 
 /// A static host name.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Encode, Decode, PartialEq, Eq)]
 pub struct HostEntry {
     /// The name.
     pub name: String<HOST_CAP>,
@@ -98,7 +98,7 @@ pub struct HostEntry {
 }
 
 /// Everything but the CA.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Encode, Decode, PartialEq, Eq)]
 pub struct Settings {
     /// Terminal, merchant and institution (Electrum's originator).
     pub originator: Originator,

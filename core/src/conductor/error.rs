@@ -1,7 +1,7 @@
 //! Conductor's status codes: `SUCCESS` and every code of the document's
 //! errors table, with an `Unknown` catch-all that keeps the text.
 
-use serde::{Deserialize, Serialize};
+use crate::json::{Decode, Encode};
 
 use crate::code::UNKNOWN_CODE_CAP;
 use crate::http::Status;
@@ -100,7 +100,7 @@ impl Code {
 }
 
 /// The body of an error response: the `status` envelope without `data`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct ErrorResponse {
     /// What went wrong.
     pub status: StatusBlock,

@@ -785,7 +785,7 @@ pub type ConductorCall<'a, R, T> = crate::flow::Call<'a, R, T, ErrorResponse>;
 /// decoded as `T`: [`AccountEnquiryResponse`](super::wire::AccountEnquiryResponse)
 /// for all of it, [`AccountBills`](super::wire::AccountBills) for what a
 /// payment needs.
-pub fn account_enquiry<'a, T: serde::de::DeserializeOwned>(
+pub fn account_enquiry<'a, T: crate::json::Decode>(
     config: &Config,
     request: &'a super::wire::AccountEnquiryRequest,
     now: Now,

@@ -9,11 +9,8 @@
 //! `{ "status": {operation_id, code, message}, "data": … }` ([`Envelope`]);
 //! errors carry the `status` alone ([`super::error::ErrorResponse`]).
 
-use core::fmt;
-
+use crate::json::{Decode, DecodeError, Encode, EncodeError, Kind, Reader, Writer};
 use heapless::{String, Vec};
-use serde::de::{self, IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::error::Code;
 use crate::code::UNKNOWN_CODE_CAP;
@@ -73,7 +70,7 @@ pub const MAX_ORDER_PRODUCTS: usize = 8;
 pub const MAX_MESSAGE_SIZE: usize = 24 * 1024;
 
 /// An amount as Conductor writes it: `{ "value": "395.50", "currency": "ZAR" }`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Money {
     /// Decimal text, kept as written.
@@ -98,34 +95,34 @@ impl From<Amount> for Money {
 }
 
 /// The `status` block of every response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct StatusBlock {
     /// Conductor's id for this operation, quoted to support.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub operation_id: Option<String<OPERATION_ID_CAP>>,
     /// `SUCCESS` or an error code.
     pub code: Code,
     /// Human-readable detail (empty on success), cut to fit.
-    #[serde(
+    #[json(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::json::lenient::lenient_text"
+        decode_with = "crate::json::lenient::lenient_text"
     )]
     pub message: Option<String<MESSAGE_CAP>>,
 }
 
 /// `{ "status": …, "data": T }`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Envelope<T> {
     /// Outcome of the operation.
     pub status: StatusBlock,
     /// The payload; absent on errors.
-    #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
+    #[json(default = "Option::default", skip_serializing_if = "Option::is_none")]
     pub data: Option<T>,
 }
 
 /// `POST /healthcheck` answer: `{ "status": { "code": "SUCCESS" } }`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct HealthcheckResponse {
     /// `SUCCESS` when the API is up.
     pub status: StatusBlock,
@@ -164,54 +161,39 @@ impl CustomerIdentifier {
     }
 }
 
-impl Serialize for CustomerIdentifier {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
+impl Encode for CustomerIdentifier {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         match self {
-            Self::Search(v) => serializer.serialize_str(v.as_str()),
+            Self::Search(v) => v.encode(w),
             Self::Keyed(kind, v) => {
-                let mut map = serializer.serialize_map(Some(1))?;
-                map.serialize_entry(kind.as_str(), v.as_str())?;
-                map.end()
+                w.begin_object()?;
+                w.key(kind.as_str())?;
+                v.encode(w)?;
+                w.end_object()
             }
         }
     }
 }
 
-impl<'de> Deserialize<'de> for CustomerIdentifier {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = CustomerIdentifier;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a customer identifier string or a one-member object")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                IdentifierValue::try_from_str(v)
-                    .map(CustomerIdentifier::Search)
-                    .ok_or_else(|| E::invalid_length(v.len(), &self))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut found = None;
-                while let Some(key) = map.next_key::<String<UNKNOWN_CODE_CAP>>()? {
-                    if found.is_none() {
-                        let value: IdentifierValue = map.next_value()?;
-                        found = Some(CustomerIdentifier::Keyed(
-                            IdentifierKind::from_code(&key),
-                            value,
-                        ));
-                    } else {
-                        // The document shows one member; extra ones are
-                        // skipped rather than guessed at.
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                found.ok_or_else(|| de::Error::invalid_length(0, &self))
-            }
+impl Decode for CustomerIdentifier {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        if r.peek()? == Kind::String {
+            return IdentifierValue::decode(r).map(Self::Search);
         }
-        // serde-json-core has no deserialize_any; ignored_any dispatches on
-        // the next token and calls visit_str or visit_map.
-        deserializer.deserialize_ignored_any(V)
+        let mut found = None;
+        let mut key = [0u8; UNKNOWN_CODE_CAP];
+        r.members(&mut key, &mut |r, key| match (&found, key) {
+            (None, Some(key)) => {
+                let value = IdentifierValue::decode(r)?;
+                found = Some(Self::Keyed(IdentifierKind::from_code(key), value));
+                Ok(())
+            }
+            (None, None) => Err(DecodeError::Invalid),
+            // The document shows one member; extra ones are skipped
+            // rather than guessed at.
+            (Some(_), _) => r.skip(),
+        })?;
+        found.ok_or(DecodeError::Invalid)
     }
 }
 
@@ -234,75 +216,75 @@ crate::code_enum! {
 }
 
 /// `meta_data.pos_data`: where the sale happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct PosData {
     /// The store's id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub store_id: Option<String<POS_ID_CAP>>,
     /// The terminal's id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub terminal_id: Option<String<POS_ID_CAP>>,
 }
 
 /// `meta_data`: free-form for partners; the terminal sends `pos_data` and
 /// reads nothing else (other members are skipped).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct MetaData {
     /// Point-of-sale data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub pos_data: Option<PosData>,
 }
 
 /// `POST /conductor/v1/accounts` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct AccountEnquiryRequest {
     /// The biller (`za_dstv`).
     pub biller_code: String<BILLER_CODE_CAP>,
     /// The customer at that biller.
     pub identifier: CustomerIdentifier,
     /// The biller's product reference (`SUBS`, `TVOD`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String<CODE_CAP>>,
 }
 
 /// The customer an account enquiry found. Phone and id print masked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Customer {
     /// The biller's customer id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<IdentifierValue>,
     /// First name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub first_name: Option<String<NAME_CAP>>,
     /// Last name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub last_name: Option<String<NAME_CAP>>,
     /// Phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<Masked<PHONE_CAP, MsisdnMask>>,
     /// E-mail address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String<EMAIL_CAP>>,
 }
 
 /// A biller's code and name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Biller {
     /// Biller code.
     pub code: String<BILLER_CODE_CAP>,
     /// Display name (`MULTICHOICE DSTV`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String<NAME_CAP>>,
 }
 
 /// Minimum and maximum amounts a payment may take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
 pub struct AmountRules {
     /// Smallest amount accepted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<Money>,
     /// Largest amount accepted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<Money>,
 }
 
@@ -331,13 +313,13 @@ impl AmountRules {
 }
 
 /// What is owed, and within which bounds it may be paid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
 pub struct AmountDue {
     /// The amount owed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Money>,
     /// Payment bounds; `null` when any amount is accepted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<AmountRules>,
 }
 
@@ -352,40 +334,40 @@ crate::code_enum! {
 }
 
 /// A product on the customer's account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct AccountProduct {
     /// Product code (`za_dstv_compact`).
     pub code: String<CODE_CAP>,
     /// Its catalogue category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub category_code: Option<String<CODE_CAP>>,
     /// Its price.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Money>,
     /// Whether it can be bought.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ProductStatus>,
     /// Display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String<NAME_CAP>>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String<DESCRIPTION_CAP>>,
 }
 
 /// An outstanding bill.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Bill {
     /// Bill id, used as a transaction item id.
     pub id: String<ID_CAP>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String<DESCRIPTION_CAP>>,
     /// When it is due.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub due_date: Option<Timestamp>,
     /// Amount owed and the bounds for paying it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amount_due: Option<AmountDue>,
 }
 
@@ -393,121 +375,121 @@ pub struct Bill {
 /// The rest of the answer (customer, biller, products) is skipped while
 /// decoding — the full [`AccountEnquiryResponse`] is 12.6 KiB, this 5.6 KiB,
 /// and it lives in the payment's future while the enquiry runs.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Decode)]
 pub struct AccountBills {
     /// Outstanding bills.
-    #[serde(default)]
+    #[json(default)]
     pub bills: Option<Vec<Bill, MAX_BILLS>>,
 }
 
 /// Account enquiry answer (not wrapped in an envelope in the document).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct AccountEnquiryResponse {
     /// The identifier the biller matched.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<IdentifierValue>,
     /// The customer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub customer: Option<Customer>,
     /// The biller.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub biller: Option<Biller>,
     /// Total owed on the account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amount_due: Option<AmountDue>,
     /// Products on the account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub products: Option<Vec<AccountProduct, MAX_ACCOUNT_PRODUCTS>>,
     /// Outstanding bills.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub bills: Option<Vec<Bill, MAX_BILLS>>,
 }
 
 /// A transaction item: a bill or order being paid (request), or the same
 /// item as Conductor reports it back (response, with a description).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Item {
     /// Bill or order id.
     pub id: String<ID_CAP>,
     /// The biller's product reference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String<CODE_CAP>>,
     /// Description (responses), cut to fit.
-    #[serde(
+    #[json(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::json::lenient::lenient_text"
+        decode_with = "crate::json::lenient::lenient_text"
     )]
     pub description: Option<String<ITEM_DESCRIPTION_CAP>>,
     /// Amount paid against the item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Money>,
 }
 
 /// `POST /conductor/v1/transactions` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct CreateTransactionRequest {
     /// The partner's unique reference.
     pub external_reference: ExternalReference,
     /// What is being paid.
     pub items: Vec<Item, MAX_ITEMS>,
     /// Total (optional when items carry amounts).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Money>,
     /// Complete in the same call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub complete: Option<bool>,
     /// Required with `complete: true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<PaymentMethod>,
     /// Point-of-sale data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub meta_data: Option<MetaData>,
 }
 
 /// `POST …/complete` body (transactions and partner transactions).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct CompleteTransactionRequest {
     /// How the money was collected.
     pub payment_method: PaymentMethod,
     /// Point-of-sale data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub meta_data: Option<MetaData>,
 }
 
 /// `POST …/cancel` body (transactions and partner transactions).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct CancelTransactionRequest {
     /// Why the money could not be collected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String<REASON_CAP>>,
     /// Point-of-sale data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub meta_data: Option<MetaData>,
 }
 
 /// `POST /conductor/v1/partners/transactions` body (composite flows).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct PartnerCreateTransactionRequest {
     /// The partner's unique reference; later calls use it in the path.
     pub external_reference: ExternalReference,
     /// The biller.
     pub biller_code: String<BILLER_CODE_CAP>,
     /// The biller's product reference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String<CODE_CAP>>,
     /// Amount to pay.
     pub amount: Money,
     /// The customer at the biller.
     pub identifier: CustomerIdentifier,
     /// Complete in the same call (composite flow 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub complete: Option<bool>,
     /// Required with `complete: true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub payment_method: Option<PaymentMethod>,
     /// Point-of-sale data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub meta_data: Option<MetaData>,
 }
 
@@ -530,20 +512,20 @@ crate::code_enum! {
 }
 
 /// A transaction as Conductor reports it (`data` of every transaction call).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Transaction {
     /// The partner's reference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub external_reference: Option<String<EXTERNAL_REFERENCE_CAP>>,
     /// Conductor's transaction id.
     pub id: String<ID_CAP>,
     /// Its state.
     pub status: TransactionStatus,
     /// Total.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Money>,
     /// What was paid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<Item, MAX_ITEMS>>,
 }
 
@@ -551,13 +533,13 @@ pub struct Transaction {
 pub type TransactionResponse = Envelope<Transaction>;
 
 /// How many of a product may be ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
 pub struct QuantityRules {
     /// Fewest.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<u32>,
     /// Most.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<u32>,
 }
 
@@ -570,58 +552,58 @@ impl QuantityRules {
 
 /// A catalogue category. The document's sample lists categories flat with
 /// `parent_code`; members nested deeper inside a category are skipped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Category {
     /// Category code.
     pub code: String<CODE_CAP>,
     /// Parent category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub parent_code: Option<String<CODE_CAP>>,
     /// Display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String<NAME_CAP>>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String<CATEGORY_DESCRIPTION_CAP>>,
 }
 
 /// A catalogue product: a fixed price (`amount`) or a range
 /// (`amount_rules`), and optional quantity bounds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct CatalogProduct {
     /// Product code.
     pub code: String<CODE_CAP>,
     /// Display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String<NAME_CAP>>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String<DESCRIPTION_CAP>>,
     /// Fixed price.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Money>,
     /// Bounds for a variable price.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amount_rules: Option<AmountRules>,
     /// Bounds on quantity.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub quantity_rules: Option<QuantityRules>,
     /// The biller.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub biller_code: Option<String<BILLER_CODE_CAP>>,
     /// Its category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub category_code: Option<String<CODE_CAP>>,
 }
 
 /// `data` of `GET /conductor/v1/catalogs`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Catalog {
     /// Sub-categories.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<Category, MAX_CATEGORIES>>,
     /// Products.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub products: Option<Vec<CatalogProduct, MAX_CATALOG_PRODUCTS>>,
 }
 
@@ -629,7 +611,7 @@ pub struct Catalog {
 pub type CatalogResponse = Envelope<Catalog>;
 
 /// One product line of an order request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct OrderProductItem {
     /// Product code.
     pub code: String<CODE_CAP>,
@@ -638,7 +620,7 @@ pub struct OrderProductItem {
 }
 
 /// `POST /conductor/v1/orders` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct CreateOrderRequest {
     /// The biller.
     pub biller_code: String<BILLER_CODE_CAP>,
@@ -649,34 +631,34 @@ pub struct CreateOrderRequest {
 }
 
 /// A product line of an order as Conductor prices it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct OrderProduct {
     /// Product code.
     pub code: String<CODE_CAP>,
     /// Display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String<NAME_CAP>>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String<DESCRIPTION_CAP>>,
     /// Price of the line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Money>,
     /// How many.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<u32>,
 }
 
 /// `data` of create order and get order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Order {
     /// Order id, used as a transaction item id.
     pub id: String<ID_CAP>,
     /// Priced lines.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub products: Option<Vec<OrderProduct, MAX_ORDER_PRODUCTS>>,
     /// Total.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Money>,
 }
 
@@ -712,7 +694,7 @@ mod tests {
         );
         assert_eq!(
             json::decode::<AccountEnquiryRequest>(br#"{"biller_code":"za_dstv","identifier":12}"#),
-            Err(json::DecodeError::Invalid)
+            Err(json::DecodeError::WrongType)
         );
         // Printed masked.
         let printed = format!("{s:?} {o:?}");

@@ -7,12 +7,8 @@
 //! any JSON value and are cut to their capacity, and `detailMessage` — a
 //! free-form object — keeps only its `formatErrors[].msg` texts.
 
-use core::fmt;
-
+use crate::json::{Decode, DecodeError, Encode, EncodeError, Kind, Reader, Writer};
 use heapless::{String, Vec};
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::ser::SerializeMap;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::code::UNKNOWN_CODE_CAP;
 use crate::id::Uuid;
@@ -162,265 +158,108 @@ impl DetailMessage {
     }
 }
 
-impl Serialize for DetailMessage {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Msgs<'a>(&'a [String<FORMAT_ERROR_MSG_CAP>]);
-        #[derive(Serialize)]
-        struct Msg<'a> {
-            msg: &'a str,
-        }
-        impl Serialize for Msgs<'_> {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_seq(self.0.iter().map(|m| Msg { msg: m.as_str() }))
-            }
-        }
-        let mut map = serializer.serialize_map(None)?;
+impl Encode for DetailMessage {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.begin_object()?;
         if let Some(list) = &self.format_errors {
-            map.serialize_entry("formatErrors", &Msgs(list))?;
-        }
-        map.end()
-    }
-}
-
-/// A map key compared with one expected name, without keeping it.
-struct KeyIs(&'static str);
-
-impl<'de> DeserializeSeed<'de> for KeyIs {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_identifier(self)
-    }
-}
-
-impl Visitor<'_> for KeyIs {
-    type Value = bool;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-        Ok(v == self.0)
-    }
-}
-
-/// Consume the rest of a sequence.
-fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-/// Consume the rest of a map.
-fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-/// The scalar visits of a "whatever this is" visitor: consumed, nothing
-/// kept.
-macro_rules! ignore_scalars {
-    () => {
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_none<E: de::Error>(self) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-            Ok(())
-        }
-    };
-}
-
-/// The value of `formatErrors`: an array of `{ "msg": … }`, or anything.
-struct FormatErrors<'a>(&'a mut DetailMessage);
-
-impl<'de> DeserializeSeed<'de> for FormatErrors<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_ignored_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FormatErrors<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        self.0.format_errors.get_or_insert_with(Vec::new);
-        while seq.next_element_seed(FormatError(&mut *self.0))?.is_some() {}
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        drain_map(map)
-    }
-    ignore_scalars!();
-}
-
-/// One element of `formatErrors`: keeps its `msg` if it is a string.
-struct FormatError<'a>(&'a mut DetailMessage);
-
-impl<'de> DeserializeSeed<'de> for FormatError<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_ignored_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FormatError<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(is_msg) = map.next_key_seed(KeyIs("msg"))? {
-            if is_msg {
-                let text: Option<String<FORMAT_ERROR_MSG_CAP>> =
-                    map.next_value_seed(LenientText)?;
-                if let Some(text) = text {
-                    self.0.push_format_error(&text);
-                }
-            } else {
-                map.next_value::<IgnoredAny>()?;
+            w.key("formatErrors")?;
+            w.begin_array()?;
+            for msg in list {
+                w.begin_object()?;
+                w.key("msg")?;
+                w.str(msg)?;
+                w.end_object()?;
             }
+            w.end_array()?;
         }
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        drain_seq(seq)
-    }
-    ignore_scalars!();
-}
-
-/// A value read through [`lenient_text`]: a string (cut to fit) or `None`.
-struct LenientText;
-
-impl<'de> DeserializeSeed<'de> for LenientText {
-    type Value = Option<String<FORMAT_ERROR_MSG_CAP>>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        lenient_text(d)
+        w.end_object()
     }
 }
 
-/// The whole `detailMessage`: an object is searched for `formatErrors`;
-/// any other value is consumed.
-struct Detail;
-
-impl<'de> Visitor<'de> for Detail {
-    type Value = DetailMessage;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DetailMessage, A::Error> {
+impl Decode for DetailMessage {
+    /// Any JSON value: an object is searched for `formatErrors`, an array
+    /// of `{ "msg": … }` whose string messages are kept; every other shape
+    /// is consumed and kept as nothing.
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let mut out = DetailMessage::new();
-        while let Some(is_format_errors) = map.next_key_seed(KeyIs("formatErrors"))? {
-            if is_format_errors {
-                map.next_value_seed(FormatErrors(&mut out))?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
+        if r.peek()? != Kind::Object {
+            r.skip()?;
+            return Ok(out);
         }
+        r.object(&["formatErrors"], &mut |r, _| {
+            if r.peek()? != Kind::Array {
+                return r.skip();
+            }
+            out.format_errors.get_or_insert_with(Vec::new);
+            r.array(&mut |r| {
+                if r.peek()? != Kind::Object {
+                    return r.skip();
+                }
+                r.object(&["msg"], &mut |r, _| {
+                    if let Some(text) = lenient_text::<FORMAT_ERROR_MSG_CAP>(r)? {
+                        out.push_format_error(&text);
+                    }
+                    Ok(())
+                })
+            })
+        })?;
         Ok(out)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<DetailMessage, A::Error> {
-        drain_seq(seq).map(|()| DetailMessage::new())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<DetailMessage, E> {
-        Ok(DetailMessage::new())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<DetailMessage, E> {
-        Ok(DetailMessage::new())
-    }
-    fn visit_none<E: de::Error>(self) -> Result<DetailMessage, E> {
-        Ok(DetailMessage::new())
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<DetailMessage, E> {
-        Ok(DetailMessage::new())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<DetailMessage, E> {
-        Ok(DetailMessage::new())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<DetailMessage, E> {
-        Ok(DetailMessage::new())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<DetailMessage, E> {
-        Ok(DetailMessage::new())
-    }
-}
-
-impl<'de> Deserialize<'de> for DetailMessage {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // serde-json-core has no deserialize_any; deserialize_ignored_any
-        // peeks and calls visit_str / visit_seq / visit_map, or visit_unit
-        // for any scalar.
-        deserializer.deserialize_ignored_any(Detail)
     }
 }
 
 /// The body of an Electrum error answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct ErrorDetail {
     /// The UUID of this error detail (absent in the test server's
     /// validation answers).
-    #[serde(
+    #[json(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_text"
+        decode_with = "lenient_text"
     )]
     pub id: Option<String<ERROR_ID_CAP>>,
     /// The UUID of the original request, when an advice failed.
-    #[serde(
+    #[json(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_text"
+        decode_with = "lenient_text"
     )]
     pub original_id: Option<String<ERROR_ID_CAP>>,
     /// What went wrong.
     pub error_type: ErrorType,
     /// A short description.
-    #[serde(
+    #[json(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_text"
+        decode_with = "lenient_text"
     )]
     pub error_message: Option<String<ERROR_MESSAGE_CAP>>,
     /// The request that failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub request_type: Option<RequestType>,
     /// Free-form detail; only format error texts are kept.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub detail_message: Option<DetailMessage>,
     /// The provider's own code (informational only).
-    #[serde(
+    #[json(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_text"
+        decode_with = "lenient_text"
     )]
     pub provider_error_code: Option<String<PROVIDER_CODE_CAP>>,
     /// The provider's own message (informational only).
-    #[serde(
+    #[json(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_text"
+        decode_with = "lenient_text"
     )]
     pub provider_error_msg: Option<String<ERROR_MESSAGE_CAP>>,
     /// The provider's reference.
-    #[serde(
+    #[json(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_text"
+        decode_with = "lenient_text"
     )]
     pub provider_ref: Option<String<PROVIDER_CODE_CAP>>,
 }

@@ -42,9 +42,8 @@
 
 use core::fmt;
 
+use crate::json::{Decode, DecodeError, Encode, EncodeError, Reader, Writer};
 use heapless::{String, Vec};
-use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::fmt::{AccountMask, CardMask, Masked, MsisdnMask, PinMask};
 use crate::id::Uuid;
@@ -450,8 +449,8 @@ crate::code_enum! {
 /// An amount as Electrum writes it: `{ "amount": 5000, "currency": "710" }`
 /// — integer minor units, an ISO 4217 numeric code and an optional
 /// DEBIT/CREDIT indicator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct LedgerAmount {
     /// Minor units (R799.95 is `79995`). Signed on the wire; negative
     /// amounts decode but do not convert to an [`Amount`].
@@ -459,7 +458,7 @@ pub struct LedgerAmount {
     /// Three-digit ISO 4217 numeric code (`"710"`); `"ZAR"` is refused.
     pub currency: NumericCode,
     /// Debit or credit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub ledger_indicator: Option<LedgerIndicator>,
 }
 
@@ -518,25 +517,83 @@ impl Hundredths {
         self.0 % 100 == 0
     }
 
-    /// The largest magnitude read: `f32` holds integers exactly up to 2^24,
-    /// so display numbers are kept below 167,772.16.
-    const MAX_ABS: f32 = 16_777_215.0;
+    /// The largest magnitude read, in hundredths: display numbers are kept
+    /// below 167,772.16 (what the `f32` reading of before held exactly).
+    const MAX_ABS: u64 = 16_777_215;
 
-    fn from_f32(v: f32) -> Option<Self> {
-        if !v.is_finite() {
-            return None;
-        }
-        let scaled = v * 100.0;
-        if !(-Self::MAX_ABS..=Self::MAX_ABS).contains(&scaled) {
-            return None;
-        }
-        let rounded = if scaled >= 0.0 {
-            scaled + 0.5
-        } else {
-            scaled - 0.5
+    /// A JSON number's text (`1`, `1.5`, `-2.25`, `15e-1`) to the nearest
+    /// hundredth, halves away from zero, in integers only: no float code
+    /// on the board. `None` beyond [`Self::MAX_ABS`].
+    fn from_number_text(text: &str) -> Option<Self> {
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
         };
-        // In range (checked above), so the cast neither saturates nor wraps.
-        Some(Self(rounded as i32))
+        let (mantissa_text, exp) = match digits.find(['e', 'E']) {
+            Some(i) => (digits.get(..i)?, digits.get(i + 1..)?),
+            None => (digits, "0"),
+        };
+        // The exponent, clamped far beyond any value that matters here.
+        let mut exp10: i64 = 0;
+        let (exp_negative, exp_digits) = match exp.as_bytes().first() {
+            Some(b'-') => (true, exp.get(1..)?),
+            Some(b'+') => (false, exp.get(1..)?),
+            _ => (false, exp),
+        };
+        for b in exp_digits.bytes() {
+            exp10 = (exp10 * 10 + i64::from(b.wrapping_sub(b'0'))).min(100_000);
+        }
+        if exp_negative {
+            exp10 = -exp10;
+        }
+        // Significant digits into a u64; digits that no longer fit only
+        // shift the exponent (they are far below a hundredth's rounding).
+        let mut mantissa: u64 = 0;
+        let mut seen_point = false;
+        for b in mantissa_text.bytes() {
+            if b == b'.' {
+                seen_point = true;
+                continue;
+            }
+            let d = u64::from(b.wrapping_sub(b'0'));
+            match mantissa.checked_mul(10).and_then(|m| m.checked_add(d)) {
+                Some(m) => {
+                    mantissa = m;
+                    if seen_point {
+                        exp10 -= 1;
+                    }
+                }
+                None if !seen_point => exp10 += 1,
+                None => {}
+            }
+        }
+        if mantissa == 0 {
+            return Some(Self(0));
+        }
+        let shift = exp10 + 2;
+        let hundredths = if shift >= 0 {
+            let scale = 10u64.checked_pow(u32::try_from(shift).ok()?)?;
+            mantissa.checked_mul(scale)?
+        } else {
+            match 10u64.checked_pow(u32::try_from(-shift).ok()?) {
+                Some(scale) => {
+                    let (q, r) = (mantissa / scale, mantissa % scale);
+                    if r >= scale - r {
+                        q + 1
+                    } else {
+                        q
+                    }
+                }
+                // 10^20 and more: below 0.18 of a hundredth.
+                None => 0,
+            }
+        };
+        if hundredths > Self::MAX_ABS {
+            return None;
+        }
+        // In range (checked above): fits i32.
+        let v = i32::try_from(hundredths).ok()?;
+        Some(Self(if negative { -v } else { v }))
     }
 }
 
@@ -555,42 +612,21 @@ impl fmt::Display for Hundredths {
     }
 }
 
-impl Serialize for Hundredths {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if self.is_whole() {
-            serializer.serialize_i32(self.0 / 100)
-        } else {
-            // |value| < 2^24 / 100: exact enough for a display hint, and the
-            // shortest round-trip form of an f32 is what Java writes.
-            serializer.serialize_f32(self.0 as f32 / 100.0)
-        }
+impl Encode for Hundredths {
+    /// A whole value as an integer (`1`), otherwise the shortest decimal
+    /// (`1.5`, `1.25`): what Java writes for these doubles.
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        use fmt::Write as _;
+        // "-167772.15": ten bytes.
+        let mut text = String::<12>::new();
+        let _ = write!(text, "{self}");
+        w.number_text(&text)
     }
 }
 
-impl<'de> Deserialize<'de> for Hundredths {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Hundredths;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number below 167772")
-            }
-            fn visit_f32<E: de::Error>(self, v: f32) -> Result<Hundredths, E> {
-                Hundredths::from_f32(v)
-                    .ok_or_else(|| E::invalid_value(de::Unexpected::Float(f64::from(v)), &self))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Hundredths, E> {
-                self.visit_f32(v as f32)
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Hundredths, E> {
-                self.visit_f32(v as f32)
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Hundredths, E> {
-                self.visit_f32(v as f32)
-            }
-        }
-        // serde-json-core reads any JSON number (`1`, `1.0`, `1e0`) as f32.
-        deserializer.deserialize_f32(V)
+impl Decode for Hundredths {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Self::from_number_text(r.number()?).ok_or(DecodeError::Invalid)
     }
 }
 
@@ -599,9 +635,9 @@ impl<'de> Deserialize<'de> for Hundredths {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Skipped;
 
-impl<'de> Deserialize<'de> for Skipped {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        IgnoredAny::deserialize(deserializer).map(|_| Skipped)
+impl Decode for Skipped {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.skip().map(|()| Skipped)
     }
 }
 
@@ -634,17 +670,17 @@ impl<const N: usize> fmt::Debug for PrintText<N> {
     }
 }
 
-impl<const N: usize> Serialize for PrintText<N> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.0.as_str())
+impl<const N: usize> Encode for PrintText<N> {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.str(self.0.as_str())
     }
 }
 
-impl<'de, const N: usize> Deserialize<'de> for PrintText<N> {
+impl<const N: usize> Decode for PrintText<N> {
     /// Longer text is cut at `N` bytes (a character boundary), never
     /// refused: display text must not make a paid answer unreadable.
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        truncated_text::<D, N>(deserializer).map(Self)
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        truncated_text::<N>(r).map(Self)
     }
 }
 
@@ -654,8 +690,8 @@ impl<'de, const N: usize> Deserialize<'de> for PrintText<N> {
 
 /// An institution: originator, client, settlement entity, receiver, an
 /// MSISDN's operator or a payment method's issuer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct Institution {
     /// Electrum's id for the institution.
     pub id: String<INSTITUTION_ID_CAP>,
@@ -664,8 +700,8 @@ pub struct Institution {
 }
 
 /// Where the merchant is: `{ name, city, region, country }`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct MerchantName {
     /// Trading name (at most 23 characters when sent).
     pub name: String<MERCHANT_NAME_CAP>,
@@ -678,8 +714,8 @@ pub struct MerchantName {
 }
 
 /// The card acceptor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct Merchant {
     /// Four-digit merchant category code (`5411`).
     pub merchant_type: String<MERCHANT_TYPE_CAP>,
@@ -690,8 +726,8 @@ pub struct Merchant {
 }
 
 /// Who originated the transaction: institution, terminal, merchant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct Originator {
     /// The originating institution.
     pub institution: Institution,
@@ -700,10 +736,10 @@ pub struct Originator {
     /// The merchant.
     pub merchant: Merchant,
     /// The person operating the terminal.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub operator_id: Option<String<OPERATOR_ID_CAP>>,
     /// The channel the transaction came through.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub channel_id: Option<String<CHANNEL_ID_CAP>>,
 }
 
@@ -772,13 +808,13 @@ impl Originator {
 }
 
 /// One party's reference for the transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct ThirdPartyIdentifier {
     /// The party's institution id.
     pub institution_id: String<INSTITUTION_ID_CAP>,
     /// The party's reference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub transaction_identifier: Option<String<TRANSACTION_IDENTIFIER_CAP>>,
 }
 
@@ -786,17 +822,17 @@ pub struct ThirdPartyIdentifier {
 pub type ThirdPartyIdentifiers = Vec<ThirdPartyIdentifier, MAX_THIRD_PARTY_IDENTIFIERS>;
 
 /// A label for grouping or finding transactions afterwards.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct TransactionLabel {
     /// The agreed label name (cut to fit: labels decide nothing).
-    #[serde(deserialize_with = "truncated_text")]
+    #[json(decode_with = "truncated_text")]
     pub name: String<LABEL_NAME_CAP>,
     /// The label's value (cut to fit).
-    #[serde(
+    #[json(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_text"
+        decode_with = "lenient_text"
     )]
     pub value: Option<String<LABEL_VALUE_CAP>>,
 }
@@ -806,36 +842,36 @@ pub struct TransactionLabel {
 // ---------------------------------------------------------------------------
 
 /// A barcode printed on a slip line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct Barcode {
     /// The encoded data (may be a voucher number: masked in `Debug`).
     pub data: PrintText<BARCODE_DATA_CAP>,
     /// The symbology (`ITF`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String<BARCODE_ENCODING_CAP>>,
 }
 
 /// One line of the customer slip.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct SlipLine {
     /// A barcode for this line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub barcode: Option<Barcode>,
     /// The text (digits masked in `Debug`).
     pub text: PrintText<SLIP_LINE_CAP>,
     /// Font width scale (absent means 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub font_width_scale_factor: Option<Hundredths>,
     /// Font height scale (absent means 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub font_height_scale_factor: Option<Hundredths>,
     /// Print a solid line (absent means false).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<bool>,
     /// Cut the slip here (absent means false).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub cut: Option<bool>,
 }
 
@@ -874,17 +910,17 @@ impl SlipLine {
 }
 
 /// Data to print on the customer slip.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct SlipData {
     /// The lines, in order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub message_lines: Option<Vec<SlipLine, MAX_SLIP_LINES>>,
     /// Slip width in normal characters (Java `int`; 0 when unset).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub slip_width: Option<i32>,
     /// The issuer's reference for refunds (`[A-Z0-9]{1,40}`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub issuer_reference: Option<String<ISSUER_REFERENCE_CAP>>,
 }
 
@@ -900,24 +936,24 @@ impl SlipData {
 // ---------------------------------------------------------------------------
 
 /// The amounts of a transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct Amounts {
     /// What was asked for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub request_amount: Option<LedgerAmount>,
     /// What was approved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub approved_amount: Option<LedgerAmount>,
     /// Fees.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub fee_amount: Option<LedgerAmount>,
     /// A balance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub balance_amount: Option<LedgerAmount>,
     /// A free-form map of further amounts: accepted in any shape, not kept
     /// and not re-encoded (`Some` records that it was present).
-    #[serde(default, skip_serializing)]
+    #[json(default, skip_serializing)]
     pub additional_amounts: Option<Skipped>,
 }
 
@@ -932,20 +968,20 @@ impl Amounts {
 }
 
 /// A payment already collected at the till.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct Tender {
     /// The account type (Electrum's default is `DEFAULT`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub account_type: Option<AccountType>,
     /// How much.
     pub amount: LedgerAmount,
     /// A PCI-masked card number, at most the first 6 digits in the clear
     /// (masked again in `Debug`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub card_number: Option<Masked<CARD_NUMBER_CAP, CardMask>>,
     /// The tender's reference (at most 40 characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String<TENDER_REFERENCE_CAP>>,
     /// How the customer paid.
     pub tender_type: TenderType,
@@ -960,26 +996,26 @@ pub type Tenders = Vec<Tender, MAX_TENDERS>;
 /// (card PAN and PIN block, wallet id, AN32 token, QR ids) are credentials
 /// this terminal never sends — it tenders at the till — and are skipped
 /// when decoding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct PaymentMethod {
     /// The kind of payment (selects the subtype).
-    #[serde(rename = "type")]
+    #[json(rename = "type")]
     pub method_type: PaymentMethodType,
     /// The specific method ("Visa").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String<PAYMENT_METHOD_NAME_CAP>>,
     /// How much.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<LedgerAmount>,
     /// Who manages the payment method.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<Institution>,
     /// A stand-in customer id (an MSISDN, an e-mail address): masked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<Masked<PROXY_CAP, AccountMask>>,
     /// What the proxy is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub proxy_type: Option<ProxyType>,
 }
 
@@ -991,16 +1027,16 @@ pub type PaymentMethods = Vec<PaymentMethod, MAX_PAYMENT_METHODS>;
 // ---------------------------------------------------------------------------
 
 /// A mobile number with its country and operator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct Msisdn {
     /// The number (E.164 when sent); masked in `Debug`.
     pub msisdn: Masked<MSISDN_CAP, MsisdnMask>,
     /// ISO 3166 alpha-2 country (`ZA`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String<COUNTRY_CAP>>,
     /// The network operator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<Institution>,
 }
 
@@ -1025,31 +1061,31 @@ impl Msisdn {
 }
 
 /// Product descriptions (display text, cut rather than refused).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct Description {
     /// The main description.
-    #[serde(
+    #[json(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_text"
+        decode_with = "lenient_text"
     )]
     pub primary_description: Option<String<PRIMARY_DESCRIPTION_CAP>>,
     /// A short description to show next to the name.
-    #[serde(
+    #[json(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_text"
+        decode_with = "lenient_text"
     )]
     pub short_description: Option<String<SHORT_DESCRIPTION_CAP>>,
     /// A free-form map of further descriptions: accepted, not re-encoded.
-    #[serde(default, skip_serializing)]
+    #[json(default, skip_serializing)]
     pub additional_descriptions: Option<Skipped>,
 }
 
 /// How long a product stays valid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct ValidityPeriod {
     /// Number of units.
     pub duration: i64,
@@ -1058,8 +1094,8 @@ pub struct ValidityPeriod {
 }
 
 /// One component of a product (600 MB, 30 minutes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct ProductContent {
     /// Quantity.
     pub amount: i64,
@@ -1068,66 +1104,66 @@ pub struct ProductContent {
 }
 
 /// How a product is listed on one sales channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct ChannelProductListing {
     /// The channel (`USSD`, `APP+IBank`).
     pub channel_name: String<CHANNEL_NAME_CAP>,
     /// The product's name on this channel.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub product_display_name: Option<String<DISPLAY_NAME_CAP>>,
     /// A display category on this channel.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub product_display_category: Option<String<DISPLAY_NAME_CAP>>,
     /// A menu sort order (a Java `double`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub product_display_sort_order: Option<Hundredths>,
     /// The channel's own id for the product.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub channel_product_identifier: Option<String<CHANNEL_PRODUCT_ID_CAP>>,
 }
 
 /// An airtime product.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct Product {
     /// Recharges the recipient directly (`true`) or yields a voucher.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub is_direct_topup: Option<bool>,
     /// The vendor's product code (`[0-9A-Za-z]{1,20}` when sent).
     pub product_id: String<PRODUCT_ID_CAP>,
     /// An alternative identifier (`[0-9A-Za-z]{1,13}` when sent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub barcode: Option<String<PRODUCT_BARCODE_CAP>>,
     /// Name (at most 120 characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String<PRODUCT_NAME_CAP>>,
     /// Descriptions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<Description>,
     /// Kind of product.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[json(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub product_type: Option<ProductType>,
     /// What the merchant pays.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub wholesale_price: Option<LedgerAmount>,
     /// What the recipient gets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub recipient_amount: Option<LedgerAmount>,
     /// The product's value, in one or more currencies.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub product_values: Option<Vec<LedgerAmount, MAX_PRODUCT_VALUES>>,
     /// How long it stays valid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub validity_period: Option<ValidityPeriod>,
     /// What it contains.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub product_contents: Option<Vec<ProductContent, MAX_PRODUCT_CONTENTS>>,
     /// The network operator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<Institution>,
     /// How sales channels list it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<Capped<ChannelProductListing, MAX_CHANNELS>>,
 }
 
@@ -1195,38 +1231,26 @@ impl<T, const N: usize> core::ops::Deref for Capped<T, N> {
     }
 }
 
-impl<T: Serialize, const N: usize> Serialize for Capped<T, N> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.items.iter())
+impl<T: Encode, const N: usize> Encode for Capped<T, N> {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        self.items.encode(w)
     }
 }
 
-impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for Capped<T, N> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V<T, const N: usize>(core::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>, const N: usize> Visitor<'de> for V<T, N> {
-            type Value = Capped<T, N>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array")
+impl<T: Decode, const N: usize> Decode for Capped<T, N> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut list = Capped::new();
+        r.array(&mut |r| {
+            if list.items.is_full() {
+                list.dropped = list.dropped.saturating_add(1);
+                return r.skip();
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Capped<T, N>, A::Error> {
-                let mut list = Capped::new();
-                while !list.items.is_full() {
-                    match seq.next_element::<T>()? {
-                        // Not full: checked by the loop condition.
-                        Some(item) => {
-                            let _ = list.items.push(item);
-                        }
-                        None => return Ok(list),
-                    }
-                }
-                while seq.next_element::<IgnoredAny>()?.is_some() {
-                    list.dropped = list.dropped.saturating_add(1);
-                }
-                Ok(list)
-            }
-        }
-        deserializer.deserialize_seq(V::<T, N>(core::marker::PhantomData))
+            let item = T::decode(r)?;
+            // Not full: checked above.
+            let _ = list.items.push(item);
+            Ok(())
+        })?;
+        Ok(list)
     }
 }
 
@@ -1243,37 +1267,37 @@ impl<const N: usize> Capped<Product, N> {
 }
 
 /// A promotion for the looked-up subscriber.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct Promotion {
     /// What the promotion is (display text, cut rather than refused).
-    #[serde(deserialize_with = "truncated_text")]
+    #[json(decode_with = "truncated_text")]
     pub promotion: String<PROMOTION_CAP>,
     /// When it starts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub start_date: Option<Timestamp>,
     /// When it ends.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub end_date: Option<Timestamp>,
 }
 
 /// A voucher: the PIN the customer redeems, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct Voucher {
     /// The PIN (`[0-9]{1,20}`): never shown in `Debug`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<Masked<PIN_CAP, PinMask>>,
     /// When it expires.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub expiry_date: Option<Timestamp>,
     /// The vendor's serial number (cannot redeem the voucher).
     pub serial_number: String<SERIAL_NUMBER_CAP>,
     /// The vendor's batch number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub batch_number: Option<String<SERIAL_NUMBER_CAP>>,
     /// Lines to print for the customer (digits masked in `Debug`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub redeem_instructions: Option<Vec<PrintText<REDEEM_LINE_CAP>, MAX_REDEEM_LINES>>,
 }
 
@@ -1385,16 +1409,16 @@ macro_rules! transaction_message {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(rename_all = "camelCase")]
+        #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+        #[json(rename_all = "camelCase")]
         pub struct $name {
             /// Labels to find or group the transaction by (never used for
             /// processing decisions): the first [`MAX_TRANSACTION_LABELS`]
             /// are kept.
-            #[serde(
+            #[json(
                 default,
                 skip_serializing_if = "Option::is_none",
-                deserialize_with = "crate::json::lenient::capped_vec_opt"
+                decode_with = "crate::json::lenient::capped_vec_opt"
             )]
             pub transaction_labels: Option<Vec<TransactionLabel, MAX_TRANSACTION_LABELS>>,
             /// The UUID of this transaction (v4 when this terminal makes it).
@@ -1407,37 +1431,37 @@ macro_rules! transaction_message {
             $(#[$cmeta])*
             pub client: $client,
             /// Who settles it.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[json(default, skip_serializing_if = "Option::is_none")]
             pub settlement_entity: Option<Institution>,
             /// Who receives it (the vendor).
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[json(default, skip_serializing_if = "Option::is_none")]
             pub receiver: Option<Institution>,
             /// Each party's reference: the first
             /// [`MAX_THIRD_PARTY_IDENTIFIERS`] are kept.
-            #[serde(deserialize_with = "capped_vec")]
+            #[json(decode_with = "capped_vec")]
             pub third_party_identifiers: ThirdPartyIdentifiers,
             /// The POS basket (skipped when longer than its capacity: it
             /// is echoed, and a cut one would be wrong).
-            #[serde(
+            #[json(
                 default,
                 skip_serializing_if = "Option::is_none",
-                deserialize_with = "short_text"
+                decode_with = "short_text"
             )]
             pub basket_ref: Option<String<BASKET_REF_CAP>>,
             /// Transaction type.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[json(default, skip_serializing_if = "Option::is_none")]
             pub tran_type: Option<TranType>,
             /// Source account type.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[json(default, skip_serializing_if = "Option::is_none")]
             pub src_acc_type: Option<AccountType>,
             /// Destination account type.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[json(default, skip_serializing_if = "Option::is_none")]
             pub dest_acc_type: Option<AccountType>,
             /// System trace audit number.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[json(default, skip_serializing_if = "Option::is_none")]
             pub stan: Option<String<STAN_CAP>>,
             /// Retrieval reference number.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[json(default, skip_serializing_if = "Option::is_none")]
             pub rrn: Option<String<RRN_CAP>>,
             $( $(#[$fmeta])* pub $field: $fty, )*
         }
@@ -1450,21 +1474,21 @@ transaction_message! {
     pub struct PurchaseRequest {
         client: Institution,
         /// What is asked for.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub amounts: Option<Amounts>,
         /// What to buy.
         pub product: Product,
         /// Payments collected at the till.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub tenders: Option<Tenders>,
         /// Payments to be collected from third parties.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub payment_methods: Option<PaymentMethods>,
         /// Who receives the airtime.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub recipient_msisdn: Option<Msisdn>,
         /// Who sends it.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub sender_msisdn: Option<Msisdn>,
     }
 }
@@ -1473,23 +1497,23 @@ transaction_message! {
     /// The answer to a purchase (201), a trial (200) or a status query
     /// (200).
     pub struct PurchaseResponse {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         client: Option<Institution>,
         /// What was approved, fees, balances.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub amounts: Option<Amounts>,
         /// What was bought (required by the interface, optional here so a
         /// paid voucher is never lost to a missing echo).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub product: Option<Product>,
         /// The number topped up.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub msisdn: Option<Msisdn>,
         /// The voucher, for voucher products.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub voucher: Option<Voucher>,
         /// Data to print on the customer slip.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub slip_data: Option<SlipData>,
     }
 }
@@ -1499,15 +1523,15 @@ transaction_message! {
     pub struct VoucherRequest {
         client: Institution,
         /// What is asked for.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub amounts: Option<Amounts>,
         /// The voucher product.
         pub product: Product,
         /// Payments collected at the till.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub tenders: Option<Tenders>,
         /// Payments to be collected from third parties.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub payment_methods: Option<PaymentMethods>,
     }
 }
@@ -1515,18 +1539,18 @@ transaction_message! {
 transaction_message! {
     /// The answer to a voucher provision (201).
     pub struct VoucherResponse {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         client: Option<Institution>,
         /// What was approved, fees, balances.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub amounts: Option<Amounts>,
         /// The product provisioned.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub response_product: Option<Product>,
         /// The voucher.
         pub voucher: Voucher,
         /// Data to print on the customer slip.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[json(default, skip_serializing_if = "Option::is_none")]
         pub slip_data: Option<SlipData>,
     }
 }
@@ -1628,8 +1652,8 @@ impl VoucherResponse {
 // ---------------------------------------------------------------------------
 
 /// An advice without tenders (Electrum's `BasicAdvice`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct BasicAdvice {
     /// The UUID of this advice (the same on every repeat).
     pub id: Uuid,
@@ -1641,21 +1665,21 @@ pub struct BasicAdvice {
     /// response came).
     pub third_party_identifiers: ThirdPartyIdentifiers,
     /// System trace audit number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub stan: Option<String<STAN_CAP>>,
     /// Retrieval reference number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub rrn: Option<String<RRN_CAP>>,
     /// Amounts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amounts: Option<Amounts>,
 }
 
 /// The body of a 202 to a voucher confirmation or reversal. The same
 /// members as [`BasicAdvice`], all but the ids and time optional, since the
 /// terminal only needs the status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct BasicAdviceResponse {
     /// The UUID of the advice answered.
     pub id: Uuid,
@@ -1664,23 +1688,23 @@ pub struct BasicAdviceResponse {
     /// When the answer was sent.
     pub time: Timestamp,
     /// The identifiers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub third_party_identifiers: Option<ThirdPartyIdentifiers>,
     /// System trace audit number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub stan: Option<String<STAN_CAP>>,
     /// Retrieval reference number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub rrn: Option<String<RRN_CAP>>,
     /// Amounts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amounts: Option<Amounts>,
 }
 
 /// `POST purchases/confirmations`: the customer paid; Electrum's
 /// `TenderAdvice` (`PurchaseConfirmation`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct TenderAdvice {
     /// The UUID of this confirmation (the same on every repeat).
     pub id: Uuid,
@@ -1691,16 +1715,16 @@ pub struct TenderAdvice {
     /// The response's identifiers, unaltered.
     pub third_party_identifiers: ThirdPartyIdentifiers,
     /// System trace audit number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub stan: Option<String<STAN_CAP>>,
     /// Retrieval reference number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub rrn: Option<String<RRN_CAP>>,
     /// Amounts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amounts: Option<Amounts>,
     /// How the customer paid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub tenders: Option<Tenders>,
 }
 
@@ -1716,8 +1740,8 @@ impl TenderAdvice {
 
 /// `POST vouchers/{requestId}/confirmations/{confirmationId}`: the
 /// customer paid for the voucher.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct VoucherConfirmation {
     /// The UUID of this confirmation (`confirmationId` in the path).
     pub id: Uuid,
@@ -1728,19 +1752,19 @@ pub struct VoucherConfirmation {
     /// The response's identifiers, unaltered.
     pub third_party_identifiers: ThirdPartyIdentifiers,
     /// System trace audit number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub stan: Option<String<STAN_CAP>>,
     /// Retrieval reference number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub rrn: Option<String<RRN_CAP>>,
     /// Amounts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amounts: Option<Amounts>,
     /// How the customer paid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub tenders: Option<Tenders>,
     /// The voucher confirmed (without its PIN, which is sensitive).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub voucher: Option<Voucher>,
 }
 
@@ -1752,8 +1776,8 @@ impl VoucherConfirmation {
 }
 
 /// `POST purchases/reversals` and `POST vouchers/{requestId}/reversals/{reversalId}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct BasicReversal {
     /// The UUID of this reversal (the same on every repeat).
     pub id: Uuid,
@@ -1764,13 +1788,13 @@ pub struct BasicReversal {
     /// The response's identifiers, unaltered (or the request's).
     pub third_party_identifiers: ThirdPartyIdentifiers,
     /// System trace audit number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub stan: Option<String<STAN_CAP>>,
     /// Retrieval reference number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub rrn: Option<String<RRN_CAP>>,
     /// Amounts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amounts: Option<Amounts>,
     /// Why.
     pub reversal_reason: ReversalReason,
@@ -1786,23 +1810,23 @@ pub type VoucherReversal = BasicReversal;
 // ---------------------------------------------------------------------------
 
 /// `GET msisdn?msisdn=…`: what can be sold to a number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct MsisdnInfoResponse {
     /// The number, with what the provider knows about it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub msisdn: Option<Msisdn>,
     /// The sender's number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub sender_msisdn: Option<Msisdn>,
     /// Amounts pertaining to the number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub amounts: Option<Amounts>,
     /// A promotion for the subscriber.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub promotion: Option<Promotion>,
     /// Products for the subscriber (at most [`MAX_PRODUCTS`] kept).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub available_products: Option<ProductList>,
 }
 
@@ -1929,14 +1953,27 @@ mod tests {
             ("2e0", 200),
             ("-3", -300),
             ("24", 2400),
+            // Rounded to the nearest hundredth, halves away from zero.
+            ("1.005", 101),
+            ("1.0049", 100),
+            ("-0.125", -13),
+            ("15e-1", 150),
+            ("0.15E+1", 150),
+            ("0e99999", 0),
+            ("1e-30", 0),
+            ("167772.15", 16_777_215),
+            ("1.00000000000000000000000000001", 100),
         ] {
             let h: Hundredths = json::decode(text.as_bytes()).unwrap();
             assert_eq!(h.get(), value, "{text}");
         }
-        assert_eq!(
-            json::decode::<Hundredths>(b"1e9"),
-            Err(DecodeError::Invalid)
-        );
+        for text in ["1e9", "167772.16", "-167772.16", "1e99999"] {
+            assert_eq!(
+                json::decode::<Hundredths>(text.as_bytes()),
+                Err(DecodeError::Invalid),
+                "{text}"
+            );
+        }
         let mut buf = [0u8; 16];
         for (value, text) in [(100, "1"), (150, "1.5"), (125, "1.25"), (-300, "-3")] {
             let n = json::encode(&Hundredths::new(value), &mut buf).unwrap();

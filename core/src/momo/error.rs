@@ -1,7 +1,7 @@
 //! MoMo `ErrorReason` codes, with an `Unknown` catch-all that keeps the text.
 
+use crate::json::{Decode, Encode};
 use heapless::String;
-use serde::{Deserialize, Serialize};
 
 use crate::code::UNKNOWN_CODE_CAP;
 
@@ -81,17 +81,17 @@ impl ErrorReason {
 }
 
 /// The body of a 400, 409 or 500 answer: `{ "code", "message" }`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct ErrorBody {
     /// The reason code.
     pub code: ErrorReason,
     /// Human-readable detail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String<ERROR_MESSAGE_CAP>>,
 }
 
 /// The token endpoint's error body: `{ "error": "login_failed" }`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct TokenError {
     /// What failed.
     pub error: String<ERROR_MESSAGE_CAP>,

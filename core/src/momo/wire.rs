@@ -7,9 +7,9 @@
 
 use core::fmt;
 
+use crate::json::lenient::truncate_text;
+use crate::json::{Decode, DecodeError, Encode, EncodeError, Kind, Reader, Writer};
 use heapless::String;
-use serde::de::{self, IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::error::{ErrorReason, ERROR_MESSAGE_CAP};
 use crate::code::UNKNOWN_CODE_CAP;
@@ -64,19 +64,19 @@ impl fmt::Display for PaymentRequestError {
 impl core::error::Error for PaymentRequestError {}
 
 /// `POST /collection/token/` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct TokenResponse {
     /// The bearer token; never printed.
     pub access_token: Secret<String<ACCESS_TOKEN_CAP>>,
     /// `access_token` or `Bearer`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String<TOKEN_TYPE_CAP>>,
     /// Lifetime in seconds (3600 in the sandbox).
     pub expires_in: u32,
 }
 
 /// `{ "amount": "100", "currency": "EUR" }`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Money {
     /// A positive decimal amount, kept as written.
@@ -104,11 +104,11 @@ pub type CustomerReference = Masked<CUSTOMER_REFERENCE_CAP, MsisdnMask>;
 
 /// `POST /collection/v2_0/payment` body (CreatePayments), every field of
 /// the document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct CreatePaymentsRequest {
     /// The partner's id for this payment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub external_transaction_id: Option<String<REFERENCE_CAP>>,
     /// What to pay.
     pub money: Money,
@@ -117,25 +117,25 @@ pub struct CreatePaymentsRequest {
     /// The service provider being paid.
     pub service_provider_user_name: String<PROVIDER_NAME_CAP>,
     /// A coupon to redeem.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub coupon_id: Option<String<REFERENCE_CAP>>,
     /// The product paid for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub product_id: Option<String<REFERENCE_CAP>>,
     /// The product offering paid for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub product_offering_id: Option<String<REFERENCE_CAP>>,
     /// Note for the receiver's history.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub receiver_message: Option<String<NOTE_CAP>>,
     /// Note for the sender's history.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub sender_note: Option<String<NOTE_CAP>>,
     /// How often MoMo may retry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub max_number_of_retries: Option<u32>,
     /// Whether sender charges are taken from the amount.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub include_sender_charges: Option<bool>,
 }
 
@@ -206,102 +206,84 @@ impl FailureReason {
     }
 }
 
-impl Serialize for FailureReason {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
+impl Encode for FailureReason {
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         match self {
-            Self::Text(text) => serializer.serialize_str(text),
+            Self::Text(text) => w.str(text),
             Self::Detailed { code, message } => {
-                let mut map = serializer.serialize_map(None)?;
-                map.serialize_entry("code", code)?;
+                w.begin_object()?;
+                w.key("code")?;
+                code.encode(w)?;
                 if let Some(message) = message {
-                    map.serialize_entry("message", message)?;
+                    w.key("message")?;
+                    message.encode(w)?;
                 }
-                map.end()
+                w.end_object()
             }
         }
     }
 }
 
-impl<'de> Deserialize<'de> for FailureReason {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = FailureReason;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a reason object or string")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                let mut text = String::new();
-                for c in v.chars() {
-                    if text.push(c).is_err() {
-                        break;
-                    }
-                }
-                Ok(FailureReason::Text(text))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut code = None;
-                let mut message = None;
-                while let Some(key) = map.next_key::<String<UNKNOWN_CODE_CAP>>()? {
-                    match key.as_str() {
-                        "code" => code = Some(map.next_value::<ErrorReason>()?),
-                        "message" => {
-                            message = map.next_value::<Option<String<ERROR_MESSAGE_CAP>>>()?
-                        }
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                let code = code.ok_or_else(|| de::Error::missing_field("code"))?;
-                Ok(FailureReason::Detailed { code, message })
-            }
+impl Decode for FailureReason {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        if r.peek()? == Kind::String {
+            return Ok(Self::Text(truncate_text(r.str()?).0));
         }
-        deserializer.deserialize_ignored_any(V)
+        let mut code = None;
+        let mut message = None;
+        r.object(&["code", "message"], &mut |r, i| {
+            if i == 0 {
+                code = Some(ErrorReason::decode(r)?);
+            } else {
+                message = Option::<String<ERROR_MESSAGE_CAP>>::decode(r)?;
+            }
+            Ok(())
+        })?;
+        let code = code.ok_or(DecodeError::Invalid)?;
+        Ok(Self::Detailed { code, message })
     }
 }
 
 /// `GET /collection/v2_0/payment/{referenceId}` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct PaymentStatus {
     /// The X-Reference-Id of the CreatePayments call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub reference_id: Option<Uuid>,
     /// Where the payment stands.
     pub status: PaymentStatusCode,
     /// MoMo's id for the money movement (on success).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub financial_transaction_id: Option<String<FINANCIAL_TRANSACTION_ID_CAP>>,
     /// Why it failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<FailureReason>,
 }
 
 /// Sandbox `POST /v1_0/apiuser` body (the user id goes in X-Reference-Id).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct CreateApiUserRequest {
     /// Host that callbacks for this user may go to.
     pub provider_callback_host: String<CALLBACK_HOST_CAP>,
 }
 
 /// Sandbox `GET /v1_0/apiuser/{id}` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct ApiUser {
     /// Registered callback host.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub provider_callback_host: Option<String<CALLBACK_HOST_CAP>>,
     /// The environment the user may target.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[json(default, skip_serializing_if = "Option::is_none")]
     pub target_environment: Option<String<TARGET_ENVIRONMENT_CAP>>,
 }
 
 /// Sandbox `POST /v1_0/apiuser/{id}/apikey` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
 pub struct ApiKeyResponse {
     /// The API key; never printed.
     pub api_key: Secret<String<API_KEY_CAP>>,
@@ -355,7 +337,7 @@ mod tests {
         assert!(!odd.status.is_known() && !odd.status.is_final());
         assert_eq!(
             json::decode::<PaymentStatus>(br#"{"status":"FAILED","reason":7}"#),
-            Err(json::DecodeError::Invalid)
+            Err(json::DecodeError::WrongType)
         );
     }
 

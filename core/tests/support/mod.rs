@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use till_core::json::{self, DecodeError};
+use till_core::json::{Decode as DeserializeOwned, Encode as Serialize};
 
 /// The samples copied from `../shared/specs` (see `data/*/SOURCES.txt`).
 pub fn data(path: &str) -> Vec<u8> {

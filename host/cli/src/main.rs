@@ -558,7 +558,7 @@ async fn answer<F, T, E>(
 ) -> Result<ExitCode, TerminalError>
 where
     F: till_core::flow::Flow<Outcome = Result<T, till_core::flow::CallError<E>>>,
-    T: serde::Serialize,
+    T: till_core::json::Encode,
     E: std::fmt::Debug,
 {
     match Box::pin(term.run(call)).await? {

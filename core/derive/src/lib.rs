@@ -1,0 +1,419 @@
+//! `#[derive(Decode, Encode)]` for till-core's JSON layer (`till_core::json`).
+//!
+//! The generated code is small by design: a type's decoder is one call to
+//! the non-generic `Reader::object` with a table of its JSON names and a
+//! closure that matches a field's index to its reader; its encoder writes
+//! each key and value in turn. No visitor, no field enum, no per-type
+//! state machine: the JSON grammar lives once, in `json::Reader`.
+//!
+//! Attributes (`#[json(...)]`, the subset of serde's that till uses, with
+//! serde's meaning so the wire format is unchanged):
+//!
+//! - on a type: `rename_all = "camelCase"`;
+//! - on a field: `rename = "name"`, `default`, `default = "path"`,
+//!   `skip_serializing_if = "path"`, `skip_serializing`,
+//!   `decode_with = "path"` (a `fn(&mut Reader) -> Result<T, DecodeError>`).
+//!
+//! Enums are externally tagged as serde does it: a unit variant is its
+//! name as a string, a newtype or struct variant `{"Name": value}`.
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as Tokens;
+use quote::{format_ident, quote};
+use syn::{parse_macro_input, Data, DeriveInput, Fields, LitStr};
+
+#[derive(Default)]
+struct FieldAttrs {
+    rename: Option<String>,
+    default: Option<Option<syn::Path>>,
+    skip_if: Option<syn::Path>,
+    skip: bool,
+    decode_with: Option<syn::Path>,
+}
+
+fn field_attrs(attrs: &[syn::Attribute]) -> syn::Result<FieldAttrs> {
+    let mut out = FieldAttrs::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("json")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                out.rename = Some(meta.value()?.parse::<LitStr>()?.value());
+            } else if meta.path.is_ident("default") {
+                if meta.input.peek(syn::Token![=]) {
+                    let p: LitStr = meta.value()?.parse()?;
+                    out.default = Some(Some(p.parse()?));
+                } else {
+                    out.default = Some(None);
+                }
+            } else if meta.path.is_ident("skip_serializing_if") {
+                let p: LitStr = meta.value()?.parse()?;
+                out.skip_if = Some(p.parse()?);
+            } else if meta.path.is_ident("skip_serializing") {
+                out.skip = true;
+            } else if meta.path.is_ident("decode_with") {
+                let p: LitStr = meta.value()?.parse()?;
+                out.decode_with = Some(p.parse()?);
+            } else {
+                return Err(meta.error("unknown json attribute"));
+            }
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}
+
+fn rename_all(attrs: &[syn::Attribute]) -> syn::Result<Option<String>> {
+    let mut out = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("json")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename_all") {
+                let v = meta.value()?.parse::<LitStr>()?.value();
+                if v != "camelCase" {
+                    return Err(meta.error("only rename_all = \"camelCase\" is supported"));
+                }
+                out = Some(v);
+                Ok(())
+            } else {
+                Err(meta.error("unknown json attribute on a type"))
+            }
+        })?;
+    }
+    Ok(out)
+}
+
+/// `snake_case` field name to `camelCase`, as serde does it.
+fn camel(name: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `PascalCase` variant name to `camelCase`.
+fn camel_variant(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+struct Field {
+    member: Tokens,
+    binding: syn::Ident,
+    ty: syn::Type,
+    json: String,
+    attrs: FieldAttrs,
+}
+
+fn fields_of(fields: &Fields, camel_case: bool) -> syn::Result<Vec<Field>> {
+    let mut out = Vec::new();
+    for (i, f) in fields.iter().enumerate() {
+        let attrs = field_attrs(&f.attrs)?;
+        let (member, name) = match &f.ident {
+            Some(id) => {
+                let raw = id.to_string();
+                let raw = raw.trim_start_matches("r#").to_string();
+                (quote!(#id), raw)
+            }
+            None => {
+                let idx = syn::Index::from(i);
+                (quote!(#idx), i.to_string())
+            }
+        };
+        let json = match &attrs.rename {
+            Some(r) => r.clone(),
+            None if camel_case => camel(&name),
+            None => name,
+        };
+        out.push(Field {
+            member,
+            binding: format_ident!("__f{}", i),
+            ty: f.ty.clone(),
+            json,
+            attrs,
+        });
+    }
+    Ok(out)
+}
+
+/// The body that decodes a JSON object into `fields` and builds `ctor`.
+fn decode_object(fields: &[Field], ctor: Tokens) -> Tokens {
+    let names: Vec<&str> = fields.iter().map(|f| f.json.as_str()).collect();
+    let decls = fields.iter().map(|f| {
+        let (b, ty) = (&f.binding, &f.ty);
+        quote!(let mut #b: ::core::option::Option<#ty> = ::core::option::Option::None;)
+    });
+    let arms = fields.iter().enumerate().map(|(i, f)| {
+        let b = &f.binding;
+        let read = match &f.attrs.decode_with {
+            Some(path) => quote!(#path(__r)?),
+            None => {
+                let ty = &f.ty;
+                quote!(<#ty as ::till_core::json::Decode>::decode(__r)?)
+            }
+        };
+        quote!(#i => #b = ::core::option::Option::Some(#read),)
+    });
+    let inits = fields.iter().map(|f| {
+        let (b, ty, m) = (&f.binding, &f.ty, &f.member);
+        let value = match &f.attrs.default {
+            Some(None) => quote!(#b.unwrap_or_default()),
+            Some(Some(path)) => quote!(#b.unwrap_or_else(#path)),
+            None if f.attrs.decode_with.is_some() => {
+                quote!(#b.ok_or(::till_core::json::DecodeError::Invalid)?)
+            }
+            None => quote!(match #b {
+                ::core::option::Option::Some(v) => v,
+                ::core::option::Option::None => <#ty as ::till_core::json::Decode>::absent()?,
+            }),
+        };
+        quote!(#m: #value,)
+    });
+    quote! {
+        const NAMES: &[&str] = &[#(#names),*];
+        #(#decls)*
+        __r.object(NAMES, &mut |__r, __i| {
+            match __i {
+                #(#arms)*
+                _ => __r.skip()?,
+            }
+            ::core::result::Result::Ok(())
+        })?;
+        ::core::result::Result::Ok(#ctor { #(#inits)* })
+    }
+}
+
+/// Statements that write `fields` (read through `access`) as one object.
+fn encode_object(fields: &[Field], access: impl Fn(&Field) -> Tokens) -> Tokens {
+    let writes = fields.iter().filter(|f| !f.attrs.skip).map(|f| {
+        let json = &f.json;
+        let value = access(f);
+        let write = quote! {
+            __w.key(#json)?;
+            ::till_core::json::Encode::encode(#value, __w)?;
+        };
+        match &f.attrs.skip_if {
+            Some(path) => quote!(if !#path(#value) { #write }),
+            None => write,
+        }
+    });
+    quote! {
+        __w.begin_object()?;
+        #(#writes)*
+        __w.end_object()
+    }
+}
+
+#[proc_macro_derive(Decode, attributes(json))]
+pub fn derive_decode(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match decode_impl(&input) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+#[proc_macro_derive(Encode, attributes(json))]
+pub fn derive_encode(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match encode_impl(&input) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// The type's generics with `bound` added to every type parameter.
+fn bounded(input: &DeriveInput, bound: Tokens) -> syn::Generics {
+    let mut generics = input.generics.clone();
+    for p in generics.type_params_mut() {
+        p.bounds.push(syn::parse_quote!(#bound));
+    }
+    generics
+}
+
+fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
+    let name = &input.ident;
+    let generics = bounded(input, quote!(::till_core::json::Decode));
+    let (impl_g, ty_g, where_g) = generics.split_for_impl();
+    let camel_case = rename_all(&input.attrs)?.is_some();
+    let body = match &input.data {
+        Data::Struct(s) => match &s.fields {
+            Fields::Named(_) => decode_object(&fields_of(&s.fields, camel_case)?, quote!(Self)),
+            Fields::Unnamed(u) if u.unnamed.len() == 1 => {
+                quote!(::core::result::Result::Ok(Self(
+                    ::till_core::json::Decode::decode(__r)?
+                )))
+            }
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    name,
+                    "Decode: named structs and newtypes only",
+                ))
+            }
+        },
+        Data::Enum(e) => {
+            let mut names = Vec::new();
+            let mut unit_arms = Vec::new();
+            let mut data_arms = Vec::new();
+            for (i, v) in e.variants.iter().enumerate() {
+                let vname = &v.ident;
+                let json = if camel_case {
+                    camel_variant(&vname.to_string())
+                } else {
+                    vname.to_string()
+                };
+                names.push(json);
+                match &v.fields {
+                    Fields::Unit => unit_arms.push(quote!(#i => Self::#vname,)),
+                    Fields::Unnamed(u) if u.unnamed.len() == 1 => data_arms
+                        .push(quote!(#i => Self::#vname(::till_core::json::Decode::decode(__r)?),)),
+                    Fields::Named(_) => {
+                        let fields = fields_of(&v.fields, false)?;
+                        let body = decode_object(&fields, quote!(Self::#vname));
+                        data_arms.push(quote!(#i => (|| -> ::core::result::Result<Self, ::till_core::json::DecodeError> { #body })()?,));
+                    }
+                    Fields::Unnamed(_) => {
+                        return Err(syn::Error::new_spanned(
+                            v,
+                            "Decode: tuple variants of one field only",
+                        ))
+                    }
+                }
+            }
+            let units = (!unit_arms.is_empty()).then(|| {
+                quote! {
+                    if __r.peek()? == ::till_core::json::Kind::String {
+                        let __i = __r.name(VARIANTS)?;
+                        return ::core::result::Result::Ok(match __i {
+                            #(#unit_arms)*
+                            _ => return ::core::result::Result::Err(::till_core::json::DecodeError::Invalid),
+                        });
+                    }
+                }
+            });
+            let tagged = if data_arms.is_empty() {
+                quote!(::core::result::Result::Err(
+                    ::till_core::json::DecodeError::WrongType
+                ))
+            } else {
+                quote! {
+                    let __i = __r.begin_tagged(VARIANTS)?;
+                    let __v = match __i {
+                        #(#data_arms)*
+                        _ => return ::core::result::Result::Err(::till_core::json::DecodeError::Invalid),
+                    };
+                    __r.end_tagged()?;
+                    ::core::result::Result::Ok(__v)
+                }
+            };
+            quote! {
+                const VARIANTS: &[&str] = &[#(#names),*];
+                #units
+                #tagged
+            }
+        }
+        Data::Union(_) => return Err(syn::Error::new_spanned(name, "Decode: no unions")),
+    };
+    Ok(quote! {
+        impl #impl_g ::till_core::json::Decode for #name #ty_g #where_g {
+            fn decode(__r: &mut ::till_core::json::Reader<'_>) -> ::core::result::Result<Self, ::till_core::json::DecodeError> {
+                #body
+            }
+        }
+    })
+}
+
+fn encode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
+    let name = &input.ident;
+    let generics = bounded(input, quote!(::till_core::json::Encode));
+    let (impl_g, ty_g, where_g) = generics.split_for_impl();
+    let camel_case = rename_all(&input.attrs)?.is_some();
+    let body = match &input.data {
+        Data::Struct(s) => match &s.fields {
+            Fields::Named(_) => {
+                let fields = fields_of(&s.fields, camel_case)?;
+                encode_object(&fields, |f| {
+                    let m = &f.member;
+                    quote!(&self.#m)
+                })
+            }
+            Fields::Unnamed(u) if u.unnamed.len() == 1 => {
+                quote!(::till_core::json::Encode::encode(&self.0, __w))
+            }
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    name,
+                    "Encode: named structs and newtypes only",
+                ))
+            }
+        },
+        Data::Enum(e) => {
+            let mut arms = Vec::new();
+            for v in &e.variants {
+                let vname = &v.ident;
+                let json = if camel_case {
+                    camel_variant(&vname.to_string())
+                } else {
+                    vname.to_string()
+                };
+                arms.push(match &v.fields {
+                    Fields::Unit => quote!(Self::#vname => __w.str(#json),),
+                    Fields::Unnamed(u) if u.unnamed.len() == 1 => quote! {
+                        Self::#vname(__v) => {
+                            __w.begin_object()?;
+                            __w.key(#json)?;
+                            ::till_core::json::Encode::encode(__v, __w)?;
+                            __w.end_object()
+                        }
+                    },
+                    Fields::Named(_) => {
+                        let fields = fields_of(&v.fields, false)?;
+                        let bindings: Vec<_> = fields
+                            .iter()
+                            .map(|f| {
+                                let (m, b) = (&f.member, &f.binding);
+                                quote!(#m: #b)
+                            })
+                            .collect();
+                        let inner = encode_object(&fields, |f| {
+                            let b = &f.binding;
+                            quote!(#b)
+                        });
+                        quote! {
+                            Self::#vname { #(#bindings),* } => {
+                                __w.begin_object()?;
+                                __w.key(#json)?;
+                                #inner?;
+                                __w.end_object()
+                            }
+                        }
+                    }
+                    Fields::Unnamed(_) => {
+                        return Err(syn::Error::new_spanned(
+                            v,
+                            "Encode: tuple variants of one field only",
+                        ))
+                    }
+                });
+            }
+            quote!(match self { #(#arms)* })
+        }
+        Data::Union(_) => return Err(syn::Error::new_spanned(name, "Encode: no unions")),
+    };
+    Ok(quote! {
+        impl #impl_g ::till_core::json::Encode for #name #ty_g #where_g {
+            fn encode(&self, __w: &mut ::till_core::json::Writer<'_>) -> ::core::result::Result<(), ::till_core::json::EncodeError> {
+                #body
+            }
+        }
+    })
+}
