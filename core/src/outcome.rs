@@ -117,7 +117,8 @@ impl<T: Decode, E: Decode> Answer<T, E> {
         let mut answer = Self::empty(input);
         if let Input::Response { head, body } = input {
             if head.status.is_success() {
-                answer.value = json::decode::<T>(body).ok();
+                // Into the answer itself: a large body is not copied out.
+                let _ = json::decode_into::<T>(body, &mut answer.value);
             }
         }
         answer

@@ -146,7 +146,7 @@ fn fields_of(fields: &Fields, camel_case: bool) -> syn::Result<Vec<Field>> {
 }
 
 /// The body that decodes a JSON object into `fields` and builds `ctor`.
-fn decode_object(fields: &[Field], ctor: Tokens) -> Tokens {
+fn decode_object(fields: &[Field], ctor: Tokens, in_place: bool) -> Tokens {
     let names: Vec<&str> = fields.iter().map(|f| f.json.as_str()).collect();
     let decls = fields.iter().map(|f| {
         let (b, ty) = (&f.binding, &f.ty);
@@ -154,14 +154,10 @@ fn decode_object(fields: &[Field], ctor: Tokens) -> Tokens {
     });
     let arms = fields.iter().enumerate().map(|(i, f)| {
         let b = &f.binding;
-        let read = match &f.attrs.decode_with {
-            Some(path) => quote!(#path(__r)?),
-            None => {
-                let ty = &f.ty;
-                quote!(<#ty as ::till_core::json::Decode>::decode(__r)?)
-            }
-        };
-        quote!(#i => #b = ::core::option::Option::Some(#read),)
+        match &f.attrs.decode_with {
+            Some(path) => quote!(#i => #b = ::core::option::Option::Some(#path(__r)?),),
+            None => quote!(#i => ::till_core::json::read_into(&mut #b, __r)?,),
+        }
     });
     let inits = fields.iter().map(|f| {
         let (b, ty, m) = (&f.binding, &f.ty, &f.member);
@@ -178,6 +174,14 @@ fn decode_object(fields: &[Field], ctor: Tokens) -> Tokens {
         };
         quote!(#m: #value,)
     });
+    let finish = if in_place {
+        quote! {
+            *__slot = ::core::option::Option::Some(#ctor { #(#inits)* });
+            ::core::result::Result::Ok(())
+        }
+    } else {
+        quote!(::core::result::Result::Ok(#ctor { #(#inits)* }))
+    };
     quote! {
         const NAMES: &[&str] = &[#(#names),*];
         #(#decls)*
@@ -188,7 +192,7 @@ fn decode_object(fields: &[Field], ctor: Tokens) -> Tokens {
             }
             ::core::result::Result::Ok(())
         })?;
-        ::core::result::Result::Ok(#ctor { #(#inits)* })
+        #finish
     }
 }
 
@@ -245,9 +249,29 @@ fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
     let generics = bounded(input, quote!(::till_core::json::Decode));
     let (impl_g, ty_g, where_g) = generics.split_for_impl();
     let camel_case = rename_all(&input.attrs)?.is_some();
+    if let Data::Struct(s) = &input.data {
+        if let Fields::Named(_) = &s.fields {
+            // Built where the caller keeps it: one copy of a large answer
+            // in the stack, not one per level it passes.
+            let body = decode_object(&fields_of(&s.fields, camel_case)?, quote!(Self), true);
+            return Ok(quote! {
+                impl #impl_g ::till_core::json::Decode for #name #ty_g #where_g {
+                    fn decode(__r: &mut ::till_core::json::Reader<'_>) -> ::core::result::Result<Self, ::till_core::json::DecodeError> {
+                        let mut __slot = ::core::option::Option::None;
+                        Self::decode_into(__r, &mut __slot)?;
+                        __slot.ok_or(::till_core::json::DecodeError::Invalid)
+                    }
+                    #[inline(never)]
+                    fn decode_into(__r: &mut ::till_core::json::Reader<'_>, __slot: &mut ::core::option::Option<Self>) -> ::core::result::Result<(), ::till_core::json::DecodeError> {
+                        #body
+                    }
+                }
+            });
+        }
+    }
     let body = match &input.data {
         Data::Struct(s) => match &s.fields {
-            Fields::Named(_) => decode_object(&fields_of(&s.fields, camel_case)?, quote!(Self)),
+            Fields::Named(_) => unreachable!("handled above"),
             Fields::Unnamed(u) if u.unnamed.len() == 1 => {
                 quote!(::core::result::Result::Ok(Self(
                     ::till_core::json::Decode::decode(__r)?
@@ -278,7 +302,7 @@ fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
                         .push(quote!(#i => Self::#vname(::till_core::json::Decode::decode(__r)?),)),
                     Fields::Named(_) => {
                         let fields = fields_of(&v.fields, false)?;
-                        let body = decode_object(&fields, quote!(Self::#vname));
+                        let body = decode_object(&fields, quote!(Self::#vname), false);
                         data_arms.push(quote!(#i => (|| -> ::core::result::Result<Self, ::till_core::json::DecodeError> { #body })()?,));
                     }
                     Fields::Unnamed(_) => {
@@ -325,6 +349,7 @@ fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
     };
     Ok(quote! {
         impl #impl_g ::till_core::json::Decode for #name #ty_g #where_g {
+            #[inline(never)]
             fn decode(__r: &mut ::till_core::json::Reader<'_>) -> ::core::result::Result<Self, ::till_core::json::DecodeError> {
                 #body
             }

@@ -604,13 +604,19 @@ impl<'a> Sale<'a> {
         let Input::Response { body, .. } = input else {
             return None;
         };
+        // Decoded in place: an answer is 8 KB, and each copy of it is
+        // stack the TLS session below this frame cannot use.
         match self.order {
-            Order::Airtime(_) => json::decode::<PurchaseResponse>(body)
-                .ok()
-                .map(Sold::Purchase),
-            Order::Voucher(_) => json::decode::<VoucherResponse>(body)
-                .ok()
-                .map(Sold::Voucher),
+            Order::Airtime(_) => {
+                let mut slot = None;
+                json::decode_into::<PurchaseResponse>(body, &mut slot).ok()?;
+                slot.map(Sold::Purchase)
+            }
+            Order::Voucher(_) => {
+                let mut slot = None;
+                json::decode_into::<VoucherResponse>(body, &mut slot).ok()?;
+                slot.map(Sold::Voucher)
+            }
         }
     }
 

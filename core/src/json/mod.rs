@@ -144,6 +144,13 @@ pub trait Decode: Sized {
     /// Read one value.
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
 
+    /// Read one value into `slot` (which then holds `Some`): how large
+    /// answers are built where they are kept, without a copy per level.
+    fn decode_into(r: &mut Reader<'_>, slot: &mut Option<Self>) -> Result<(), DecodeError> {
+        *slot = Some(Self::decode(r)?);
+        Ok(())
+    }
+
     /// What a member that is absent from its object means: `Option`s are
     /// `None`, everything else is required ([`DecodeError::Invalid`]).
     fn absent() -> Result<Self, DecodeError> {
@@ -157,16 +164,36 @@ pub trait Encode {
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError>;
 }
 
-/// Decode one JSON body into `T`: the only JSON entry point of the core.
+/// Read a member's value into its slot: what every derived decoder calls
+/// for a field, one instance per field type (not per field).
+#[doc(hidden)]
+#[inline(never)]
+pub fn read_into<T: Decode>(slot: &mut Option<T>, r: &mut Reader<'_>) -> Result<(), DecodeError> {
+    T::decode_into(r, slot)
+}
+
+/// Decode one JSON body into `T`: the only JSON entry point of the core
+/// (with [`decode_into`], for large answers).
 pub fn decode<T: Decode>(body: &[u8]) -> Result<T, DecodeError> {
-    let result = decode_guarded(body);
+    let mut slot = None;
+    decode_into(body, &mut slot)?;
+    slot.ok_or(DecodeError::Invalid)
+}
+
+/// [`decode`] into `slot`: the answer is built where the caller keeps it
+/// (a flow's state, say) instead of being returned through each level.
+/// On error `slot` holds `None`.
+pub fn decode_into<T: Decode>(body: &[u8], slot: &mut Option<T>) -> Result<(), DecodeError> {
+    let result = decode_guarded(body, slot);
     if let Err(e) = &result {
+        *slot = None;
         debug!("json: body of {} bytes refused: {}", body.len(), e);
     }
     result
 }
 
-fn decode_guarded<T: Decode>(body: &[u8]) -> Result<T, DecodeError> {
+#[inline(never)]
+fn decode_guarded<T: Decode>(body: &[u8], slot: &mut Option<T>) -> Result<(), DecodeError> {
     if body.len() > MAX_BODY_LEN {
         return Err(DecodeError::TooLarge {
             len: body.len(),
@@ -174,7 +201,7 @@ fn decode_guarded<T: Decode>(body: &[u8]) -> Result<T, DecodeError> {
         });
     }
     let mut r = Reader::new(body);
-    let value = T::decode(&mut r).and_then(|v| r.finish().map(|()| v));
+    let value = T::decode_into(&mut r, slot).and_then(|()| r.finish());
     match value {
         Err(DecodeError::WrongType | DecodeError::Invalid | DecodeError::StringTooLong) => {
             // A body that is not JSON says so, whatever field it broke
@@ -245,12 +272,18 @@ impl Encode for str {
 impl<T: Decode, const N: usize> Decode for Vec<T, N> {
     /// More than `N` elements is [`DecodeError::Invalid`].
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let mut out = Vec::new();
+        let mut slot = None;
+        Self::decode_into(r, &mut slot)?;
+        slot.ok_or(DecodeError::Invalid)
+    }
+    fn decode_into(r: &mut Reader<'_>, slot: &mut Option<Self>) -> Result<(), DecodeError> {
+        let out = slot.insert(Vec::new());
         r.array(&mut |r| {
-            let item = T::decode(r)?;
+            let mut item = None;
+            T::decode_into(r, &mut item)?;
+            let item = item.ok_or(DecodeError::Invalid)?;
             out.push(item).map_err(|_| DecodeError::Invalid)
-        })?;
-        Ok(out)
+        })
     }
 }
 
@@ -300,6 +333,13 @@ impl<T: Decode> Decode for Option<T> {
             return Ok(None);
         }
         T::decode(r).map(Some)
+    }
+    fn decode_into(r: &mut Reader<'_>, slot: &mut Option<Self>) -> Result<(), DecodeError> {
+        let inner = slot.insert(None);
+        if r.null()? {
+            return Ok(());
+        }
+        T::decode_into(r, inner)
     }
     fn absent() -> Result<Self, DecodeError> {
         Ok(None)
