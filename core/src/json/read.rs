@@ -232,6 +232,14 @@ impl<'a> Reader<'a> {
         let body = self.body;
         let mut escaped = false;
         loop {
+            // Plain text up to the next quote, backslash or control byte,
+            // in one pass over the slice.
+            let rest = body.get(self.pos..).unwrap_or_default();
+            let plain = rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(rest.len());
+            self.pos += plain;
             match body.get(self.pos) {
                 None => return Err(syntax(SyntaxError::UnexpectedEnd)),
                 Some(b'"') => break,
@@ -239,8 +247,7 @@ impl<'a> Reader<'a> {
                     escaped = true;
                     self.pos += 2;
                 }
-                Some(&b) if b < 0x20 => return Err(syntax(SyntaxError::ControlCharacter)),
-                Some(_) => self.pos += 1,
+                Some(_) => return Err(syntax(SyntaxError::ControlCharacter)),
             }
         }
         let raw = body.get(start..self.pos).unwrap_or_default();

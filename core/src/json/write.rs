@@ -192,6 +192,10 @@ impl<'b> Writer<'b> {
     fn escaped(&mut self, text: &str) -> Result<(), EncodeError> {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let bytes = text.as_bytes();
+        // Most text needs no escape at all: one copy.
+        if !bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+            return self.raw(bytes);
+        }
         let mut from = 0;
         for (i, &b) in bytes.iter().enumerate() {
             let escape: &[u8] = match b {
