@@ -91,6 +91,9 @@ macro_rules! code_enum {
             fn decode(r: &mut $crate::json::Reader<'_>) -> Result<Self, $crate::json::DecodeError> {
                 Ok($name::from_code(r.str()?))
             }
+            fn placeholder() -> Self {
+                $name::Unknown(::core::default::Default::default())
+            }
         }
     };
 }

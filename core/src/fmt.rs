@@ -111,6 +111,9 @@ impl<T: Decode> Decode for Secret<T> {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         T::decode(r).map(Self)
     }
+    fn placeholder() -> Self {
+        Self(T::placeholder())
+    }
 }
 
 /// How much of a personal value may be shown.
@@ -265,6 +268,12 @@ impl<const N: usize, P> Decode for Masked<N, P> {
             value,
             policy: PhantomData,
         })
+    }
+    fn placeholder() -> Self {
+        Self {
+            value: String::new(),
+            policy: PhantomData,
+        }
     }
 }
 

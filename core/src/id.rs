@@ -170,6 +170,9 @@ impl Decode for Uuid {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         crate::json::decode_from_str(r)
     }
+    fn placeholder() -> Self {
+        Self([0; 16])
+    }
 }
 
 /// 1 to `N` bytes, each `allowed`.
@@ -301,6 +304,9 @@ impl Encode for ExternalReference {
 impl Decode for ExternalReference {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         crate::json::decode_from_str(r)
+    }
+    fn placeholder() -> Self {
+        Self(String::new())
     }
 }
 

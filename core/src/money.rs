@@ -456,6 +456,12 @@ impl Decode for Decimal {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         crate::json::decode_from_str(r)
     }
+    fn placeholder() -> Self {
+        Self {
+            digits: 0,
+            scale: 0,
+        }
+    }
 }
 
 /// An ISO 4217 alphabetic code as written on the wire (three ASCII upper
@@ -537,6 +543,9 @@ impl Decode for AlphaCode {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         crate::json::decode_from_str(r)
     }
+    fn placeholder() -> Self {
+        Self(*b"XXX")
+    }
 }
 
 /// An ISO 4217 numeric code as Electrum writes it: a string of exactly three
@@ -612,6 +621,9 @@ impl Encode for NumericCode {
 impl Decode for NumericCode {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         crate::json::decode_from_str(r)
+    }
+    fn placeholder() -> Self {
+        Self(0)
     }
 }
 

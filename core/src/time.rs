@@ -352,6 +352,12 @@ impl Decode for Timestamp {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         crate::json::decode_from_str(r)
     }
+    fn placeholder() -> Self {
+        Self {
+            time: UnixTime::from_millis(0),
+            fraction_digits: 0,
+        }
+    }
 }
 
 const fn is_leap(year: i64) -> bool {

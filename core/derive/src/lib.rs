@@ -146,7 +146,7 @@ fn fields_of(fields: &Fields, camel_case: bool) -> syn::Result<Vec<Field>> {
 }
 
 /// The body that decodes a JSON object into `fields` and builds `ctor`.
-fn decode_object(fields: &[Field], ctor: Tokens, in_place: bool) -> Tokens {
+fn decode_object(fields: &[Field], ctor: Tokens) -> Tokens {
     let names: Vec<&str> = fields.iter().map(|f| f.json.as_str()).collect();
     let decls = fields.iter().map(|f| {
         let (b, ty) = (&f.binding, &f.ty);
@@ -156,7 +156,7 @@ fn decode_object(fields: &[Field], ctor: Tokens, in_place: bool) -> Tokens {
         let b = &f.binding;
         match &f.attrs.decode_with {
             Some(path) => quote!(#i => #b = ::core::option::Option::Some(#path(__r)?),),
-            None => quote!(#i => ::till_core::json::read_into(&mut #b, __r)?,),
+            None => quote!(#i => #b = ::core::option::Option::Some(::till_core::json::Decode::decode(__r)?),),
         }
     });
     let inits = fields.iter().map(|f| {
@@ -174,14 +174,7 @@ fn decode_object(fields: &[Field], ctor: Tokens, in_place: bool) -> Tokens {
         };
         quote!(#m: #value,)
     });
-    let finish = if in_place {
-        quote! {
-            *__slot = ::core::option::Option::Some(#ctor { #(#inits)* });
-            ::core::result::Result::Ok(())
-        }
-    } else {
-        quote!(::core::result::Result::Ok(#ctor { #(#inits)* }))
-    };
+    let finish = quote!(::core::result::Result::Ok(#ctor { #(#inits)* }));
     quote! {
         const NAMES: &[&str] = &[#(#names),*];
         #(#decls)*
@@ -193,6 +186,74 @@ fn decode_object(fields: &[Field], ctor: Tokens, in_place: bool) -> Tokens {
             ::core::result::Result::Ok(())
         })?;
         #finish
+    }
+}
+
+/// The body of `decode_in` for a named struct: every member is read into
+/// its field of `__place` (no copy of the struct), then each field that
+/// was absent gets its default, or the type's `absent()` (`None` for an
+/// `Option`, an error for a required field).
+fn decode_in_object(fields: &[Field]) -> syn::Result<Tokens> {
+    if fields.len() > 64 {
+        return Err(syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "Decode: at most 64 fields (the reader's duplicate mask)",
+        ));
+    }
+    let names: Vec<&str> = fields.iter().map(|f| f.json.as_str()).collect();
+    let arms = fields.iter().enumerate().map(|(i, f)| {
+        let m = &f.member;
+        match &f.attrs.decode_with {
+            Some(path) => quote!(#i => __place.#m = #path(__r)?,),
+            None => quote!(#i => ::till_core::json::Decode::decode_in(__r, &mut __place.#m)?,),
+        }
+    });
+    let missing = fields.iter().enumerate().map(|(i, f)| {
+        let (m, ty) = (&f.member, &f.ty);
+        let bit = 1u64 << i;
+        let value = match &f.attrs.default {
+            Some(None) => quote!(::core::default::Default::default()),
+            Some(Some(path)) => quote!(#path()),
+            None if f.attrs.decode_with.is_some() => {
+                return quote! {
+                    if __seen & #bit == 0 {
+                        return ::core::result::Result::Err(::till_core::json::DecodeError::Invalid);
+                    }
+                }
+            }
+            None => quote!(<#ty as ::till_core::json::Decode>::absent()?),
+        };
+        quote!(if __seen & #bit == 0 { __place.#m = #value; })
+    });
+    Ok(quote! {
+        const NAMES: &[&str] = &[#(#names),*];
+        let __seen = __r.object(NAMES, &mut |__r, __i| {
+            match __i {
+                #(#arms)*
+                _ => __r.skip()?,
+            }
+            ::core::result::Result::Ok(())
+        })?;
+        #(#missing)*
+        ::core::result::Result::Ok(())
+    })
+}
+
+/// A placeholder of the fields: each field type's placeholder.
+fn placeholder_fields(fields: &[Field], named: bool) -> Tokens {
+    let values = fields.iter().map(|f| {
+        let (m, ty) = (&f.member, &f.ty);
+        let v = quote!(<#ty as ::till_core::json::Decode>::placeholder());
+        if named {
+            quote!(#m: #v)
+        } else {
+            v
+        }
+    });
+    if named {
+        quote!({ #(#values),* })
+    } else {
+        quote!(( #(#values),* ))
     }
 }
 
@@ -251,19 +312,24 @@ fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
     let camel_case = rename_all(&input.attrs)?.is_some();
     if let Data::Struct(s) = &input.data {
         if let Fields::Named(_) = &s.fields {
-            // Built where the caller keeps it: one copy of a large answer
-            // in the stack, not one per level it passes.
-            let body = decode_object(&fields_of(&s.fields, camel_case)?, quote!(Self), true);
+            // Read into the caller's value: one copy of a large answer in
+            // the stack, not one per level it passes.
+            let fields = fields_of(&s.fields, camel_case)?;
+            let body = decode_in_object(&fields)?;
+            let placeholder = placeholder_fields(&fields, true);
             return Ok(quote! {
                 impl #impl_g ::till_core::json::Decode for #name #ty_g #where_g {
                     fn decode(__r: &mut ::till_core::json::Reader<'_>) -> ::core::result::Result<Self, ::till_core::json::DecodeError> {
-                        let mut __slot = ::core::option::Option::None;
-                        Self::decode_into(__r, &mut __slot)?;
-                        __slot.ok_or(::till_core::json::DecodeError::Invalid)
+                        let mut __place = <Self as ::till_core::json::Decode>::placeholder();
+                        Self::decode_in(__r, &mut __place)?;
+                        ::core::result::Result::Ok(__place)
                     }
                     #[inline(never)]
-                    fn decode_into(__r: &mut ::till_core::json::Reader<'_>, __slot: &mut ::core::option::Option<Self>) -> ::core::result::Result<(), ::till_core::json::DecodeError> {
+                    fn decode_in(__r: &mut ::till_core::json::Reader<'_>, __place: &mut Self) -> ::core::result::Result<(), ::till_core::json::DecodeError> {
                         #body
+                    }
+                    fn placeholder() -> Self {
+                        Self #placeholder
                     }
                 }
             });
@@ -302,7 +368,7 @@ fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
                         .push(quote!(#i => Self::#vname(::till_core::json::Decode::decode(__r)?),)),
                     Fields::Named(_) => {
                         let fields = fields_of(&v.fields, false)?;
-                        let body = decode_object(&fields, quote!(Self::#vname), false);
+                        let body = decode_object(&fields, quote!(Self::#vname));
                         data_arms.push(quote!(#i => (|| -> ::core::result::Result<Self, ::till_core::json::DecodeError> { #body })()?,));
                     }
                     Fields::Unnamed(_) => {
@@ -347,11 +413,43 @@ fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
         }
         Data::Union(_) => return Err(syn::Error::new_spanned(name, "Decode: no unions")),
     };
+    let placeholder = match &input.data {
+        Data::Struct(s) => {
+            let p = placeholder_fields(&fields_of(&s.fields, false)?, false);
+            quote!(Self #p)
+        }
+        Data::Enum(e) => match e.variants.first() {
+            Some(v) => {
+                let vname = &v.ident;
+                match &v.fields {
+                    Fields::Unit => quote!(Self::#vname),
+                    Fields::Named(_) => {
+                        let p = placeholder_fields(&fields_of(&v.fields, false)?, true);
+                        quote!(Self::#vname #p)
+                    }
+                    Fields::Unnamed(_) => {
+                        let p = placeholder_fields(&fields_of(&v.fields, false)?, false);
+                        quote!(Self::#vname #p)
+                    }
+                }
+            }
+            None => {
+                return Err(syn::Error::new_spanned(
+                    name,
+                    "Decode: an enum without variants",
+                ))
+            }
+        },
+        Data::Union(_) => unreachable!("refused above"),
+    };
     Ok(quote! {
         impl #impl_g ::till_core::json::Decode for #name #ty_g #where_g {
             #[inline(never)]
             fn decode(__r: &mut ::till_core::json::Reader<'_>) -> ::core::result::Result<Self, ::till_core::json::DecodeError> {
                 #body
+            }
+            fn placeholder() -> Self {
+                #placeholder
             }
         }
     })

@@ -195,6 +195,9 @@ impl Decode for CustomerIdentifier {
         })?;
         found.ok_or(DecodeError::Invalid)
     }
+    fn placeholder() -> Self {
+        Self::Search(IdentifierValue::placeholder())
+    }
 }
 
 crate::code_enum! {

@@ -201,9 +201,13 @@ impl Decode for DetailMessage {
                     }
                     Ok(())
                 })
+                .map(|_| ())
             })
         })?;
         Ok(out)
+    }
+    fn placeholder() -> Self {
+        Self::new()
     }
 }
 

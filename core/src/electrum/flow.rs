@@ -47,7 +47,7 @@ use crate::http::{Api, HeadError, RequestHead, Status};
 use crate::outcome::{Answer as OutcomeAnswer, Attempt, Verdict};
 
 use crate::id::Uuid;
-use crate::json;
+use crate::json::{self, Decode as _};
 use crate::outbox::{Advice, Backoff, Record, Retry, StoreOp};
 use crate::time::{Duration, Instant, Timestamp};
 
@@ -600,24 +600,27 @@ impl<'a> Sale<'a> {
         self.finish(SaleOutcome::Pending(record));
     }
 
-    fn decode_sold(&self, input: Input<'_>) -> Option<Sold> {
+    /// Read the sale's answer into `self.answer` (decoded where it is kept:
+    /// an answer is 8 KB, and each copy of it is stack the TLS session
+    /// below this frame cannot use). `false`, and no answer, when it cannot
+    /// be read.
+    fn read_sold(&mut self, input: Input<'_>) -> bool {
         let Input::Response { body, .. } = input else {
-            return None;
+            return false;
         };
-        // Decoded in place: an answer is 8 KB, and each copy of it is
-        // stack the TLS session below this frame cannot use.
-        match self.order {
-            Order::Airtime(_) => {
-                let mut slot = None;
-                json::decode_into::<PurchaseResponse>(body, &mut slot).ok()?;
-                slot.map(Sold::Purchase)
-            }
-            Order::Voucher(_) => {
-                let mut slot = None;
-                json::decode_into::<VoucherResponse>(body, &mut slot).ok()?;
-                slot.map(Sold::Voucher)
-            }
+        self.answer = match self.order {
+            Order::Airtime(_) => Answer::Sold(Sold::Purchase(PurchaseResponse::placeholder())),
+            Order::Voucher(_) => Answer::Sold(Sold::Voucher(VoucherResponse::placeholder())),
+        };
+        let read = match &mut self.answer {
+            Answer::Sold(Sold::Purchase(p)) => json::decode_in(body, p).is_ok(),
+            Answer::Sold(Sold::Voucher(v)) => json::decode_in(body, v).is_ok(),
+            _ => false,
+        };
+        if !read {
+            self.answer = Answer::None;
         }
+        read
     }
 
     fn on_order(&mut self, input: Input<'_>, now: Now) {
@@ -628,16 +631,14 @@ impl<'a> Sale<'a> {
             Input::Response { .. } => ReversalReason::ResponseNotFinal,
         };
         match verdict {
-            Verdict::Success => match self.decode_sold(input) {
-                Some(sold) => {
-                    self.answer = Answer::Sold(sold);
+            Verdict::Success => {
+                if self.read_sold(input) {
                     self.start_step(State::PersistingConfirm, now);
-                }
-                None => {
+                } else {
                     warn!("electrum: unreadable answer to the sale");
                     self.unknown(ReversalReason::ResponseNotFinal, now);
                 }
-            },
+            }
             Verdict::Resolve => self.unknown(reason, now),
             // Never reached Electrum: the same request again.
             Verdict::Repeat | Verdict::Renew => self.repeat(

@@ -628,6 +628,9 @@ impl Decode for Hundredths {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Self::from_number_text(r.number()?).ok_or(DecodeError::Invalid)
     }
+    fn placeholder() -> Self {
+        Self(0)
+    }
 }
 
 /// A free-form member that is accepted in any shape and never re-encoded
@@ -638,6 +641,9 @@ pub struct Skipped;
 impl Decode for Skipped {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         r.skip().map(|()| Skipped)
+    }
+    fn placeholder() -> Self {
+        Skipped
     }
 }
 
@@ -681,6 +687,9 @@ impl<const N: usize> Decode for PrintText<N> {
     /// refused: display text must not make a paid answer unreadable.
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         truncated_text::<N>(r).map(Self)
+    }
+    fn placeholder() -> Self {
+        Self(String::new())
     }
 }
 
@@ -1251,6 +1260,9 @@ impl<T: Decode, const N: usize> Decode for Capped<T, N> {
             Ok(())
         })?;
         Ok(list)
+    }
+    fn placeholder() -> Self {
+        Self::new()
     }
 }
 

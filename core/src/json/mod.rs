@@ -144,12 +144,18 @@ pub trait Decode: Sized {
     /// Read one value.
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
 
-    /// Read one value into `slot` (which then holds `Some`): how large
-    /// answers are built where they are kept, without a copy per level.
-    fn decode_into(r: &mut Reader<'_>, slot: &mut Option<Self>) -> Result<(), DecodeError> {
-        *slot = Some(Self::decode(r)?);
+    /// Read one value over `place`: how a large answer is built where it
+    /// is kept (a struct's members straight into its fields), without a
+    /// copy per level. On error `place` holds a mix of old and new: the
+    /// caller discards it ([`decode_into`] does).
+    fn decode_in(r: &mut Reader<'_>, place: &mut Self) -> Result<(), DecodeError> {
+        *place = Self::decode(r)?;
         Ok(())
     }
+
+    /// A value for [`Decode::decode_in`] to read over: never shown to
+    /// anyone, every field is overwritten or refused.
+    fn placeholder() -> Self;
 
     /// What a member that is absent from its object means: `Option`s are
     /// `None`, everything else is required ([`DecodeError::Invalid`]).
@@ -164,14 +170,6 @@ pub trait Encode {
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError>;
 }
 
-/// Read a member's value into its slot: what every derived decoder calls
-/// for a field, one instance per field type (not per field).
-#[doc(hidden)]
-#[inline(never)]
-pub fn read_into<T: Decode>(slot: &mut Option<T>, r: &mut Reader<'_>) -> Result<(), DecodeError> {
-    T::decode_into(r, slot)
-}
-
 /// Decode one JSON body into `T`: the only JSON entry point of the core
 /// (with [`decode_into`], for large answers).
 pub fn decode<T: Decode>(body: &[u8]) -> Result<T, DecodeError> {
@@ -184,16 +182,25 @@ pub fn decode<T: Decode>(body: &[u8]) -> Result<T, DecodeError> {
 /// (a flow's state, say) instead of being returned through each level.
 /// On error `slot` holds `None`.
 pub fn decode_into<T: Decode>(body: &[u8], slot: &mut Option<T>) -> Result<(), DecodeError> {
-    let result = decode_guarded(body, slot);
-    if let Err(e) = &result {
+    let result = decode_in(body, slot.get_or_insert_with(T::placeholder));
+    if result.is_err() {
         *slot = None;
+    }
+    result
+}
+
+/// [`decode`] over `place`, a value the caller keeps (a flow's state):
+/// nothing is copied. On error `place` is left half-read; discard it.
+pub fn decode_in<T: Decode>(body: &[u8], place: &mut T) -> Result<(), DecodeError> {
+    let result = decode_guarded(body, place);
+    if let Err(e) = &result {
         debug!("json: body of {} bytes refused: {}", body.len(), e);
     }
     result
 }
 
 #[inline(never)]
-fn decode_guarded<T: Decode>(body: &[u8], slot: &mut Option<T>) -> Result<(), DecodeError> {
+fn decode_guarded<T: Decode>(body: &[u8], place: &mut T) -> Result<(), DecodeError> {
     if body.len() > MAX_BODY_LEN {
         return Err(DecodeError::TooLarge {
             len: body.len(),
@@ -201,7 +208,7 @@ fn decode_guarded<T: Decode>(body: &[u8], slot: &mut Option<T>) -> Result<(), De
         });
     }
     let mut r = Reader::new(body);
-    let value = T::decode_into(&mut r, slot).and_then(|()| r.finish());
+    let value = T::decode_in(&mut r, place).and_then(|()| r.finish());
     match value {
         Err(DecodeError::WrongType | DecodeError::Invalid | DecodeError::StringTooLong) => {
             // A body that is not JSON says so, whatever field it broke
@@ -225,6 +232,9 @@ impl Decode for bool {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         r.bool()
     }
+    fn placeholder() -> Self {
+        false
+    }
 }
 
 impl Encode for bool {
@@ -238,6 +248,9 @@ macro_rules! integers {
         impl Decode for $t {
             fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 <$t>::try_from(r.$read()?).map_err(|_| DecodeError::Syntax(SyntaxError::InvalidNumber))
+            }
+            fn placeholder() -> Self {
+                0
             }
         }
         impl Encode for $t {
@@ -254,6 +267,13 @@ impl<const N: usize> Decode for String<N> {
     /// Longer text than `N` bytes is [`DecodeError::Invalid`].
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         String::try_from(r.str()?).map_err(|_| DecodeError::Invalid)
+    }
+    fn decode_in(r: &mut Reader<'_>, place: &mut Self) -> Result<(), DecodeError> {
+        place.clear();
+        place.push_str(r.str()?).map_err(|_| DecodeError::Invalid)
+    }
+    fn placeholder() -> Self {
+        String::new()
     }
 }
 
@@ -272,18 +292,24 @@ impl Encode for str {
 impl<T: Decode, const N: usize> Decode for Vec<T, N> {
     /// More than `N` elements is [`DecodeError::Invalid`].
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let mut slot = None;
-        Self::decode_into(r, &mut slot)?;
-        slot.ok_or(DecodeError::Invalid)
+        let mut out = Vec::new();
+        Self::decode_in(r, &mut out)?;
+        Ok(out)
     }
-    fn decode_into(r: &mut Reader<'_>, slot: &mut Option<Self>) -> Result<(), DecodeError> {
-        let out = slot.insert(Vec::new());
+    fn decode_in(r: &mut Reader<'_>, place: &mut Self) -> Result<(), DecodeError> {
+        place.clear();
         r.array(&mut |r| {
-            let mut item = None;
-            T::decode_into(r, &mut item)?;
-            let item = item.ok_or(DecodeError::Invalid)?;
-            out.push(item).map_err(|_| DecodeError::Invalid)
+            place
+                .push(T::placeholder())
+                .map_err(|_| DecodeError::Invalid)?;
+            match place.last_mut() {
+                Some(item) => T::decode_in(r, item),
+                None => Err(DecodeError::Invalid),
+            }
         })
+    }
+    fn placeholder() -> Self {
+        Vec::new()
     }
 }
 
@@ -313,6 +339,9 @@ impl<T: Decode + Copy + Default, const N: usize> Decode for [T; N] {
         }
         Ok(out)
     }
+    fn placeholder() -> Self {
+        [T::default(); N]
+    }
 }
 
 impl<T: Encode, const N: usize> Encode for [T; N] {
@@ -334,12 +363,15 @@ impl<T: Decode> Decode for Option<T> {
         }
         T::decode(r).map(Some)
     }
-    fn decode_into(r: &mut Reader<'_>, slot: &mut Option<Self>) -> Result<(), DecodeError> {
-        let inner = slot.insert(None);
+    fn decode_in(r: &mut Reader<'_>, place: &mut Self) -> Result<(), DecodeError> {
         if r.null()? {
+            *place = None;
             return Ok(());
         }
-        T::decode_into(r, inner)
+        T::decode_in(r, place.get_or_insert_with(T::placeholder))
+    }
+    fn placeholder() -> Self {
+        None
     }
     fn absent() -> Result<Self, DecodeError> {
         Ok(None)
@@ -452,12 +484,13 @@ pub(crate) mod lenient {
     ) -> Result<Vec<T, N>, DecodeError> {
         let mut out = Vec::new();
         r.array(&mut |r| {
-            if out.is_full() {
+            if out.push(T::placeholder()).is_err() {
                 return r.skip();
             }
-            let item = T::decode(r)?;
-            let _ = out.push(item);
-            Ok(())
+            match out.last_mut() {
+                Some(item) => T::decode_in(r, item),
+                None => r.skip(),
+            }
         })?;
         Ok(out)
     }

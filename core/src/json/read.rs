@@ -302,22 +302,23 @@ impl<'a> Reader<'a> {
     /// Walk an object. For each member whose key is in `names`, `field` is
     /// called with the key's index and must read the value; other members
     /// are skipped. A known key given twice is [`DecodeError::Invalid`].
+    /// Returns which of the first 64 names were present (bit `i`).
     pub fn object(
         &mut self,
         names: &[&str],
         field: &mut dyn FnMut(&mut Self, usize) -> Result<(), DecodeError>,
-    ) -> Result<(), DecodeError> {
+    ) -> Result<u64, DecodeError> {
         if self.peek()? != Kind::Object {
             return Err(DecodeError::WrongType);
         }
         self.pos += 1;
         self.enter()?;
+        let mut seen: u64 = 0;
         if self.next_byte() == Some(b'}') {
             self.pos += 1;
             self.depth -= 1;
-            return Ok(());
+            return Ok(seen);
         }
-        let mut seen: u64 = 0;
         loop {
             match self.next_byte() {
                 Some(b'"') => {}
@@ -339,7 +340,7 @@ impl<'a> Reader<'a> {
                 None => self.skip()?,
             }
             if self.after_item(b'}')? {
-                return Ok(());
+                return Ok(seen);
             }
         }
     }

@@ -242,6 +242,9 @@ impl Decode for FailureReason {
         let code = code.ok_or(DecodeError::Invalid)?;
         Ok(Self::Detailed { code, message })
     }
+    fn placeholder() -> Self {
+        Self::Text(String::new())
+    }
 }
 
 /// `GET /collection/v2_0/payment/{referenceId}` answer.
