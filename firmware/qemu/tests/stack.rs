@@ -161,6 +161,14 @@ fn run(elf: &Path) -> (bool, String) {
     (output.status.success(), text)
 }
 
+/// What a terminal MCU of the 256 KiB class can give the stack: 48 KiB.
+const STACK_BUDGET: usize = 48 * 1024;
+
+/// The most this replay may use today (117,444 B measured, JSON decoded
+/// in place): a rise above it is a regression, not noise — the replay is
+/// deterministic (fixed seeds, a stepping clock, the same image).
+const STACK_CEILING: usize = 120 * 1024;
+
 #[test]
 fn the_tls_path_runs_on_cortex_m_and_its_peak_stack_is_measured() {
     if !qemu_available() {
@@ -201,11 +209,30 @@ fn the_tls_path_runs_on_cortex_m_and_its_peak_stack_is_measured() {
     // Painting works (something was used) and the figure is a stack's, not
     // the whole RAM's (4 MiB here).
     assert!(peak > 1024 && peak < 1024 * 1024, "peak stack {peak} B");
+    let verdict = if peak <= STACK_BUDGET {
+        "within the budget".to_string()
+    } else {
+        format!("OVER by {} B", peak - STACK_BUDGET)
+    };
     let report = format!(
         "peak stack of the TLS path ({connections} TLS sessions: a bill \
          payment, a MoMo payment and an airtime sale with its trial), \
-         Cortex-M4F release build on QEMU mps2-an386: {peak} bytes\n"
+         Cortex-M4F release build on QEMU mps2-an386: {peak} bytes \
+         (budget {STACK_BUDGET} B: {verdict}; ceiling {STACK_CEILING} B)\n"
     );
     std::fs::write(tmp.join("till-qemu-stack.txt"), &report).expect("write the report");
     eprint!("{report}");
+    // Not yet the budget (see the README's firmware section): the ceiling
+    // keeps what was won from being lost unnoticed; TILL_STACK_STRICT=1
+    // holds the figure to the budget itself.
+    assert!(
+        peak <= STACK_CEILING,
+        "peak stack {peak} B is above the ceiling of {STACK_CEILING} B"
+    );
+    if std::env::var_os("TILL_STACK_STRICT").is_some_and(|v| v == "1") {
+        assert!(
+            peak <= STACK_BUDGET,
+            "peak stack {peak} B is over the budget of {STACK_BUDGET} B"
+        );
+    }
 }
