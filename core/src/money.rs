@@ -14,7 +14,9 @@
 //! Conversion between them is exact or a typed [`MoneyError`].
 
 use core::fmt;
+
 use core::str::FromStr;
+use heapless::String;
 
 use crate::json::{Decode, DecodeError, Encode, EncodeError, Reader, Writer};
 
@@ -434,21 +436,51 @@ impl FromStr for Decimal {
     }
 }
 
+impl Decimal {
+    /// The text as written on the wire (`"395.50"`), without `core::fmt`:
+    /// what both `Display` and the JSON encoder write.
+    pub fn to_text(&self) -> String<DECIMAL_TEXT_CAP> {
+        // Digits from the last, with the point `scale` places in; at least
+        // one digit before the point.
+        let mut rev = [0u8; DECIMAL_TEXT_CAP];
+        let mut n = 0usize;
+        let mut v = self.digits;
+        let scale = usize::from(self.scale);
+        let min_len = if scale > 0 { scale + 2 } else { 1 };
+        while n < rev.len() && (v > 0 || n < min_len) {
+            if n == scale && scale > 0 {
+                if let Some(slot) = rev.get_mut(n) {
+                    *slot = b'.';
+                }
+                n += 1;
+                continue;
+            }
+            if let Some(slot) = rev.get_mut(n) {
+                *slot = b'0' + (v % 10) as u8;
+            }
+            v /= 10;
+            n += 1;
+        }
+        let mut out = String::new();
+        for &b in rev.get(..n).unwrap_or_default().iter().rev() {
+            let _ = out.push(char::from(b));
+        }
+        out
+    }
+}
+
+/// Longest decimal text: 20 digits of a `u64`, the point, one more.
+pub const DECIMAL_TEXT_CAP: usize = 22;
+
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unit = pow10(self.scale);
-        let int = self.digits / unit;
-        if self.scale == 0 {
-            return write!(f, "{int}");
-        }
-        let frac = self.digits % unit;
-        write!(f, "{int}.{frac:0width$}", width = usize::from(self.scale))
+        f.write_str(&self.to_text())
     }
 }
 
 impl Encode for Decimal {
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.display(self)
+        w.str(&self.to_text())
     }
 }
 
@@ -735,7 +767,18 @@ mod tests {
 
     #[test]
     fn decimal_keeps_the_written_form() {
-        for text in ["20", "20.00", "395.50", "0.5", "0", "1900"] {
+        for text in [
+            "20",
+            "20.00",
+            "395.50",
+            "0.5",
+            "0",
+            "1900",
+            "0.0005",
+            "0.00",
+            "18446744073709551615",
+            "1844674407370955.1615",
+        ] {
             assert_eq!(Decimal::parse(text).unwrap().to_string(), text);
         }
     }

@@ -328,19 +328,46 @@ impl fmt::Display for Timestamp {
             // Clamp rather than write a five-digit year no parser accepts.
             (year, month, day, hour, minute, second) = (MAX_YEAR, 12, 31, 23, 59, 59);
         }
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}"
-        )?;
+        // Written digit by digit, without `core::fmt`'s padding machinery:
+        // this is on every Electrum request and advice.
+        let mut text = [0u8; TIMESTAMP_TEXT_LEN];
+        let mut n = 0usize;
+        let mut put = |value: i64, width: u32, before: Option<u8>| {
+            if let Some(b) = before {
+                if let Some(slot) = text.get_mut(n) {
+                    *slot = b;
+                }
+                n += 1;
+            }
+            for i in (0..width).rev() {
+                let digit = (value / 10i64.pow(i)).rem_euclid(10) as u8;
+                if let Some(slot) = text.get_mut(n) {
+                    *slot = b'0' + digit;
+                }
+                n += 1;
+            }
+        };
+        put(year, 4, None);
+        put(i64::from(month), 2, Some(b'-'));
+        put(i64::from(day), 2, Some(b'-'));
+        put(hour, 2, Some(b'T'));
+        put(minute, 2, Some(b':'));
+        put(second, 2, Some(b':'));
+        let millis = millis as i64;
         match self.fraction_digits {
             0 => {}
-            1 => write!(f, ".{}", millis / 100)?,
-            2 => write!(f, ".{:02}", millis / 10)?,
-            _ => write!(f, ".{millis:03}")?,
+            1 => put(millis / 100, 1, Some(b'.')),
+            2 => put(millis / 10, 2, Some(b'.')),
+            _ => put(millis, 3, Some(b'.')),
         }
-        f.write_str("Z")
+        put(0, 0, Some(b'Z'));
+        // ASCII by construction.
+        f.write_str(core::str::from_utf8(text.get(..n).unwrap_or_default()).unwrap_or(""))
     }
 }
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+const TIMESTAMP_TEXT_LEN: usize = 24;
 
 impl Encode for Timestamp {
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
