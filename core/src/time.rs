@@ -348,8 +348,8 @@ impl fmt::Display for Timestamp {
             }
         };
         put(year, 4, None);
-        put(i64::from(month), 2, Some(b'-'));
-        put(i64::from(day), 2, Some(b'-'));
+        put(month, 2, Some(b'-'));
+        put(day, 2, Some(b'-'));
         put(hour, 2, Some(b'T'));
         put(minute, 2, Some(b':'));
         put(second, 2, Some(b':'));
