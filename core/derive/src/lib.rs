@@ -257,13 +257,24 @@ fn placeholder_fields(fields: &[Field], named: bool) -> Tokens {
     }
 }
 
+/// `"name":` for `Writer::member`. A name that would need an escape is a
+/// compile error (none of till's does).
+fn member(json: &str) -> Tokens {
+    assert!(
+        !json.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20),
+        "json name {json:?} needs an escape"
+    );
+    let text = format!("\"{json}\":");
+    quote!(#text)
+}
+
 /// Statements that write `fields` (read through `access`) as one object.
 fn encode_object(fields: &[Field], access: impl Fn(&Field) -> Tokens) -> Tokens {
     let writes = fields.iter().filter(|f| !f.attrs.skip).map(|f| {
-        let json = &f.json;
         let value = access(f);
+        let key = member(&f.json);
         let write = quote! {
-            __w.key(#json)?;
+            __w.member(#key)?;
             ::till_core::json::Encode::encode(#value, __w)?;
         };
         match &f.attrs.skip_if {
@@ -488,12 +499,13 @@ fn encode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
                 } else {
                     vname.to_string()
                 };
+                let key = member(&json);
                 arms.push(match &v.fields {
                     Fields::Unit => quote!(Self::#vname => __w.str(#json),),
                     Fields::Unnamed(u) if u.unnamed.len() == 1 => quote! {
                         Self::#vname(__v) => {
                             __w.begin_object()?;
-                            __w.key(#json)?;
+                            __w.member(#key)?;
                             ::till_core::json::Encode::encode(__v, __w)?;
                             __w.end_object()
                         }
@@ -514,7 +526,7 @@ fn encode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
                         quote! {
                             Self::#vname { #(#bindings),* } => {
                                 __w.begin_object()?;
-                                __w.key(#json)?;
+                                __w.member(#key)?;
                                 #inner?;
                                 __w.end_object()
                             }

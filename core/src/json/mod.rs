@@ -719,6 +719,9 @@ mod tests {
                 std::str::from_utf8(bad).unwrap()
             );
         }
+        // A key is the same key escaped or not.
+        let note: Note = decode(br#"{"te\u0078t":"esc","n":1}"#).unwrap();
+        assert_eq!((note.text.as_str(), note.n), ("esc", Some(1)));
         // A known member given twice is refused, not silently replaced.
         assert_eq!(
             decode::<Note>(br#"{"text":"a","text":"b"}"#),

@@ -260,6 +260,25 @@ impl<'a> Reader<'a> {
             .map_err(|_| syntax(SyntaxError::InvalidUnicode))
     }
 
+    /// An object key's index in `names`. A key without escapes is matched
+    /// on its bytes as they stand in the body (no copy); one with escapes
+    /// is unescaped first.
+    fn key_index(&mut self, names: &[&str]) -> Result<Option<usize>, DecodeError> {
+        let start = self.pos + 1;
+        let rest = self.body.get(start..).unwrap_or_default();
+        let plain = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            .unwrap_or(rest.len());
+        if rest.get(plain) == Some(&b'"') {
+            let key = rest.get(..plain).unwrap_or_default();
+            self.pos = start + plain + 1;
+            return Ok(names.iter().position(|n| n.as_bytes() == key));
+        }
+        let key = self.str()?;
+        Ok(names.iter().position(|n| *n == key))
+    }
+
     /// A string that must be one of `names`: its index. Any other text is
     /// [`DecodeError::Invalid`].
     pub fn name(&mut self, names: &[&str]) -> Result<usize, DecodeError> {
@@ -325,8 +344,7 @@ impl<'a> Reader<'a> {
                 Some(_) => return Err(syntax(SyntaxError::KeyMustBeAString)),
                 None => return Err(syntax(SyntaxError::UnexpectedEnd)),
             }
-            let key = self.str()?;
-            let index = names.iter().position(|n| *n == key);
+            let index = self.key_index(names)?;
             self.expect(b':', SyntaxError::ExpectedColon)?;
             match index {
                 Some(i) => {

@@ -72,6 +72,15 @@ impl<'b> Writer<'b> {
         self.raw(b":")
     }
 
+    /// An object key written ahead of time with its quotes and colon
+    /// (`"name":`, from `#[derive(Encode)]`, which checks that the name
+    /// needs no escape): one copy.
+    pub fn member(&mut self, quoted_key_and_colon: &'static str) -> Result<(), EncodeError> {
+        self.separate()?;
+        self.comma = false;
+        self.raw(quoted_key_and_colon.as_bytes())
+    }
+
     /// `}`
     pub fn end_object(&mut self) -> Result<(), EncodeError> {
         self.comma = true;
