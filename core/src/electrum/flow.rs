@@ -38,7 +38,7 @@ use super::outcome::{self, Op, Refusal};
 use super::path;
 use super::wire::{
     Amounts, BasicReversal, Institution, Originator, PurchaseRequest, PurchaseResponse,
-    RequestError, ReversalReason, Tenders, ThirdPartyIdentifier, ThirdPartyIdentifiers,
+    RequestError, ReversalReason, Tenders, ThirdPartyIdentifier, ThirdPartyIdentifiers, Voucher,
     VoucherConfirmation, VoucherRequest, VoucherResponse, INSTITUTION_ID_CAP,
 };
 use crate::flow::{Flow, FlowError, Input, Money, Now, Output, Transmit};
@@ -513,8 +513,16 @@ impl<'a> Sale<'a> {
                     .clone()
                     .or_else(|| self.order.amounts().cloned()),
                 tenders: self.order.tenders().cloned(),
-                // The PIN stays off flash and off the wire a second time.
-                voucher: None,
+                // VoucherConfirmation requires the voucher confirmed, by its
+                // serial number; the PIN stays off flash and off the wire a
+                // second time, and the instructions are the customer's.
+                voucher: Some(Voucher {
+                    pin: None,
+                    expiry_date: response.voucher.expiry_date,
+                    serial_number: response.voucher.serial_number.clone(),
+                    batch_number: response.voucher.batch_number.clone(),
+                    redeem_instructions: None,
+                }),
             }),
         };
         Some(self.record(advice))

@@ -26,8 +26,8 @@ use crate::{admin, conductor, electrum, momo, server, sntp};
 /// three APIs, far below what would hurt the sandbox.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
-/// How a sandbox is started.
-#[derive(Debug, Clone)]
+/// How a sandbox is started. `Debug` leaves the credentials out.
+#[derive(Clone)]
 pub struct SandboxConfig {
     /// TLS listener (`127.0.0.1:0` picks an ephemeral port).
     pub listen: SocketAddr,
@@ -48,6 +48,104 @@ pub struct SandboxConfig {
     /// Optional SNTP (RFC 4330) responder on this UDP address, answering
     /// from the system clock (not the advanceable sandbox clock).
     pub sntp_listen: Option<SocketAddr>,
+    /// The Conductor secret keys accepted, each its own partner (default:
+    /// [`CONDUCTOR_TEST_KEY`]); any other key is 401.
+    pub conductor_keys: Vec<String>,
+    /// The Electrum Basic-auth password (default [`ELECTRUM_PASSWORD`]); the
+    /// user name must equal the request's `client.id`.
+    pub electrum_password: String,
+    /// Pins MoMo's `Ocp-Apim-Subscription-Key` to one value, as production
+    /// does; `None` (the default) accepts any non-empty key, as MTN's
+    /// sandbox does.
+    pub momo_subscription_key: Option<String>,
+    /// The token `/_sandbox/*` requires (`Authorization: Bearer …`); `None`
+    /// generates one at start ([`Sandbox::admin_token`]).
+    pub admin_token: Option<String>,
+    /// Timeouts and connection caps against slow or greedy clients.
+    pub limits: Limits,
+}
+
+/// The default Conductor secret key (a test key, `sk_test_…`).
+pub const CONDUCTOR_TEST_KEY: &str = "sk_test_till_terminal_0003";
+
+/// The default Electrum Basic-auth password.
+pub const ELECTRUM_PASSWORD: &str = "sandbox";
+
+/// What a client may hold of the sandbox, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The TLS handshake must finish within this.
+    pub handshake_timeout: Duration,
+    /// A request's headers must arrive whole within this from when the
+    /// sandbox starts waiting for them (also how long an idle keep-alive
+    /// connection stays open): a client that trickles its headers is dropped.
+    pub header_read_timeout: Duration,
+    /// A request body must arrive whole within this.
+    pub body_read_timeout: Duration,
+    /// A connection on which no byte moves either way for this long is closed.
+    pub idle_timeout: Duration,
+    /// Open connections in all.
+    pub max_connections: usize,
+    /// Open connections from one IP address.
+    pub max_connections_per_addr: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
+            max_connections_per_addr: 64,
+        }
+    }
+}
+
+impl std::fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("listen", &self.listen)
+            .field("plain_listen", &self.plain_listen)
+            .field("extra_names", &self.extra_names)
+            .field("ca_out", &self.ca_out)
+            .field("state_path", &self.state_path)
+            .field("faults", &self.faults.len())
+            .field("momo_delay", &self.momo_delay)
+            .field("body_limit", &self.body_limit)
+            .field("sntp_listen", &self.sntp_listen)
+            .field(
+                "conductor_keys",
+                &format_args!("{} key(s)", self.conductor_keys.len()),
+            )
+            .field("electrum_password", &format_args!("<redacted>"))
+            .field(
+                "momo_subscription_key_pinned",
+                &self.momo_subscription_key.is_some(),
+            )
+            .field("admin_token", &format_args!("<redacted>"))
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("body_limit", &self.body_limit)
+            .field("momo_delay_ms", &self.momo_delay_ms)
+            .field(
+                "conductor_keys",
+                &format_args!("{} key(s)", self.conductor_keys.len()),
+            )
+            .field(
+                "momo_subscription_key_pinned",
+                &self.momo_subscription_key.is_some(),
+            )
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for SandboxConfig {
@@ -62,6 +160,11 @@ impl Default for SandboxConfig {
             momo_delay: Duration::from_secs(2),
             body_limit: DEFAULT_BODY_LIMIT,
             sntp_listen: None,
+            conductor_keys: vec![CONDUCTOR_TEST_KEY.to_owned()],
+            electrum_password: ELECTRUM_PASSWORD.to_owned(),
+            momo_subscription_key: None,
+            admin_token: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -78,13 +181,59 @@ pub enum SandboxError {
     /// Certificates or TLS configuration.
     #[error("tls: {0}")]
     Tls(#[from] TlsError),
+    /// A setting is unusable; names the setting.
+    #[error("config: {0}")]
+    Config(String),
 }
 
-/// Settings handlers read.
-#[derive(Debug, Clone)]
+/// A credential setting must be non-empty printable ASCII without spaces
+/// (it travels in an HTTP header).
+fn check_credential(name: &str, value: &str) -> Result<(), SandboxError> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(SandboxError::Config(format!(
+            "{name} must be non-empty printable ASCII without spaces"
+        )));
+    }
+    Ok(())
+}
+
+impl SandboxConfig {
+    fn check(&self) -> Result<(), SandboxError> {
+        if self.conductor_keys.is_empty() {
+            return Err(SandboxError::Config(
+                "conductor_keys: at least one Conductor secret key is needed".to_owned(),
+            ));
+        }
+        for key in &self.conductor_keys {
+            check_credential("conductor_keys", key)?;
+        }
+        check_credential("electrum_password", &self.electrum_password)?;
+        if let Some(k) = &self.momo_subscription_key {
+            check_credential("momo_subscription_key", k)?;
+        }
+        if let Some(t) = &self.admin_token {
+            check_credential("admin_token", t)?;
+        }
+        let l = &self.limits;
+        if l.max_connections == 0 || l.max_connections_per_addr == 0 {
+            return Err(SandboxError::Config(
+                "limits: connection caps must be at least 1".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Settings handlers read. `Debug` leaves the credentials out.
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub body_limit: usize,
     pub momo_delay_ms: i64,
+    pub conductor_keys: Vec<String>,
+    pub electrum_password: String,
+    pub momo_subscription_key: Option<String>,
+    pub admin_token: String,
+    pub limits: Limits,
 }
 
 /// State shared by all handlers.
@@ -124,6 +273,7 @@ impl Sandbox {
     /// Binds the listeners, loads or creates the state, issues the
     /// certificates and starts serving.
     pub async fn start(config: SandboxConfig) -> Result<Self, SandboxError> {
+        config.check()?;
         let clock = Arc::new(Clock::new());
         let store = match &config.state_path {
             Some(path) => Store::open(path, clock.clone())?,
@@ -180,6 +330,14 @@ impl Sandbox {
             settings: Settings {
                 body_limit: config.body_limit,
                 momo_delay_ms: i64::try_from(config.momo_delay.as_millis()).unwrap_or(i64::MAX),
+                conductor_keys: config.conductor_keys.clone(),
+                electrum_password: config.electrum_password.clone(),
+                momo_subscription_key: config.momo_subscription_key.clone(),
+                admin_token: config
+                    .admin_token
+                    .clone()
+                    .unwrap_or_else(|| format!("adm_{}", uuid::Uuid::new_v4().simple())),
+                limits: config.limits,
             },
             conductor_in_flight: Mutex::new(HashMap::new()),
             conductor_processing: Mutex::new(HashSet::new()),
@@ -241,6 +399,11 @@ impl Sandbox {
     /// The TLS listener's address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The token `/_sandbox/*` requires (`Authorization: Bearer …`).
+    pub fn admin_token(&self) -> &str {
+        &self.shared.settings.admin_token
     }
 
     /// The CA certificate (PEM) that issued the server certificate.

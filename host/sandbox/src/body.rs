@@ -7,6 +7,8 @@ use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 
+use crate::app::Settings;
+
 /// Past this many bytes the sandbox stops draining and drops the connection.
 const DRAIN_CAP: usize = 16 * 1024 * 1024;
 
@@ -20,6 +22,8 @@ pub enum BodyError {
     },
     /// The connection failed while reading.
     Io,
+    /// The body did not arrive whole within the body read timeout.
+    TimedOut,
 }
 
 impl std::fmt::Display for BodyError {
@@ -27,12 +31,23 @@ impl std::fmt::Display for BodyError {
         match self {
             BodyError::TooLarge { limit } => write!(f, "request body larger than {limit} bytes"),
             BodyError::Io => f.write_str("request body could not be read"),
+            BodyError::TimedOut => f.write_str("request body did not arrive in time"),
         }
     }
 }
 
-/// Reads the whole body, refusing more than `limit` bytes.
-pub async fn read_limited(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+/// Reads the whole body, refusing more than the configured body limit and a
+/// body that trickles in for longer than the body read timeout.
+pub(crate) async fn read_limited(body: Body, settings: &Settings) -> Result<Bytes, BodyError> {
+    tokio::time::timeout(
+        settings.limits.body_read_timeout,
+        read_within(body, settings.body_limit),
+    )
+    .await
+    .unwrap_or(Err(BodyError::TimedOut))
+}
+
+async fn read_within(body: Body, limit: usize) -> Result<Bytes, BodyError> {
     let mut body = body;
     let mut buf = BytesMut::new();
     let mut seen: usize = 0;

@@ -1,6 +1,6 @@
 //! Moment Conductor API 2.3.
 //!
-//! Bearer auth (any `sk_test_…` key; the partner is the key), Retailer-Id
+//! Bearer auth (only the configured secret keys; the partner is the key), Retailer-Id
 //! where the document requires it, idempotency exactly as documented, billers
 //! `za_dstv` (string identifier) and `ng_dstv` (object identifier), accounts
 //! and bills, a catalogue tree honouring depth, orders, transactions ACTIVE →
@@ -898,7 +898,9 @@ fn scoped(partner: &str, key: &str) -> String {
 // ---------------------------------------------------------------------------
 // The request pipeline
 
-fn authenticate(headers: &HeaderMap) -> Result<String> {
+/// The partner of a configured secret key (`Authorization: Bearer sk_…`);
+/// a missing, malformed or unknown key is 401 UNAUTHORIZED.
+fn authenticate(app: &App, headers: &HeaderMap) -> Result<String> {
     let value = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -908,11 +910,10 @@ fn authenticate(headers: &HeaderMap) -> Result<String> {
         .or_else(|| value.strip_prefix("bearer "))
         .map(str::trim)
         .ok_or(ConductorError(Code::Unauthorized))?;
-    match key.strip_prefix("sk_test_") {
-        Some(rest) if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_graphic()) => {
-            Ok(partner_of(key))
-        }
-        _ => err(Code::Unauthorized),
+    if app.settings.conductor_keys.iter().any(|k| k == key) {
+        Ok(partner_of(key))
+    } else {
+        err(Code::Unauthorized)
     }
 }
 
@@ -1053,11 +1054,11 @@ where
     F: FnOnce(App, String, I, Duration) -> Fut,
     Fut: Future<Output = Result<Value>>,
 {
-    let partner = match authenticate(&headers) {
+    let partner = match authenticate(&app, &headers) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let bytes = match read_limited(body, app.settings.body_limit).await {
+    let bytes = match read_limited(body, &app.settings).await {
         Ok(b) => b,
         Err(_) => return ConductorError(Code::BadRequest).into_response(),
     };
@@ -1097,7 +1098,7 @@ async fn run_get(
     headers: &HeaderMap,
     f: impl FnOnce(&Tables, &str) -> Result<Value>,
 ) -> Response {
-    let partner = match authenticate(headers) {
+    let partner = match authenticate(app, headers) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };

@@ -494,9 +494,10 @@ struct Tombstone {
 // ---------------------------------------------------------------------------
 // Request plumbing
 
-/// The Basic-auth user name, if the header is well-formed.
-fn basic_user(headers: &HeaderMap, request_type: &'static str) -> Result<String> {
-    let user = headers
+/// The Basic-auth user name, once the header is well-formed and carries the
+/// configured password: a missing, malformed or wrong credential is 401.
+fn basic_user(app: &App, headers: &HeaderMap, request_type: &'static str) -> Result<String> {
+    let credentials = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
@@ -505,16 +506,24 @@ fn basic_user(headers: &HeaderMap, request_type: &'static str) -> Result<String>
                 .decode(b.trim())
                 .ok()
         })
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.split_once(':').map(|(u, _)| u.to_owned()));
-    user.ok_or_else(|| {
-        ElectrumError::new(
+        .and_then(|b| String::from_utf8(b).ok());
+    let Some((user, password)) = credentials.as_deref().and_then(|s| s.split_once(':')) else {
+        return Err(ElectrumError::new(
             StatusCode::UNAUTHORIZED,
             "FORMAT_ERROR",
             "HTTP Basic authorization is required.",
             request_type,
-        )
-    })
+        ));
+    };
+    if password != app.settings.electrum_password {
+        return Err(ElectrumError::new(
+            StatusCode::UNAUTHORIZED,
+            "FORMAT_ERROR",
+            "HTTP Basic authorization failed.",
+            request_type,
+        ));
+    }
+    Ok(user.to_owned())
 }
 
 async fn read_json(
@@ -522,7 +531,7 @@ async fn read_json(
     body: Body,
     request_type: &'static str,
 ) -> Result<Map<String, Value>> {
-    let bytes = read_limited(body, app.settings.body_limit)
+    let bytes = read_limited(body, &app.settings)
         .await
         .map_err(|e| ElectrumError::format(request_type, vec![e.to_string()]))?;
     match serde_json::from_slice::<Value>(&bytes) {
@@ -611,11 +620,7 @@ fn check_ledger_amount(
     required: bool,
 ) {
     if let Some(a) = c.object(obj, parent, field, required) {
-        let path = if parent.is_empty() {
-            field.to_owned()
-        } else {
-            format!("{parent}.{field}")
-        };
+        let path = join(parent, field);
         c.integer(a, &path, "amount", true);
         let cur = c.string(a, &path, "currency", true, None);
         c.pattern(cur, &path, "currency", "[0-9]{3}", |s| digits(s, 3));
@@ -649,15 +654,79 @@ fn check_tenders(c: &mut Check, root: &Map<String, Value>) {
     }
 }
 
-/// Transaction + product + amounts + tenders (+ MSISDNs for purchases).
+/// `Institution` (originator institution, client, settlement entity,
+/// receiver): `id` and `name` required, `name` at most 40 characters.
+fn check_institution(
+    c: &mut Check,
+    obj: &Map<String, Value>,
+    parent: &str,
+    field: &str,
+    required: bool,
+) {
+    if let Some(inst) = c.object(obj, parent, field, required) {
+        let path = join(parent, field);
+        c.string(inst, &path, "id", true, None);
+        c.string(inst, &path, "name", true, Some((0, 40)));
+    }
+}
+
+fn join(parent: &str, field: &str) -> String {
+    if parent.is_empty() {
+        field.to_owned()
+    } else {
+        format!("{parent}.{field}")
+    }
+}
+
+/// `transactionLabels[]`: each label's `name` and `value` required.
+fn check_labels(c: &mut Check, root: &Map<String, Value>) {
+    if let Some(list) = c.array(root, "", "transactionLabels", false) {
+        for (i, item) in list.iter().enumerate() {
+            let path = format!("transactionLabels[{i}]");
+            match item.as_object() {
+                Some(o) => {
+                    c.string(o, &path, "name", true, None);
+                    c.string(o, &path, "value", true, None);
+                }
+                None => c.fail(format!("{path} must be an object")),
+            }
+        }
+    }
+}
+
+/// `Amounts`: every member a `LedgerAmount`.
+fn check_amounts(c: &mut Check, root: &Map<String, Value>) {
+    if let Some(a) = c.object(root, "", "amounts", false) {
+        for f in [
+            "requestAmount",
+            "approvedAmount",
+            "feeAmount",
+            "balanceAmount",
+        ] {
+            check_ledger_amount(c, a, "amounts", f, false);
+        }
+    }
+}
+
+/// `Msisdn`: `msisdn` required (E.164), `country` two letters.
+fn check_msisdn(c: &mut Check, root: &Map<String, Value>, field: &str) {
+    if let Some(o) = c.object(root, "", field, false) {
+        let n = c.string(o, field, "msisdn", true, None);
+        c.pattern(n, field, "msisdn", MSISDN_PATTERN, is_msisdn);
+        c.string(o, field, "country", false, Some((2, 2)));
+    }
+}
+
+/// The request models of the sale operations (`PurchaseRequest` for trials
+/// and purchases, `VoucherRequest` for vouchers): a `Transaction` (`id`,
+/// `time`, originator, client, thirdPartyIdentifiers) with a product, the
+/// amounts, tenders and, for purchases, the MSISDNs.
 fn check_sale(root: &Map<String, Value>, purchase: bool) -> std::result::Result<(), Vec<String>> {
     let mut c = Check::new();
+    check_labels(&mut c, root);
     check_id_time(&mut c, root);
     if let Some(o) = c.object(root, "", "originator", true) {
-        if let Some(inst) = c.object(o, "originator", "institution", true) {
-            c.string(inst, "originator.institution", "id", true, None);
-            c.string(inst, "originator.institution", "name", false, Some((0, 40)));
-        }
+        check_institution(&mut c, o, "originator", "institution", true);
         c.string(o, "originator", "terminalId", true, Some((8, 8)));
         if let Some(m) = c.object(o, "originator", "merchant", true) {
             let mt = c.string(m, "originator.merchant", "merchantType", true, None);
@@ -674,14 +743,9 @@ fn check_sale(root: &Map<String, Value>, purchase: bool) -> std::result::Result<
             }
         }
     }
-    if let Some(cl) = c.object(root, "", "client", true) {
-        c.string(cl, "client", "id", true, None);
-    }
-    for party in ["settlementEntity", "receiver"] {
-        if let Some(o) = c.object(root, "", party, false) {
-            c.string(o, party, "id", true, None);
-        }
-    }
+    check_institution(&mut c, root, "", "client", true);
+    check_institution(&mut c, root, "", "settlementEntity", false);
+    check_institution(&mut c, root, "", "receiver", false);
     check_third_parties(&mut c, root);
     if let Some(p) = c.object(root, "", "product", true) {
         let id = c.string(p, "product", "productId", true, None);
@@ -693,41 +757,68 @@ fn check_sale(root: &Map<String, Value>, purchase: bool) -> std::result::Result<
         let ty = c.string(p, "product", "type", false, None);
         c.one_of(ty, "product", "type", &PRODUCT_TYPES);
     }
-    if let Some(a) = c.object(root, "", "amounts", false) {
-        for f in [
-            "requestAmount",
-            "approvedAmount",
-            "feeAmount",
-            "balanceAmount",
-        ] {
-            check_ledger_amount(&mut c, a, "amounts", f, false);
-        }
-    }
+    check_amounts(&mut c, root);
     for acc in ["srcAccType", "destAccType"] {
         let v = c.string(root, "", acc, false, None);
         c.one_of(v, "", acc, &ACCOUNT_TYPES);
     }
     if purchase {
         for m in ["recipientMsisdn", "senderMsisdn"] {
-            if let Some(o) = c.object(root, "", m, false) {
-                let n = c.string(o, m, "msisdn", true, None);
-                c.pattern(n, m, "msisdn", MSISDN_PATTERN, is_msisdn);
-            }
+            check_msisdn(&mut c, root, m);
         }
     }
     check_tenders(&mut c, root);
     c.finish()
 }
 
-fn check_advice(root: &Map<String, Value>, reversal: bool) -> std::result::Result<(), Vec<String>> {
+/// Which advice model a body must satisfy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AdviceModel {
+    /// `TenderAdvice` (purchase confirmation): a `BasicAdvice` with tenders.
+    TenderAdvice,
+    /// `BasicReversal` (purchase and voucher reversal): `reversalReason`
+    /// required.
+    Reversal,
+    /// `VoucherConfirmation`: a `TenderAdvice` with the `voucher` confirmed,
+    /// its `serialNumber` required.
+    VoucherConfirmation,
+}
+
+/// `BasicAdvice` (`id`, `requestId`, `time`, thirdPartyIdentifiers) and what
+/// `model` adds.
+fn check_advice(
+    root: &Map<String, Value>,
+    model: AdviceModel,
+) -> std::result::Result<(), Vec<String>> {
     let mut c = Check::new();
     check_id_time(&mut c, root);
-    c.string(root, "", "requestId", true, None);
+    let request_id = c.string(root, "", "requestId", true, None);
+    c.pattern(request_id, "", "requestId", UUID_PATTERN, is_uuid);
     check_third_parties(&mut c, root);
-    check_tenders(&mut c, root);
-    if reversal {
-        let r = c.string(root, "", "reversalReason", false, None);
-        c.one_of(r, "", "reversalReason", &REVERSAL_REASONS);
+    check_amounts(&mut c, root);
+    match model {
+        AdviceModel::Reversal => {
+            let r = c.string(root, "", "reversalReason", true, None);
+            c.one_of(r, "", "reversalReason", &REVERSAL_REASONS);
+        }
+        AdviceModel::TenderAdvice => check_tenders(&mut c, root),
+        AdviceModel::VoucherConfirmation => {
+            check_tenders(&mut c, root);
+            if let Some(v) = c.object(root, "", "voucher", true) {
+                let serial = c.string(v, "voucher", "serialNumber", true, None);
+                c.pattern(
+                    serial,
+                    "voucher",
+                    "serialNumber",
+                    "[0-9a-zA-Z]{1,20}",
+                    |s| alnum(s, 1, 20),
+                );
+                let pin = c.string(v, "voucher", "pin", false, None);
+                c.pattern(pin, "voucher", "pin", "[0-9]{1,20}", |s| {
+                    (1..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+                });
+            }
+        }
     }
     c.finish()
 }
@@ -921,10 +1012,14 @@ fn sale_response(
 // ---------------------------------------------------------------------------
 // MSISDN lookup and products
 
-async fn lookup_msisdn(RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+async fn lookup_msisdn(
+    State(app): State<App>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     const RT: &str = "MSISDN_INFO_REQUEST";
     let result: Result<Response> = (|| {
-        basic_user(&headers, RT)?;
+        basic_user(&app, &headers, RT)?;
         let pairs = crate::query::pairs(query.as_deref().unwrap_or(""));
         let param = |n: &str| {
             pairs
@@ -982,10 +1077,14 @@ async fn lookup_msisdn(RawQuery(query): RawQuery, headers: HeaderMap) -> Respons
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn list_products(RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+async fn list_products(
+    State(app): State<App>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     const RT: &str = "LIST_PRODUCTS_REQUEST";
     let result: Result<Response> = (|| {
-        basic_user(&headers, RT)?;
+        basic_user(&app, &headers, RT)?;
         let pairs = crate::query::pairs(query.as_deref().unwrap_or(""));
         let channel = pairs
             .iter()
@@ -1029,7 +1128,7 @@ fn check_client(user: &str, root: &Map<String, Value>, request_type: &'static st
 async fn purchase_trial(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
     const RT: &str = "TRIAL_PURCHASE_REQUEST";
     let result: Result<Response> = async {
-        let user = basic_user(&headers, RT)?;
+        let user = basic_user(&app, &headers, RT)?;
         let root = read_json(&app, body, RT).await?;
         check_sale(&root, true).map_err(|e| ElectrumError::format(RT, e))?;
         check_client(&user, &root, RT)?;
@@ -1225,7 +1324,7 @@ fn record_sale(
 async fn purchase(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
     const RT: &str = "PURCHASE_REQUEST";
     let result: Result<Response> = async {
-        let user = basic_user(&headers, RT)?;
+        let user = basic_user(&app, &headers, RT)?;
         let root = read_json(&app, body, RT).await?;
         check_sale(&root, true).map_err(|e| ElectrumError::format(RT, e))?;
         check_client(&user, &root, RT)?;
@@ -1243,7 +1342,7 @@ async fn provision_voucher(
 ) -> Response {
     const RT: &str = "VOUCHER_REQUEST";
     let result: Result<Response> = async {
-        let user = basic_user(&headers, RT)?;
+        let user = basic_user(&app, &headers, RT)?;
         let root = read_json(&app, body, RT).await?;
         check_sale(&root, false).map_err(|e| ElectrumError::format(RT, e))?;
         if str_at(&root, &["id"]) != Some(request_id.as_str()) {
@@ -1382,10 +1481,13 @@ async fn purchase_advice(app: App, headers: HeaderMap, body: Body, advice: Advic
         AdviceKind::Reversal => "PURCHASE_REVERSAL",
     };
     let result: Result<Response> = async {
-        basic_user(&headers, rt)?;
+        basic_user(&app, &headers, rt)?;
         let root = read_json(&app, body, rt).await?;
-        check_advice(&root, advice == AdviceKind::Reversal)
-            .map_err(|e| ElectrumError::format(rt, e))?;
+        let model = match advice {
+            AdviceKind::Confirmation => AdviceModel::TenderAdvice,
+            AdviceKind::Reversal => AdviceModel::Reversal,
+        };
+        check_advice(&root, model).map_err(|e| ElectrumError::format(rt, e))?;
         advise(&app, &root, SaleKind::Purchase, advice, rt)
     }
     .await;
@@ -1413,10 +1515,13 @@ async fn voucher_advice(
         AdviceKind::Reversal => "VOUCHER_REVERSAL",
     };
     let result: Result<Response> = async {
-        basic_user(&headers, rt)?;
+        basic_user(&app, &headers, rt)?;
         let root = read_json(&app, body, rt).await?;
-        check_advice(&root, advice == AdviceKind::Reversal)
-            .map_err(|e| ElectrumError::format(rt, e))?;
+        let model = match advice {
+            AdviceKind::Confirmation => AdviceModel::VoucherConfirmation,
+            AdviceKind::Reversal => AdviceModel::Reversal,
+        };
+        check_advice(&root, model).map_err(|e| ElectrumError::format(rt, e))?;
         let mut mismatches = Vec::new();
         if str_at(&root, &["requestId"]) != Some(request_id.as_str()) {
             mismatches.push("requestId must equal the requestId of the path".to_owned());
@@ -1477,7 +1582,7 @@ async fn purchase_status(
 ) -> Response {
     const RT: &str = "PURCHASE_STATUS_REQUEST";
     let result: Result<Response> = (|| {
-        basic_user(&headers, RT)?;
+        basic_user(&app, &headers, RT)?;
         let pairs = crate::query::pairs(query.as_deref().unwrap_or(""));
         let param = |n: &str| {
             pairs

@@ -46,7 +46,9 @@ mod body;
 mod json_path;
 mod query;
 
-pub use app::{Sandbox, SandboxConfig, SandboxError};
+pub use app::{
+    Limits, Sandbox, SandboxConfig, SandboxError, CONDUCTOR_TEST_KEY, ELECTRUM_PASSWORD,
+};
 pub use faults::{FaultKind, FaultRule};
 pub use ledger::LedgerEntry;
 pub use momo::{PRESET_API_KEY, PRESET_API_USER, SUBSCRIPTION_KEY};

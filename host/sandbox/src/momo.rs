@@ -230,6 +230,24 @@ struct ApiUser {
     provider_callback_host: String,
     api_key: Option<String>,
     target_environment: String,
+    /// The subscription that created the user ([`subscription_of`]); a user
+    /// and its key answer only under that subscription key, as on MTN.
+    /// State files from before this field belong to [`SUBSCRIPTION_KEY`].
+    #[serde(default = "default_subscription")]
+    subscription: String,
+}
+
+fn default_subscription() -> String {
+    subscription_of(SUBSCRIPTION_KEY)
+}
+
+/// A subscription key's identity in the state: a hash, so the key itself is
+/// never stored or logged.
+fn subscription_of(key: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    format!("sub_{:016x}", h.finish())
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -305,10 +323,18 @@ impl Payment {
     }
 }
 
-/// Provisions the preset API user if the state does not have it yet.
+/// Provisions the preset API user if the state does not have it yet, under
+/// the pinned subscription key (or [`SUBSCRIPTION_KEY`]).
 pub(crate) fn ensure_preset_user(app: &Shared) -> std::result::Result<(), StoreError> {
+    let subscription = subscription_of(
+        app.settings
+            .momo_subscription_key
+            .as_deref()
+            .unwrap_or(SUBSCRIPTION_KEY),
+    );
     app.store.with(|t| {
-        if t.contains(table::MOMO_USERS, PRESET_API_USER) {
+        let existing: Option<ApiUser> = t.get(table::MOMO_USERS, PRESET_API_USER)?;
+        if existing.is_some_and(|u| u.subscription == subscription) {
             return Ok(());
         }
         t.put(
@@ -319,6 +345,7 @@ pub(crate) fn ensure_preset_user(app: &Shared) -> std::result::Result<(), StoreE
                 provider_callback_host: "localhost".to_owned(),
                 api_key: Some(PRESET_API_KEY.to_owned()),
                 target_environment: "sandbox".to_owned(),
+                subscription,
             },
         )
     })
@@ -331,18 +358,38 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn check_subscription(headers: &HeaderMap) -> Result<()> {
-    match header(headers, "ocp-apim-subscription-key") {
-        Some(k) if k == SUBSCRIPTION_KEY => Ok(()),
-        _ => Err(MomoError::new(
+/// The caller's subscription ([`subscription_of`]): any non-empty
+/// `Ocp-Apim-Subscription-Key`, or only the pinned one; else 401.
+fn check_subscription(app: &App, headers: &HeaderMap) -> Result<String> {
+    let key = header(headers, "ocp-apim-subscription-key").map(str::trim);
+    let accepted = match (&app.settings.momo_subscription_key, key) {
+        (_, None) | (_, Some("")) => None,
+        (Some(pinned), Some(k)) => (pinned == k).then_some(k),
+        (None, Some(k)) => Some(k),
+    };
+    accepted.map(subscription_of).ok_or_else(|| {
+        MomoError::new(
             StatusCode::UNAUTHORIZED,
             "ACCESS_DENIED",
             "Access denied due to missing or invalid subscription key.",
-        )),
-    }
+        )
+    })
 }
 
-fn bearer_user(app: &App, headers: &HeaderMap) -> Result<String> {
+/// The API user `id` if it exists under `subscription`: another
+/// subscription's user is as unknown as one never created.
+fn user_of(
+    t: &Tables,
+    id: &str,
+    subscription: &str,
+) -> std::result::Result<Option<ApiUser>, StoreError> {
+    let user: Option<ApiUser> = t.get(table::MOMO_USERS, &id.to_ascii_lowercase())?;
+    Ok(user.filter(|u| u.subscription == subscription))
+}
+
+/// The API user of a valid, unexpired Bearer token, if that user belongs to
+/// the caller's subscription; else 401.
+fn bearer_user(app: &App, headers: &HeaderMap, subscription: &str) -> Result<String> {
     let unauthorized = || {
         MomoError::new(
             StatusCode::UNAUTHORIZED,
@@ -355,11 +402,14 @@ fn bearer_user(app: &App, headers: &HeaderMap) -> Result<String> {
         .map(str::trim)
         .ok_or_else(unauthorized)?;
     let now = app.clock.now_ms();
-    let stored: Option<AccessToken> = app.store.with(|t| t.get(table::MOMO_TOKENS, token))?;
-    match stored {
-        Some(t) if t.expires_at_ms > now => Ok(t.user),
-        _ => Err(unauthorized()),
-    }
+    let user = app.store.with(|t| -> std::result::Result<_, StoreError> {
+        let stored: Option<AccessToken> = t.get(table::MOMO_TOKENS, token)?;
+        match stored {
+            Some(tok) if tok.expires_at_ms > now => Ok(user_of(t, &tok.user, subscription)?),
+            _ => Ok(None),
+        }
+    })?;
+    user.map(|u| u.id).ok_or_else(unauthorized)
 }
 
 fn reference_id(headers: &HeaderMap) -> Result<String> {
@@ -378,9 +428,9 @@ fn random_hex() -> String {
 
 async fn create_user(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
     let result: Result<Response> = async {
-        check_subscription(&headers)?;
+        let subscription = check_subscription(&app, &headers)?;
         let id = reference_id(&headers)?;
-        let bytes = read_limited(body, app.settings.body_limit)
+        let bytes = read_limited(body, &app.settings)
             .await
             .map_err(|e| MomoError::bad_request(e.to_string()))?;
         let json: Value = serde_json::from_slice(&bytes)
@@ -406,6 +456,7 @@ async fn create_user(State(app): State<App>, headers: HeaderMap, body: Body) -> 
                     provider_callback_host: host.to_owned(),
                     api_key: None,
                     target_environment: "sandbox".to_owned(),
+                    subscription,
                 },
             )?;
             Ok(())
@@ -422,12 +473,10 @@ async fn create_api_key(
     headers: HeaderMap,
 ) -> Response {
     let result: Result<Response> = (|| {
-        check_subscription(&headers)?;
+        let subscription = check_subscription(&app, &headers)?;
         let key = random_hex();
         app.store.with(|t| -> Result<()> {
-            let mut user: ApiUser = t
-                .get(table::MOMO_USERS, &id.to_ascii_lowercase())?
-                .ok_or_else(MomoError::not_found)?;
+            let mut user = user_of(t, &id, &subscription)?.ok_or_else(MomoError::not_found)?;
             user.api_key = Some(key.clone());
             t.put(table::MOMO_USERS, &user.id.clone(), &user)?;
             Ok(())
@@ -439,10 +488,10 @@ async fn create_api_key(
 
 async fn get_user(State(app): State<App>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let result: Result<Response> = (|| {
-        check_subscription(&headers)?;
-        let user: ApiUser = app
+        let subscription = check_subscription(&app, &headers)?;
+        let user = app
             .store
-            .with(|t| t.get(table::MOMO_USERS, &id.to_ascii_lowercase()))?
+            .with(|t| user_of(t, &id, &subscription))?
             .ok_or_else(MomoError::not_found)?;
         Ok(Json(json!({
             "providerCallbackHost": user.provider_callback_host,
@@ -457,9 +506,10 @@ async fn get_user(State(app): State<App>, Path(id): Path<String>, headers: Heade
 // Token
 
 async fn token(State(app): State<App>, headers: HeaderMap) -> Response {
-    if let Err(e) = check_subscription(&headers) {
-        return e.into_response();
-    }
+    let subscription = match check_subscription(&app, &headers) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
     let unauthorized = || {
         (
             StatusCode::UNAUTHORIZED,
@@ -485,8 +535,7 @@ async fn token(State(app): State<App>, headers: HeaderMap) -> Response {
     let issued = app
         .store
         .with(|t| -> std::result::Result<Option<String>, StoreError> {
-            let user: Option<ApiUser> = t.get(table::MOMO_USERS, &user_id.to_ascii_lowercase())?;
-            match user {
+            match user_of(t, user_id, &subscription)? {
                 Some(u) if u.api_key.as_deref() == Some(key) => {
                     let token = format!("sbx.{}{}", random_hex(), random_hex());
                     t.put(
@@ -538,8 +587,8 @@ fn note_ok(json: &Value, field: &str) -> Result<()> {
 
 async fn create_payment(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
     let result: Result<Response> = async {
-        check_subscription(&headers)?;
-        let user = bearer_user(&app, &headers)?;
+        let subscription = check_subscription(&app, &headers)?;
+        let user = bearer_user(&app, &headers, &subscription)?;
         let reference_id = reference_id(&headers)?;
         let environment = header(&headers, "x-target-environment")
             .unwrap_or_default()
@@ -573,7 +622,7 @@ async fn create_payment(State(app): State<App>, headers: HeaderMap, body: Body) 
                 Some(url.to_owned())
             }
         };
-        let bytes = read_limited(body, app.settings.body_limit)
+        let bytes = read_limited(body, &app.settings)
             .await
             .map_err(|e| MomoError::bad_request(e.to_string()))?;
         let json: Value = serde_json::from_slice(&bytes)
@@ -668,12 +717,14 @@ async fn payment_status(
     headers: HeaderMap,
 ) -> Response {
     let result: Result<Response> = (|| {
-        check_subscription(&headers)?;
-        bearer_user(&app, &headers)?;
+        let subscription = check_subscription(&app, &headers)?;
+        let user = bearer_user(&app, &headers, &subscription)?;
         settle_due(&app);
+        // Another API user's payment is as unknown as one never made.
         let payment: Payment = app
             .store
             .with(|t| t.get(table::MOMO_PAYMENTS, &reference_id.to_ascii_lowercase()))?
+            .filter(|p: &Payment| p.user == user)
             .ok_or_else(MomoError::not_found)?;
         Ok(Json(payment.status_json()).into_response())
     })();

@@ -6,8 +6,21 @@
 //! connection itself: returning an error from the hyper service makes hyper
 //! drop the connection without writing a response byte, which is exactly
 //! "close before reading" and "process then close".
+//!
+//! Against slow and greedy clients ([`crate::Limits`]): a cap on open
+//! connections in all and per IP address (a connection over either cap is
+//! closed at once), a TLS handshake timeout, a header read timeout (a
+//! client that trickles its headers, or idles between requests, is
+//! dropped), a body read timeout, and an idle timeout on the socket (no
+//! byte either way).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -18,18 +31,16 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::app::{api_error_body, App};
+use crate::app::{api_error_body, App, Limits};
 use crate::faults::FaultKind;
-
-/// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The error a service returns to make hyper drop the connection unanswered.
 #[derive(Debug)]
@@ -43,6 +54,114 @@ impl std::fmt::Display for DroppedByFault {
 
 impl std::error::Error for DroppedByFault {}
 
+/// Open connections, in all and per peer address.
+#[derive(Debug, Default)]
+struct Open {
+    total: usize,
+    per_addr: HashMap<IpAddr, usize>,
+}
+
+/// One connection's place under the caps; given back when dropped.
+#[derive(Debug)]
+struct Slot {
+    open: Arc<Mutex<Open>>,
+    addr: IpAddr,
+}
+
+impl Slot {
+    /// A place for a connection from `addr`, or `None` over either cap.
+    fn take(open: &Arc<Mutex<Open>>, addr: IpAddr, limits: &Limits) -> Option<Self> {
+        let mut o = open.lock().unwrap_or_else(|p| p.into_inner());
+        let from_addr = o.per_addr.get(&addr).copied().unwrap_or(0);
+        if o.total >= limits.max_connections || from_addr >= limits.max_connections_per_addr {
+            return None;
+        }
+        o.total += 1;
+        o.per_addr.insert(addr, from_addr + 1);
+        Some(Self {
+            open: open.clone(),
+            addr,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut o = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        o.total = o.total.saturating_sub(1);
+        if let Some(n) = o.per_addr.get_mut(&self.addr) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                o.per_addr.remove(&self.addr);
+            }
+        }
+    }
+}
+
+/// A socket that notes when a byte last moved either way.
+struct Watched {
+    tcp: TcpStream,
+    epoch: Instant,
+    last: Arc<AtomicU64>,
+}
+
+impl Watched {
+    fn touch(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last.store(ms, Ordering::Relaxed);
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.tcp).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.touch();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.tcp).poll_write(cx, data);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+/// Returns once no byte has moved on the socket for `idle`.
+async fn idle_for(epoch: Instant, last: Arc<AtomicU64>, idle: Duration) {
+    let check = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(check).await;
+        let now = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let quiet = now.saturating_sub(last.load(Ordering::Relaxed));
+        if Duration::from_millis(quiet) >= idle {
+            return;
+        }
+    }
+}
+
 /// Accepts connections until `shutdown` flips; then aborts the open ones.
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -51,27 +170,46 @@ pub(crate) async fn serve(
     router: Router,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let limits = app.settings.limits;
+    let open = Arc::new(Mutex::new(Open::default()));
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept() => {
-                let Ok((tcp, _peer)) = accepted else { continue };
+                let Ok((tcp, peer)) = accepted else { continue };
+                let Some(slot) = Slot::take(&open, peer.ip(), &limits) else {
+                    tracing::info!("connection from {} closed: over the connection cap", peer.ip());
+                    drop(tcp);
+                    continue;
+                };
                 let _ = tcp.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let app = app.clone();
                 let router = router.clone();
                 conns.spawn(async move {
-                    match acceptor {
-                        Some(acceptor) => {
-                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                                Ok(Ok(tls)) => serve_connection(TokioIo::new(tls), app, router).await,
-                                Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
-                                Err(_) => tracing::debug!("TLS handshake timed out"),
+                    let _slot = slot;
+                    let epoch = Instant::now();
+                    let last = Arc::new(AtomicU64::new(0));
+                    let io = Watched { tcp, epoch, last: last.clone() };
+                    let served = async move {
+                        match acceptor {
+                            Some(acceptor) => {
+                                match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(io)).await {
+                                    Ok(Ok(tls)) => serve_connection(TokioIo::new(tls), app, router, &limits).await,
+                                    Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
+                                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                                }
                             }
+                            None => serve_connection(TokioIo::new(io), app, router, &limits).await,
                         }
-                        None => serve_connection(TokioIo::new(tcp), app, router).await,
+                    };
+                    tokio::select! {
+                        _ = served => {}
+                        _ = idle_for(epoch, last, limits.idle_timeout) => {
+                            tracing::debug!("connection from {} closed: idle", peer.ip());
+                        }
                     }
                 });
             }
@@ -80,7 +218,7 @@ pub(crate) async fn serve(
     conns.abort_all();
 }
 
-async fn serve_connection<I>(io: I, app: App, router: Router)
+async fn serve_connection<I>(io: I, app: App, router: Router, limits: &Limits)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -90,6 +228,8 @@ where
         async move { handle(app, router, req).await }
     });
     if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
         .serve_connection(io, service)
         .await
     {

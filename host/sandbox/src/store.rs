@@ -54,6 +54,10 @@ pub enum StoreError {
     /// A record did not (de)serialize.
     #[error("record encoding: {0}")]
     Json(#[from] serde_json::Error),
+    /// The operation's writes did not commit and were undone: nothing of it
+    /// took effect.
+    #[error("the change could not be committed and was rolled back")]
+    RolledBack,
 }
 
 /// The state, shared by all handlers.
@@ -163,7 +167,15 @@ impl Store {
     /// with `--state`, every write of `f` (records and ledger rows) commits
     /// together or not at all, so a state change and its ledger entry are
     /// never split by a failed write or a kill.
-    pub fn with<R>(&self, f: impl FnOnce(&mut Tables) -> R) -> R {
+    ///
+    /// The answer says whether the change is really there: when `f`
+    /// succeeded but its writes were rolled back (a write failed and `f`
+    /// went on, the transaction could not begin, or `COMMIT` failed), the
+    /// result is [`StoreError::RolledBack`], never `f`'s success.
+    pub fn with<R, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Tables) -> Result<R, E>,
+    ) -> Result<R, E> {
         let mut t = self.lock();
         if t.db.is_none() {
             return f(&mut t);
@@ -186,16 +198,21 @@ impl Store {
             && t.db
                 .as_ref()
                 .is_some_and(|db| db.execute_batch("COMMIT").is_ok());
-        if !committed {
-            if let Some(db) = t.db.as_ref() {
-                let _ = db.execute_batch("ROLLBACK");
-            }
-            tracing::error!("state write failed; the change was rolled back");
-            t.records = records;
-            t.ledger.truncate(ledger_len);
-        }
         t.failed = false;
-        out
+        if committed {
+            return out;
+        }
+        if let Some(db) = t.db.as_ref() {
+            let _ = db.execute_batch("ROLLBACK");
+        }
+        tracing::error!("state write failed; the change was rolled back");
+        t.records = records;
+        t.ledger.truncate(ledger_len);
+        match out {
+            // `f`'s own error (often the failed write itself) says more.
+            Err(e) => Err(e),
+            Ok(_) => Err(StoreError::RolledBack.into()),
+        }
     }
 
     /// A copy of the ledger.
@@ -391,5 +408,85 @@ impl Tables {
     /// The sandbox clock, for handlers running inside [`Store::with`].
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> NewEntry {
+        NewEntry {
+            api: "electrum",
+            kind: "airtime_sold",
+            reference: "ref-1".to_owned(),
+            related: None,
+            amount_minor: 2900,
+            currency: "710".to_owned(),
+            detail: serde_json::json!({}),
+        }
+    }
+
+    /// A state file whose ledger refuses every insert (a trigger installed
+    /// by a second connection, as a full disk or a locked file would).
+    fn failing_store(dir: &tempfile::TempDir) -> Store {
+        let path = dir.path().join("state.db");
+        let store = Store::open(&path, Arc::new(Clock::new())).expect("open");
+        let other = Connection::open(&path).expect("second connection");
+        other
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE INSERT ON ledger \
+                 BEGIN SELECT RAISE(ABORT, 'forced failure'); END;",
+            )
+            .expect("trigger");
+        store
+    }
+
+    #[test]
+    fn a_rolled_back_change_is_reported_even_when_the_closure_ignored_the_failure() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = failing_store(&dir);
+        let out: Result<(), StoreError> = store.with(|t| {
+            t.put(table::META, "k", &1)?;
+            let _ignored = t.record(entry());
+            Ok(())
+        });
+        assert!(matches!(out, Err(StoreError::RolledBack)), "{out:?}");
+        // Neither the record nor the ledger row survived, in memory or on disk.
+        let reread: Result<Option<i32>, StoreError> = store.with(|t| t.get(table::META, "k"));
+        assert_eq!(reread.expect("read"), None);
+        assert!(store.ledger().is_empty());
+        assert!(read_ledger(&dir.path().join("state.db"))
+            .expect("ledger")
+            .is_empty());
+    }
+
+    #[test]
+    fn the_failed_write_itself_is_reported_when_the_closure_passes_it_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = failing_store(&dir);
+        let out: Result<(), StoreError> = store.with(|t| {
+            t.put(table::META, "k", &1)?;
+            t.record(entry())?;
+            Ok(())
+        });
+        assert!(matches!(out, Err(StoreError::Sqlite(_))), "{out:?}");
+        assert!(store.ledger().is_empty());
+        let reread: Result<Option<i32>, StoreError> = store.with(|t| t.get(table::META, "k"));
+        assert_eq!(reread.expect("read"), None);
+    }
+
+    #[test]
+    fn a_committed_change_is_reported_as_success_and_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let store = Store::open(&path, Arc::new(Clock::new())).expect("open");
+        let out: Result<(), StoreError> = store.with(|t| {
+            t.put(table::META, "k", &1)?;
+            t.record(entry())?;
+            Ok(())
+        });
+        out.expect("committed");
+        assert_eq!(read_ledger(&path).expect("ledger").len(), 1);
     }
 }

@@ -92,7 +92,7 @@ async fn binary_keeps_state_across_a_kill() {
     let id = new_id();
     let resp = c
         .post(format!("{base}/airtime/v5/purchases"))
-        .basic_auth(CLIENT_ID, Some("x"))
+        .basic_auth(CLIENT_ID, Some(till_sandbox::ELECTRUM_PASSWORD))
         .json(&purchase_request(&id, "89", Some("27821234567")))
         .send()
         .await
@@ -100,18 +100,28 @@ async fn binary_keeps_state_across_a_kill() {
     assert_eq!(resp.status().as_u16(), 201);
     first.kill();
 
-    let (mut second, base) = spawn(dir.path());
+    let (mut second, banner) = spawn_with(dir.path(), &[]);
+    let base = banner_value(&banner, "base URL").expect("base URL");
+    // The admin token is generated at start and printed.
+    let token = banner_value(&banner, "Authorization: Bearer").expect("admin token in the banner");
     let c = http(dir.path());
     let resp = c
         .post(format!("{base}/airtime/v5/purchases/reversals"))
-        .basic_auth(CLIENT_ID, Some("x"))
+        .basic_auth(CLIENT_ID, Some(till_sandbox::ELECTRUM_PASSWORD))
         .json(&advice(&new_id(), &id, true))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 202);
+    let refused = c
+        .get(format!("{base}/_sandbox/ledger"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401, "admin paths need the token");
     let ledger: Value = c
         .get(format!("{base}/_sandbox/ledger"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()
@@ -161,7 +171,7 @@ async fn binary_serves_sntp_and_its_state_file_is_readable_while_running() {
     let id = new_id();
     let resp = c
         .post(format!("{base}/airtime/v5/purchases"))
-        .basic_auth(CLIENT_ID, Some("x"))
+        .basic_auth(CLIENT_ID, Some(till_sandbox::ELECTRUM_PASSWORD))
         .json(&purchase_request(&id, "89", Some("27821234567")))
         .send()
         .await

@@ -398,7 +398,7 @@ async fn validation_names_the_json_path() {
     // Basic user must equal client.id.
     let resp = c
         .post(url(&sb, "/airtime/v5/purchases"))
-        .basic_auth("someone-else", Some("x"))
+        .basic_auth("someone-else", Some(till_sandbox::ELECTRUM_PASSWORD))
         .json(&purchase_request(&new_id(), "759", None))
         .send()
         .await
@@ -410,7 +410,7 @@ async fn validation_names_the_json_path() {
     for raw in ["{oops", TEST_PACK_VOUCHER_CONFIRMATION] {
         let resp = c
             .post(url(&sb, "/airtime/v5/purchases/confirmations"))
-            .basic_auth(CLIENT_ID, Some("x"))
+            .basic_auth(CLIENT_ID, Some(till_sandbox::ELECTRUM_PASSWORD))
             .header("content-type", "application/json")
             .body(raw.to_owned())
             .send()
@@ -580,7 +580,7 @@ async fn vouchers_provision_confirm_reverse() {
         &c,
         &sb,
         &format!("/vouchers/{id}/confirmations/{conf}"),
-        &advice(&conf, &id, false),
+        &voucher_confirmation(&conf, &id, &serial),
     )
     .await;
     assert_eq!(s, 202, "{b}");
@@ -607,7 +607,8 @@ async fn vouchers_provision_confirm_reverse() {
     let id2 = new_id();
     let mut req2 = purchase_request(&id2, "VCH10", None);
     req2.as_object_mut().unwrap().remove("recipientMsisdn");
-    electrum_post(&c, &sb, &format!("/vouchers/{id2}"), &req2).await;
+    let (_, _, b2) = electrum_post(&c, &sb, &format!("/vouchers/{id2}"), &req2).await;
+    let serial2 = b2["voucher"]["serialNumber"].as_str().unwrap().to_owned();
     let rev2 = new_id();
     let (s, _, _) = electrum_post(
         &c,
@@ -622,7 +623,7 @@ async fn vouchers_provision_confirm_reverse() {
         &c,
         &sb,
         &format!("/vouchers/{id2}/confirmations/{conf2}"),
-        &advice(&conf2, &id2, false),
+        &voucher_confirmation(&conf2, &id2, &serial2),
     )
     .await;
     assert_eq!(
@@ -662,5 +663,369 @@ async fn vouchers_provision_confirm_reverse() {
             ("voucher_issued".to_owned(), 1000),
             ("reversal_applied".to_owned(), -1000)
         ]
+    );
+}
+
+/// Sets (`Some`) or removes (`None`) the member at `path` (`a.b[0].c`, as
+/// the sandbox names paths in its format errors).
+fn edit(body: &mut serde_json::Value, path: &str, value: Option<serde_json::Value>) {
+    let pointer: String = path
+        .split('.')
+        .flat_map(|seg| match seg.split_once('[') {
+            Some((name, index)) => vec![name.to_owned(), index.trim_end_matches(']').to_owned()],
+            None => vec![seg.to_owned()],
+        })
+        .map(|seg| format!("/{seg}"))
+        .collect();
+    let (parent, last) = pointer.rsplit_once('/').unwrap();
+    let parent = body
+        .pointer_mut(parent)
+        .unwrap_or_else(|| panic!("{path}: its parent is in the base body"));
+    match (parent, value) {
+        (serde_json::Value::Object(o), Some(v)) => {
+            o.insert(last.to_owned(), v);
+        }
+        (serde_json::Value::Object(o), None) => {
+            o.remove(last)
+                .unwrap_or_else(|| panic!("{path} is in the base body"));
+        }
+        (serde_json::Value::Array(a), Some(v)) => a[last.parse::<usize>().unwrap()] = v,
+        (serde_json::Value::Array(a), None) => {
+            a.remove(last.parse::<usize>().unwrap());
+        }
+        (other, _) => panic!("{path}: parent {other} is not a container"),
+    }
+}
+
+/// One request model: a valid body, where it goes, what it requires and
+/// what it bounds.
+struct Model {
+    name: &'static str,
+    path: String,
+    body: serde_json::Value,
+    /// Each removed in turn: 400 FORMAT_ERROR "<path> may not be null".
+    required: &'static [&'static str],
+    /// Each set in turn to a value just outside its bound: 400
+    /// FORMAT_ERROR with a message naming the path.
+    bounded: Vec<(&'static str, serde_json::Value)>,
+}
+
+fn sale_extras(body: &mut serde_json::Value, amount: i64) {
+    body["amounts"] = json!({ "requestAmount": { "amount": amount, "currency": "710" } });
+    body["tenders"] = json!([{
+        "tenderType": "CASH",
+        "accountType": "DEFAULT",
+        "reference": "till-0001",
+        "amount": { "amount": amount, "currency": "710" }
+    }]);
+    body["transactionLabels"] = json!([{ "name": "till", "value": "counter-1" }]);
+    body["settlementEntity"] = json!({ "id": "33333333", "name": "till sandbox switch" });
+    body["receiver"] = json!({ "id": "44444444", "name": "till sandbox provider" });
+}
+
+const TRANSACTION_REQUIRED: [&str; 27] = [
+    "id",
+    "time",
+    "originator",
+    "originator.institution",
+    "originator.institution.id",
+    "originator.institution.name",
+    "originator.terminalId",
+    "originator.merchant",
+    "originator.merchant.merchantType",
+    "originator.merchant.merchantId",
+    "originator.merchant.merchantName",
+    "originator.merchant.merchantName.name",
+    "originator.merchant.merchantName.city",
+    "originator.merchant.merchantName.region",
+    "originator.merchant.merchantName.country",
+    "client",
+    "client.id",
+    "client.name",
+    "settlementEntity.id",
+    "settlementEntity.name",
+    "receiver.id",
+    "receiver.name",
+    "thirdPartyIdentifiers",
+    "thirdPartyIdentifiers[0].institutionId",
+    "thirdPartyIdentifiers[0].transactionIdentifier",
+    "transactionLabels[0].name",
+    "transactionLabels[0].value",
+];
+
+fn transaction_bounds() -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        ("id", json!("not-a-uuid")),
+        ("time", json!("yesterday")),
+        ("originator.institution.name", json!("x".repeat(41))),
+        ("originator.terminalId", json!("term001")),
+        ("originator.terminalId", json!("term00001")),
+        ("originator.merchant.merchantType", json!("444")),
+        ("originator.merchant.merchantId", json!("merchant123456")),
+        ("originator.merchant.merchantId", json!("merchant12345678")),
+        (
+            "originator.merchant.merchantName.name",
+            json!("x".repeat(24)),
+        ),
+        (
+            "originator.merchant.merchantName.city",
+            json!("x".repeat(14)),
+        ),
+        ("originator.merchant.merchantName.region", json!("WCP")),
+        ("originator.merchant.merchantName.country", json!("ZAF")),
+        ("client.name", json!("x".repeat(41))),
+        ("settlementEntity.name", json!("x".repeat(41))),
+        ("receiver.name", json!("x".repeat(41))),
+        ("product.productId", json!("x".repeat(21))),
+        ("product.productId", json!("bad-id")),
+        ("product.barcode", json!("1".repeat(14))),
+        ("product.name", json!("x".repeat(121))),
+        ("product.type", json!("AIRTIME_SOMETIMES")),
+        ("amounts.requestAmount.currency", json!("71")),
+        ("amounts.requestAmount.amount", json!("5000")),
+        ("tenders[0].tenderType", json!("COINS")),
+        ("tenders[0].accountType", json!("PIGGY_BANK")),
+        ("tenders[0].cardNumber", json!("12345")),
+        ("tenders[0].reference", json!("x".repeat(41))),
+        ("tenders[0].amount.currency", json!("ZAR")),
+        ("srcAccType", json!("PIGGY_BANK")),
+    ]
+}
+
+const SALE_REQUIRED: [&str; 6] = [
+    "product",
+    "product.productId",
+    "amounts.requestAmount.amount",
+    "amounts.requestAmount.currency",
+    "tenders[0].tenderType",
+    "tenders[0].amount",
+];
+
+const ADVICE_REQUIRED: [&str; 6] = [
+    "id",
+    "requestId",
+    "time",
+    "thirdPartyIdentifiers",
+    "thirdPartyIdentifiers[0].institutionId",
+    "thirdPartyIdentifiers[0].transactionIdentifier",
+];
+
+fn advice_bounds() -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        ("id", json!("not-a-uuid")),
+        ("requestId", json!("not-a-uuid")),
+        ("time", json!("yesterday")),
+        ("amounts.approvedAmount.currency", json!("7100")),
+    ]
+}
+
+fn leak(list: Vec<&'static str>) -> &'static [&'static str] {
+    Box::leak(list.into_boxed_slice())
+}
+
+/// Every required member of every request model removed in turn, and every
+/// bounded member just outside its bound, is 400 FORMAT_ERROR naming its
+/// JSON path; the untouched bodies are accepted and sell exactly once each.
+#[tokio::test]
+async fn every_model_constraint_is_refused_with_its_path() {
+    let sb = start().await;
+    let c = client(&sb);
+
+    // The sales the advices are about.
+    let (purchase_id, reversed_purchase_id) = (new_id(), new_id());
+    let (voucher_id, reversed_voucher_id) = (new_id(), new_id());
+    let mut purchase = purchase_request(&purchase_id, "759", Some("27821234567"));
+    sale_extras(&mut purchase, 5000);
+    purchase["senderMsisdn"] = json!({ "msisdn": "27821234568", "country": "ZA" });
+    let mut voucher = purchase_request(&voucher_id, "VCH10", None);
+    sale_extras(&mut voucher, 1000);
+    let mut trial = purchase.clone();
+    trial["id"] = json!(new_id());
+
+    let mut confirmation = advice(&new_id(), &purchase_id, false);
+    confirmation["amounts"] = json!({ "approvedAmount": { "amount": 5000, "currency": "710" } });
+    confirmation["tenders"] = purchase["tenders"].clone();
+    let mut reversal = advice(&new_id(), &reversed_purchase_id, true);
+    reversal["amounts"] = confirmation["amounts"].clone();
+    let voucher_conf_id = new_id();
+    let voucher_rev_id = new_id();
+
+    let mut purchase_required = TRANSACTION_REQUIRED.to_vec();
+    purchase_required.extend(SALE_REQUIRED);
+    purchase_required.push("recipientMsisdn.msisdn");
+    purchase_required.push("senderMsisdn.msisdn");
+    let mut voucher_required = TRANSACTION_REQUIRED.to_vec();
+    voucher_required.extend(SALE_REQUIRED);
+    let mut purchase_bounds = transaction_bounds();
+    purchase_bounds.push(("recipientMsisdn.msisdn", json!("0821234567")));
+    purchase_bounds.push(("recipientMsisdn.country", json!("ZAF")));
+    purchase_bounds.push(("senderMsisdn.msisdn", json!("+")));
+    let mut tender_advice_required = ADVICE_REQUIRED.to_vec();
+    tender_advice_required.extend(["tenders[0].tenderType", "tenders[0].amount"]);
+    let mut tender_advice_bounds = advice_bounds();
+    tender_advice_bounds.push(("tenders[0].tenderType", json!("COINS")));
+    let mut reversal_required = ADVICE_REQUIRED.to_vec();
+    reversal_required.push("reversalReason");
+    let mut reversal_bounds = advice_bounds();
+    reversal_bounds.push(("reversalReason", json!("BECAUSE")));
+    let mut voucher_conf_required = tender_advice_required.clone();
+    voucher_conf_required.extend(["voucher", "voucher.serialNumber"]);
+    let mut voucher_conf_bounds = tender_advice_bounds.clone();
+    voucher_conf_bounds.push(("voucher.serialNumber", json!("S".repeat(21))));
+    voucher_conf_bounds.push(("voucher.serialNumber", json!("SBX-12")));
+    voucher_conf_bounds.push(("voucher.pin", json!("12ab")));
+
+    let models = vec![
+        Model {
+            name: "PurchaseRequest (trial)",
+            path: "/purchases/trials".to_owned(),
+            body: trial,
+            required: leak(purchase_required.clone()),
+            bounded: purchase_bounds.clone(),
+        },
+        Model {
+            name: "PurchaseRequest",
+            path: "/purchases".to_owned(),
+            body: purchase,
+            required: leak(purchase_required),
+            bounded: purchase_bounds,
+        },
+        Model {
+            name: "VoucherRequest",
+            path: format!("/vouchers/{voucher_id}"),
+            body: voucher,
+            required: leak(voucher_required),
+            bounded: transaction_bounds(),
+        },
+        Model {
+            name: "TenderAdvice (purchase confirmation)",
+            path: "/purchases/confirmations".to_owned(),
+            body: confirmation,
+            required: leak(tender_advice_required),
+            bounded: tender_advice_bounds,
+        },
+        Model {
+            name: "BasicReversal (purchase reversal)",
+            path: "/purchases/reversals".to_owned(),
+            body: reversal,
+            required: leak(reversal_required.clone()),
+            bounded: reversal_bounds.clone(),
+        },
+        Model {
+            name: "VoucherConfirmation",
+            path: format!("/vouchers/{voucher_id}/confirmations/{voucher_conf_id}"),
+            body: {
+                let mut v = voucher_confirmation(&voucher_conf_id, &voucher_id, "SBX000000000001");
+                v["tenders"] = json!([{ "tenderType": "CASH", "amount": { "amount": 1000, "currency": "710" } }]);
+                v["amounts"] = json!({ "approvedAmount": { "amount": 1000, "currency": "710" } });
+                v
+            },
+            required: leak(voucher_conf_required),
+            bounded: voucher_conf_bounds,
+        },
+        Model {
+            name: "BasicReversal (voucher reversal)",
+            path: format!("/vouchers/{reversed_voucher_id}/reversals/{voucher_rev_id}"),
+            body: {
+                let mut v = advice(&voucher_rev_id, &reversed_voucher_id, true);
+                v["amounts"] = json!({ "approvedAmount": { "amount": 1000, "currency": "710" } });
+                v
+            },
+            required: leak(reversal_required),
+            bounded: reversal_bounds,
+        },
+    ];
+
+    let mut cases = 0;
+    for model in &models {
+        let mut variants: Vec<(String, String, serde_json::Value)> = Vec::new();
+        for path in model.required {
+            let mut body = model.body.clone();
+            edit(&mut body, path, None);
+            variants.push((
+                format!("{path} removed"),
+                format!("{path} may not be null"),
+                body,
+            ));
+        }
+        for (path, value) in &model.bounded {
+            let mut body = model.body.clone();
+            edit(&mut body, path, Some(value.clone()));
+            variants.push((format!("{path} = {value}"), format!("{path} "), body));
+        }
+        for (what, expected, body) in variants {
+            let (s, _, b) = electrum_post(&c, &sb, &model.path, &body).await;
+            assert_eq!(
+                (s, b["errorType"].as_str()),
+                (400, Some("FORMAT_ERROR")),
+                "{}: {what}: {b}",
+                model.name
+            );
+            let msgs: Vec<&str> = b["detailMessage"]["formatErrors"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{}: {what}: formatErrors in {b}", model.name))
+                .iter()
+                .filter_map(|e| e["msg"].as_str())
+                .collect();
+            assert!(
+                msgs.iter().any(|m| m.starts_with(&expected)),
+                "{}: {what}: expected a message starting {expected:?}, got {msgs:?}",
+                model.name
+            );
+            cases += 1;
+        }
+    }
+    assert!(cases >= 248, "{cases} cases");
+    assert!(sb.ledger().is_empty(), "no refused body sold anything");
+
+    // The untouched bodies are valid: the sales, then their advices.
+    let mut reversed = purchase_request(&reversed_purchase_id, "759", Some("27821234567"));
+    sale_extras(&mut reversed, 5000);
+    let mut reversed_voucher = purchase_request(&reversed_voucher_id, "VCH10", None);
+    sale_extras(&mut reversed_voucher, 1000);
+    let (s, _, b) = electrum_post(&c, &sb, "/purchases", &reversed).await;
+    assert_eq!(s, 201, "{b}");
+    let (s, _, b) = electrum_post(
+        &c,
+        &sb,
+        &format!("/vouchers/{reversed_voucher_id}"),
+        &reversed_voucher,
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let expected = [200, 201, 201, 202, 202, 202, 202];
+    for (model, want) in models.iter().zip(expected) {
+        let (s, _, b) = electrum_post(&c, &sb, &model.path, &model.body).await;
+        assert_eq!(s, want, "{}: {b}", model.name);
+        if want == 202 {
+            // The answer echoes the advice's ids and time.
+            for f in ["id", "requestId", "time"] {
+                assert_eq!(b[f], model.body[f], "{}: {f} echoed", model.name);
+            }
+        }
+    }
+    let ledger: Vec<(String, i64)> = sb
+        .ledger()
+        .into_iter()
+        .map(|e| (e.reference, e.amount_minor))
+        .collect();
+    assert_eq!(
+        ledger,
+        [
+            (reversed_purchase_id.clone(), 5000),
+            (reversed_voucher_id.clone(), 1000),
+            (purchase_id, 5000),
+            (voucher_id, 1000),
+            (reversed_purchase_id, -5000),
+            (reversed_voucher_id, -1000),
+        ]
+    );
+
+    // A lookup without its MSISDN names the missing parameter.
+    let (s, b) = electrum_get(&c, &sb, "/msisdn?productType=DATA").await;
+    assert_eq!((s, b["errorType"].as_str()), (400, Some("FORMAT_ERROR")));
+    assert_eq!(
+        b["detailMessage"]["formatErrors"][0]["msg"],
+        "msisdn may not be null"
     );
 }

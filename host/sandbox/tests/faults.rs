@@ -18,7 +18,7 @@ async fn purchase(
     id: &str,
 ) -> reqwest::Result<reqwest::Response> {
     c.post(url(sb, "/airtime/v5/purchases"))
-        .basic_auth(CLIENT_ID, Some("x"))
+        .basic_auth(CLIENT_ID, Some(till_sandbox::ELECTRUM_PASSWORD))
         .json(&purchase_request(id, "12", Some("27821234567")))
         .send()
         .await
@@ -251,7 +251,7 @@ async fn faults_through_the_admin_endpoint_and_a_toml_file() {
     .unwrap();
     let sb = start_with(SandboxConfig {
         faults: file.fault,
-        ..SandboxConfig::default()
+        ..config()
     })
     .await;
     let c = client(&sb);
@@ -265,7 +265,7 @@ async fn faults_through_the_admin_endpoint_and_a_toml_file() {
     );
 
     let (s, _, b) = parts(
-        c.post(url(&sb, "/_sandbox/faults"))
+        admin(&c, &sb, reqwest::Method::POST, "/_sandbox/faults")
             .json(&json!({ "route": "GET /airtime/v5/products", "kind": "close_before_read", "times": 1 }))
             .send()
             .await
@@ -276,11 +276,17 @@ async fn faults_through_the_admin_endpoint_and_a_toml_file() {
     let id = b["id"].as_u64().unwrap();
     assert!(c
         .get(url(&sb, "/airtime/v5/products"))
-        .basic_auth(CLIENT_ID, Some("x"))
+        .basic_auth(CLIENT_ID, Some(till_sandbox::ELECTRUM_PASSWORD))
         .send()
         .await
         .is_err());
-    let (_, _, list) = parts(c.get(url(&sb, "/_sandbox/faults")).send().await.unwrap()).await;
+    let (_, _, list) = parts(
+        admin(&c, &sb, reqwest::Method::GET, "/_sandbox/faults")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let rule = list
         .as_array()
         .unwrap()
@@ -291,14 +297,18 @@ async fn faults_through_the_admin_endpoint_and_a_toml_file() {
         (rule["fired"].as_u64(), rule["kind"].as_str()),
         (Some(1), Some("close_before_read"))
     );
-    let resp = c
-        .delete(url(&sb, &format!("/_sandbox/faults/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let resp = admin(
+        &c,
+        &sb,
+        reqwest::Method::DELETE,
+        &format!("/_sandbox/faults/{id}"),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(resp.status().as_u16(), 204);
     let (s, _, _) = parts(
-        c.post(url(&sb, "/_sandbox/faults"))
+        admin(&c, &sb, reqwest::Method::POST, "/_sandbox/faults")
             .json(&json!({ "kind": "nonsense" }))
             .send()
             .await
@@ -308,9 +318,18 @@ async fn faults_through_the_admin_endpoint_and_a_toml_file() {
     assert_eq!(s, 400);
     // Admin paths are never faulted.
     sb.add_fault(FaultRule::new("*", FaultKind::CloseBeforeRead));
-    let (s, _, ledger) = parts(c.get(url(&sb, "/_sandbox/ledger")).send().await.unwrap()).await;
+    let (s, _, ledger) = parts(
+        admin(&c, &sb, reqwest::Method::GET, "/_sandbox/ledger")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((s, ledger), (200, json!([])));
-    let resp = c.delete(url(&sb, "/_sandbox/faults")).send().await.unwrap();
+    let resp = admin(&c, &sb, reqwest::Method::DELETE, "/_sandbox/faults")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 204);
     assert_eq!(electrum_get(&c, &sb, "/products").await.0, 200);
 }

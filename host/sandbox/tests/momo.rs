@@ -13,7 +13,7 @@ use till_sandbox::{PRESET_API_KEY, PRESET_API_USER, SUBSCRIPTION_KEY};
 async fn provisioning_token_payment_status_success() {
     let sb = start_with(till_sandbox::SandboxConfig {
         momo_delay: Duration::from_secs(60),
-        ..till_sandbox::SandboxConfig::default()
+        ..config()
     })
     .await;
     let c = client(&sb);
@@ -262,7 +262,7 @@ async fn every_test_number_maps_to_its_reason() {
     // Driven by the sandbox clock, not by sleeping: deterministic under load.
     let sb = start_with(till_sandbox::SandboxConfig {
         momo_delay: Duration::from_secs(60),
-        ..till_sandbox::SandboxConfig::default()
+        ..config()
     })
     .await;
     let c = client(&sb);

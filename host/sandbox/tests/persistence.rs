@@ -14,7 +14,7 @@ fn config(state: &std::path::Path) -> SandboxConfig {
         // Long enough that the payment cannot settle on its own before the
         // restart, however slow the machine; the test advances the clock.
         momo_delay: Duration::from_secs(60),
-        ..SandboxConfig::default()
+        ..common::config()
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::net::UdpSocket;
 async fn start_sntp() -> (Sandbox, SocketAddr) {
     let sb = start_with(SandboxConfig {
         sntp_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-        ..SandboxConfig::default()
+        ..config()
     })
     .await;
     let addr = sb.sntp_addr().expect("SNTP address");

@@ -112,7 +112,7 @@ async fn ca_file_extra_names_and_plain_listener() {
         ca_out: Some(ca_path.clone()),
         extra_names: vec!["till-sandbox.test".to_owned()],
         plain_listen: Some("127.0.0.1:0".parse().unwrap()),
-        ..SandboxConfig::default()
+        ..config()
     })
     .await;
     let written = std::fs::read_to_string(&ca_path).unwrap();

@@ -11,11 +11,28 @@ pub const SK: &str = "sk_test_till_sandbox_tests";
 pub const RETAILER: &str = "retailer_001";
 
 pub async fn start() -> Sandbox {
-    start_with(SandboxConfig {
+    start_with(config()).await
+}
+
+/// The tests' configuration: a short MoMo delay, and [`SK`] as the one
+/// Conductor key accepted.
+pub fn config() -> SandboxConfig {
+    SandboxConfig {
         momo_delay: Duration::from_millis(200),
+        conductor_keys: vec![SK.to_owned()],
         ..SandboxConfig::default()
-    })
-    .await
+    }
+}
+
+/// A request to an admin endpoint, with the sandbox's admin token.
+pub fn admin(
+    c: &reqwest::Client,
+    sb: &Sandbox,
+    method: reqwest::Method,
+    path: &str,
+) -> reqwest::RequestBuilder {
+    c.request(method, url(sb, path))
+        .bearer_auth(sb.admin_token())
 }
 
 pub async fn start_with(config: SandboxConfig) -> Sandbox {
@@ -149,6 +166,14 @@ pub fn advice(id: &str, request_id: &str, reversal: bool) -> Value {
     v
 }
 
+/// A `VoucherConfirmation`: an advice with the voucher confirmed (its
+/// serial number, never its PIN).
+pub fn voucher_confirmation(id: &str, request_id: &str, serial_number: &str) -> Value {
+    let mut v = advice(id, request_id, false);
+    v["voucher"] = json!({ "serialNumber": serial_number });
+    v
+}
+
 pub async fn electrum_post(
     c: &reqwest::Client,
     sb: &Sandbox,
@@ -157,7 +182,7 @@ pub async fn electrum_post(
 ) -> (u16, reqwest::header::HeaderMap, Value) {
     let resp = c
         .post(url(sb, &format!("/airtime/v5{path}")))
-        .basic_auth(CLIENT_ID, Some("secret"))
+        .basic_auth(CLIENT_ID, Some(till_sandbox::ELECTRUM_PASSWORD))
         .json(body)
         .send()
         .await
@@ -168,7 +193,7 @@ pub async fn electrum_post(
 pub async fn electrum_get(c: &reqwest::Client, sb: &Sandbox, path_and_query: &str) -> (u16, Value) {
     let resp = c
         .get(url(sb, &format!("/airtime/v5{path_and_query}")))
-        .basic_auth(CLIENT_ID, Some("secret"))
+        .basic_auth(CLIENT_ID, Some(till_sandbox::ELECTRUM_PASSWORD))
         .send()
         .await
         .expect("request");
