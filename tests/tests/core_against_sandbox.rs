@@ -29,7 +29,7 @@ use till_sandbox::{FaultKind, FaultRule};
 
 fn conductor_config() -> conductor_flow::Config {
     conductor_flow::Config {
-        secret_key: Secret::new(String::try_from("sk_test_till_terminal_0003").unwrap()),
+        secret_key: Secret::new(String::try_from(till_sandbox::CONDUCTOR_TEST_KEY).unwrap()),
         retailer_id: String::try_from("retailer_001").unwrap(),
         meta_data: None,
         deadline: Duration::from_secs(10),
@@ -57,7 +57,7 @@ fn electrum_config() -> electrum_flow::Config {
     .expect("originator");
     electrum_flow::Config {
         username: String::try_from("22222222").unwrap(),
-        password: Secret::new(String::try_from("sandbox").unwrap()),
+        password: Secret::new(String::try_from(till_sandbox::ELECTRUM_PASSWORD).unwrap()),
         originator,
         client: Institution {
             id: String::try_from("22222222").unwrap(),

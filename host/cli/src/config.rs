@@ -75,10 +75,10 @@ pub const MOMO_API_KEY_ENV: &str = "TILL_MOMO_API_KEY";
 /// Environment variable holding the Electrum Basic-auth password by default.
 pub const ELECTRUM_PASSWORD_ENV: &str = "TILL_ELECTRUM_PASSWORD";
 
-/// The Conductor key the sandbox's test retailer uses.
-pub const SANDBOX_CONDUCTOR_SECRET_KEY: &str = "sk_test_till_terminal_0003";
-/// The Electrum password used against the sandbox (it takes any).
-pub const SANDBOX_ELECTRUM_PASSWORD: &str = "sandbox";
+/// The Conductor key the sandbox accepts by default.
+pub const SANDBOX_CONDUCTOR_SECRET_KEY: &str = till_sandbox::CONDUCTOR_TEST_KEY;
+/// The Electrum password the sandbox accepts by default.
+pub const SANDBOX_ELECTRUM_PASSWORD: &str = till_sandbox::ELECTRUM_PASSWORD;
 
 // ---------------------------------------------------------------------------
 // Errors
