@@ -38,6 +38,9 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per run: the sandbox's options are the largest, and boxing
+// them would only move one allocation around.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Start a sandbox in-process and run every flow against it, as a shop would.
     Demo {

@@ -403,3 +403,36 @@ async fn callback_is_sent_to_x_callback_url() {
     let _ = PRESET_API_USER;
     let _ = PRESET_API_KEY;
 }
+
+/// MTN's rule: any number outside its table succeeds — also the numbers
+/// right beside the table and other prefixes.
+#[tokio::test]
+async fn numbers_outside_mtns_table_succeed() {
+    let sb = start_with(till_sandbox::SandboxConfig {
+        momo_delay: Duration::from_secs(60),
+        ..config()
+    })
+    .await;
+    let c = client(&sb);
+    let token = preset_token(&c, &sb).await;
+    let numbers = [
+        "46733123449",
+        "46733123465",
+        "46733123500",
+        "46700000000",
+        "256772123456",
+    ];
+    let mut refs = Vec::new();
+    for msisdn in numbers {
+        let r = new_id();
+        let (s, _) = create_payment(&c, &sb, &token, &r, &payment_body(msisdn, "5", "EUR")).await;
+        assert_eq!(s, 202, "{msisdn}");
+        refs.push(r);
+    }
+    sb.advance_clock(Duration::from_secs(61));
+    for (msisdn, r) in numbers.iter().zip(&refs) {
+        let (_, b) = payment_status(&c, &sb, &token, r).await;
+        assert_eq!(b["status"], "SUCCESSFUL", "{msisdn}");
+    }
+    assert_eq!(sb.ledger().len(), numbers.len());
+}
