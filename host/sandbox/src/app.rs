@@ -94,9 +94,12 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             handshake_timeout: Duration::from_secs(10),
-            header_read_timeout: Duration::from_secs(10),
+            // hyper's own default, and long enough for a terminal that keeps
+            // its connection between the steps of a flow.
+            header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(60),
+            // nginx's keep-alive default.
+            idle_timeout: Duration::from_secs(75),
             max_connections: 512,
             max_connections_per_addr: 64,
         }

@@ -62,10 +62,10 @@ pub struct ServeArgs {
     pub admin_token: Option<String>,
     /// Seconds a request's headers may take to arrive (also the keep-alive
     /// idle limit between requests).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 30)]
     pub header_timeout_s: u64,
     /// Seconds a connection may stay without a byte moving either way.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 75)]
     pub idle_timeout_s: u64,
     /// Open connections in all.
     #[arg(long, default_value_t = 512)]
