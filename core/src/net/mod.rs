@@ -6,24 +6,28 @@
 //! # Verification
 //!
 //! Certificates are checked by our own [`CryptoProvider`], never by
-//! reqwless's built-in verifier (no expiry check, CN-only names):
+//! reqwless's built-in verifier (no expiry check, CN-only names) nor by
+//! embedded-tls's (at most 3 DNS SANs of at most 64 bytes, no key usage,
+//! path length, name constraints or critical extensions, and a copy of
+//! the whole chain on the stack). Module `cert` reads the certificates in
+//! place and checks the chain as rustls-webpki does for a TLS server:
 //!
-//! - the chain must lead to the endpoint's configured CA (DER), and every
-//!   certificate in it that signs another must be a CA (basicConstraints,
-//!   checked here: embedded-tls does not);
-//! - the endpoint's host name must match a DNS SAN of the leaf (checked
-//!   here, in module `leaf`, because embedded-tls falls back to the CN even
-//!   when the certificate has SANs; a certificate without DNS SANs is
-//!   judged by its CN);
-//! - validity is checked against the wall clock set with
-//!   [`set_wall_clock`]. Until it is set, no TLS connection is opened at
-//!   all (embedded-tls skips the expiry check when its clock says "unknown",
-//!   so we never let it say that);
+//! - a path from the leaf to the endpoint's configured CA (DER), each
+//!   certificate signed (ECDSA P-256, SHA-256) by the next, the
+//!   intermediates taken in any order from what the server sent;
+//! - every issuer on it a CA (basicConstraints) allowed to sign
+//!   certificates (keyUsage), within its pathLenConstraint and, if it
+//!   lists purposes, for serverAuth; the leaf not a CA, allowed to sign
+//!   (keyUsage digitalSignature) and, if it lists purposes, for
+//!   serverAuth; no critical extension we do not understand;
+//! - the endpoint's host name among the leaf's DNS SANs (any number, any
+//!   length; the CN is never used, RFC 6125), and every DNS SAN inside the
+//!   issuers' dNSName name constraints;
+//! - validity against the wall clock set with [`set_wall_clock`]: until it
+//!   is set, no TLS connection is opened at all;
 //! - the server's CertificateVerify signature (ECDSA P-256 over the
-//!   handshake transcript, RFC 8446 §4.4.3) is checked here with the
-//!   leaf's key, so that only that key outlives the Certificate message:
-//!   embedded-tls's own verifier keeps a copy of the whole chain for it,
-//!   which here lives on the stack while the chain is checked;
+//!   handshake transcript, RFC 8446 §4.4.3) checked with the leaf's key,
+//!   the only thing kept of the Certificate message;
 //! - a connection is used only if the handshake proved all of the above:
 //!   embedded-tls would also accept a server that sends Finished without
 //!   a Certificate or CertificateVerify.
@@ -44,8 +48,8 @@
 //! same TLS buffers. One buffer pair serves every API, so the board needs
 //! one 16 KiB read buffer, not three.
 
+mod cert;
 mod guard;
-mod leaf;
 
 use core::fmt::Write as _;
 use core::net::SocketAddr;
@@ -54,15 +58,14 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use digest::Digest as _;
 use embedded_io_async::{ErrorType, Read, Write};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
-use embedded_tls::pki::CertVerifier;
 use embedded_tls::{
-    Aes128GcmSha256, Certificate, CertificateEntryRef, CertificateRef, CertificateVerifyRef,
-    CryptoProvider, CryptoRng, CryptoRngCore, SignatureScheme, TlsConfig, TlsConnection,
-    TlsContext, TlsError, TlsVerifier,
+    Aes128GcmSha256, CertificateEntryRef, CertificateRef, CertificateVerifyRef, CryptoProvider,
+    CryptoRng, CryptoRngCore, SignatureScheme, TlsConfig, TlsConnection, TlsContext, TlsError,
+    TlsVerifier,
 };
 use heapless::{String, Vec};
 use p256::ecdsa::signature::Verifier as _;
-use p256::ecdsa::{Signature, VerifyingKey};
+use p256::ecdsa::VerifyingKey;
 use rand_core::RngCore;
 use reqwless::request::{Request, RequestBuilder};
 use reqwless::response::Response;
@@ -84,14 +87,9 @@ pub const TLS_READ_BUFFER: usize = 16_640;
 /// 2 KiB costs one record per 2 KiB of request, nothing more.
 pub const TLS_WRITE_BUFFER: usize = 2_048;
 
-/// Largest server certificate chain (leaf plus intermediates, DER) that
-/// can be verified: embedded-tls's chain check copies it, on the stack,
-/// while the Certificate message is checked (nothing of it stays in the
-/// connection's future). The sandbox sends ~0.6 KB; public CAs' chains are
-/// 2–4 KB.
-pub const CHAIN_MAX: usize = 8_192;
-
-/// Longest host name: embedded-tls compares at most 64 bytes.
+/// Longest endpoint host name: each endpoint keeps its name in a buffer
+/// of this size (the providers' API hosts are far shorter). Certificates'
+/// DNS names may be of any length: they are read in place.
 pub const HOST_CAP: usize = 64;
 
 /// Longest base path in front of an API's paths (`/api/v2`, …).
@@ -118,18 +116,6 @@ pub fn set_wall_clock(now: UnixTime) {
 /// Whether [`set_wall_clock`] has been called.
 pub fn wall_clock_known() -> bool {
     WALL_CLOCK.load(Ordering::Relaxed) != 0
-}
-
-/// The verifier's clock: the static above.
-struct WallClock;
-
-impl embedded_tls::TlsClock for WallClock {
-    fn now() -> Option<u64> {
-        match WALL_CLOCK.load(Ordering::Relaxed) {
-            0 => None,
-            secs => Some(u64::from(secs)),
-        }
-    }
 }
 
 /// Where one API lives and whom to trust for it.
@@ -535,9 +521,9 @@ struct Provider<'r, R> {
     verifier: Verifier<'r>,
 }
 
-/// Our host name check against the leaf's DNS SANs and our check that
-/// every issuer in the chain is a CA, then embedded-tls's chain, expiry and
-/// name checks, then our CertificateVerify check with the leaf's key.
+/// Our chain check (module `cert`: path to the configured CA, CA and key
+/// usage rules, validity, host name, name constraints, critical
+/// extensions), then our CertificateVerify check with the leaf's key.
 ///
 /// embedded-tls accepts the server's encrypted handshake messages in any
 /// order and none of them is required: a server (or a man in the middle,
@@ -585,47 +571,27 @@ impl TlsVerifier<Aes128GcmSha256> for Verifier<'_> {
         cert: CertificateRef,
     ) -> Result<(), TlsError> {
         self.proof = Proof::None;
-        let leaf: &[u8] = match cert.entries.first() {
-            Some(CertificateEntryRef::X509(leaf)) => leaf,
-            _ => return Err(TlsError::InvalidCertificate),
-        };
-        // Every certificate after the leaf signs the one before it (the
-        // last is signed by our CA): each must be a CA itself.
-        for issuer in cert.entries.iter().skip(1) {
-            let CertificateEntryRef::X509(issuer) = issuer else {
+        // A Certificate message beyond `MAX_ENTRIES` entries: the rest
+        // cannot be on a path our bound allows, and is not read.
+        let mut entries: Vec<&[u8], { cert::MAX_ENTRIES }> = Vec::new();
+        for entry in cert.entries.iter() {
+            let CertificateEntryRef::X509(der) = entry else {
                 return Err(TlsError::InvalidCertificate);
             };
-            if !leaf::is_ca(issuer) {
-                warn!(
-                    "https: {}: a certificate in the chain is not a CA",
-                    self.host
-                );
-                return Err(TlsError::InvalidCertificate);
+            if entries.push(der).is_err() {
+                break;
             }
         }
-        match leaf::check(leaf, self.host) {
-            leaf::SanCheck::Match | leaf::SanCheck::NoDnsNames => {}
-            leaf::SanCheck::Mismatch => {
-                warn!(
-                    "https: {} is not among the certificate's DNS names",
-                    self.host
-                );
-                return Err(TlsError::InvalidCertificate);
-            }
-            leaf::SanCheck::Malformed => {
-                warn!("https: the certificate of {} cannot be read", self.host);
-                return Err(TlsError::InvalidCertificate);
-            }
-        }
-        // embedded-tls checks the chain up to our CA, validity against the
-        // wall clock and (without DNS SANs) the CN. Its verifier copies the
-        // whole chain for a later signature check; it lives on the stack
-        // for this call only, and we keep just the leaf's key.
-        let mut chain: CertVerifier<'_, Aes128GcmSha256, WallClock, CHAIN_MAX> =
-            CertVerifier::new(Certificate::X509(self.ca_der));
-        chain.set_hostname_verification(self.host)?;
-        chain.verify_certificate(transcript, cert)?;
-        let key = leaf::public_key(leaf)
+        let now = match WALL_CLOCK.load(Ordering::Relaxed) {
+            0 => return Err(TlsError::InvalidCertificate),
+            secs => u64::from(secs),
+        };
+        let leaf = cert::verify(&entries, self.ca_der, self.host, now).map_err(|refusal| {
+            warn!("https: {}: {}", self.host, refusal.text());
+            TlsError::InvalidCertificate
+        })?;
+        let key = leaf
+            .p256_key()
             .and_then(|key| VerifyingKey::from_sec1_bytes(key).ok())
             .ok_or_else(|| {
                 warn!("https: the key of {} is not a P-256 key", self.host);
@@ -653,7 +619,7 @@ impl TlsVerifier<Aes128GcmSha256> for Verifier<'_> {
             .and_then(|()| signed.extend_from_slice(SERVER_CONTEXT))
             .and_then(|()| signed.extend_from_slice(&transcript.finalize()))
             .map_err(|_| TlsError::EncodeError)?;
-        let signature = Signature::from_der(verify.signature).map_err(|_| TlsError::DecodeError)?;
+        let signature = cert::ecdsa_signature(verify.signature).ok_or(TlsError::DecodeError)?;
         key.verify(&signed, &signature).map_err(|_| {
             warn!("https: {}: the handshake signature is wrong", self.host);
             TlsError::InvalidSignature
@@ -717,7 +683,7 @@ impl defmt::Format for HttpFailure {
 mod tests {
     use super::*;
     use p256::ecdsa::signature::Signer as _;
-    use p256::ecdsa::SigningKey;
+    use p256::ecdsa::{Signature, SigningKey};
 
     /// A verifier whose certificate step passed with `key` after `seen`.
     fn verifier(key: &SigningKey, seen: &[u8]) -> Verifier<'static> {

@@ -16,6 +16,16 @@
 //! | SAN `other.example`, CN `localhost`             | refused   |
 //! | leaf from an intermediate CA under the CA       | accepted  |
 //! | leaf from a non-CA certificate under the CA     | refused   |
+//! | host as 5th of 20 SANs, beside a 200-byte SAN   | accepted  |
+//! | extendedKeyUsage clientAuth only                | refused   |
+//! | keyUsage without digitalSignature               | refused   |
+//! | root → A (pathLen 0) → B → leaf                 | refused   |
+//! | host outside an intermediate's name constraints | refused   |
+//! | an unknown critical extension (leaf or CA)      | refused   |
+//! | a CA certificate as the server's                | refused   |
+//! | no DNS SAN, CN `localhost`                      | refused   |
+//! | an issuer without keyCertSign                   | refused   |
+//! | intermediates out of order, plus the root       | accepted  |
 //! | the sandbox, under its own CA                   | accepted  |
 //! | the sandbox, under another sandbox's CA         | refused   |
 //!
@@ -44,8 +54,9 @@ use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
 
 use rand_core::OsRng;
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
+    BasicConstraints, CertificateParams, CertifiedIssuer, CustomExtension, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, KeyPair, KeyUsagePurpose,
+    NameConstraints, PKCS_ECDSA_P256_SHA256,
 };
 use till_core::driver::{Connect, Transport};
 use till_core::flow::TransportFailure;
@@ -106,11 +117,18 @@ struct Pki {
 struct LeafSpec {
     /// DNS SANs.
     names: Vec<String>,
-    /// Subject CN (embedded-tls falls back to it, so the bad-name case
-    /// sets it to the bad name too).
+    /// Subject CN (never used for the name check: RFC 6125).
     common_name: String,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
+    /// extendedKeyUsage purposes (serverAuth in the good one).
+    purposes: Vec<ExtendedKeyUsagePurpose>,
+    /// keyUsage (digitalSignature in the good one).
+    key_usages: Vec<KeyUsagePurpose>,
+    /// basicConstraints (not a CA in the good one).
+    is_ca: IsCa,
+    /// Extra extensions (none in the good one).
+    extensions: Vec<CustomExtension>,
 }
 
 impl LeafSpec {
@@ -123,8 +141,21 @@ impl LeafSpec {
             common_name: HOST.to_owned(),
             not_before: now - Duration::days(1),
             not_after: now + Duration::days(30),
+            purposes: vec![ExtendedKeyUsagePurpose::ServerAuth],
+            key_usages: vec![KeyUsagePurpose::DigitalSignature],
+            is_ca: IsCa::ExplicitNoCa,
+            extensions: vec![],
         }
     }
+}
+
+/// A private extension (1.3.6.1.4.1.55555.1, NULL) marked critical: no
+/// verifier understands it, so none may accept it.
+fn unknown_critical_extension() -> CustomExtension {
+    let mut extension =
+        CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, 1], vec![0x05, 0x00]);
+    extension.set_criticality(true);
+    extension
 }
 
 /// A leaf certificate with the chain above it, and its key, DER.
@@ -158,17 +189,24 @@ impl Pki {
     /// as a CA (basicConstraints `cA: TRUE`) or, with `ca == false`, an
     /// ordinary end-entity certificate whose key signs anyway.
     fn intermediate(&self, ca: bool) -> Self {
+        self.intermediate_with(|params| {
+            if !ca {
+                params.is_ca = IsCa::ExplicitNoCa;
+                params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            }
+        })
+    }
+
+    /// An intermediate CA (basicConstraints `cA`, keyCertSign) as `edit`
+    /// leaves it.
+    fn intermediate_with(&self, edit: impl FnOnce(&mut CertificateParams)) -> Self {
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, "till tls_refusal intermediate");
         params.distinguished_name = dn;
-        if ca {
-            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
-        } else {
-            params.is_ca = IsCa::ExplicitNoCa;
-            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        }
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        edit(&mut params);
         let now = OffsetDateTime::now_utc();
         params.not_before = now - Duration::days(1);
         params.not_after = now + Duration::days(365);
@@ -191,9 +229,10 @@ impl Pki {
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, spec.common_name.as_str());
         params.distinguished_name = dn;
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.is_ca = spec.is_ca.clone();
+        params.key_usages = spec.key_usages.clone();
+        params.extended_key_usages = spec.purposes.clone();
+        params.custom_extensions = spec.extensions.clone();
         params.use_authority_key_identifier_extension = true;
         params.not_before = spec.not_before;
         params.not_after = spec.not_after;
@@ -220,6 +259,19 @@ struct Server {
     task: JoinHandle<()>,
 }
 
+/// Presents one certificate chain, whatever it holds.
+#[derive(Debug)]
+struct FixedCert(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for FixedCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
 impl Server {
     async fn start(leaf: Leaf) -> Self {
         Self::answering(leaf, &[ANSWER], false).await
@@ -229,12 +281,19 @@ impl Server {
     /// each in TLS records of its own, and with `close`, then hangs up.
     async fn answering(leaf: Leaf, answer: &'static [&'static [u8]], close: bool) -> Self {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // A fixed resolver, not `with_single_cert`: rustls would refuse to
+        // serve some of the bad certificates (an unknown critical
+        // extension), and serving them is the point.
+        let key = provider
+            .key_provider
+            .load_private_key(leaf.key)
+            .expect("server key");
+        let certified = Arc::new(rustls::sign::CertifiedKey::new(leaf.chain, key));
         let config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
             .expect("TLS 1.3")
             .with_no_client_auth()
-            .with_single_cert(leaf.chain, leaf.key)
-            .expect("server certificate");
+            .with_cert_resolver(Arc::new(FixedCert(certified)));
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
         let port = listener.local_addr().expect("local address").port();
@@ -525,8 +584,8 @@ async fn refuses_a_certificate_for_another_host() {
 
 #[tokio::test]
 async fn refuses_a_certificate_whose_sans_miss_the_host_even_if_its_cn_matches() {
-    // RFC 6125: with DNS SANs present, the CN does not count. (embedded-tls
-    // alone would accept this one: it falls back to the CN.)
+    // RFC 6125: with DNS SANs present, the CN does not count. (embedded-tls's
+    // own verifier would accept this one: it falls back to the CN.)
     set_clock_to_now();
     let pki = Pki::new();
     let spec = LeafSpec {
@@ -558,6 +617,215 @@ async fn refuses_a_leaf_signed_by_a_certificate_that_is_not_a_ca() {
     assert_refused(&outcome);
     assert!(outcome.logged(NOT_A_CA), "{outcome:#?}");
     assert_eq!(answered, 0);
+}
+
+/// What the verifier logs for each kind of refusal (core/src/net/cert.rs).
+const NOT_FOR_SERVERS: &str = "its key usage does not allow a TLS server";
+const PATH_TOO_LONG: &str = "more CAs in the chain than an issuer allows";
+const OUTSIDE_CONSTRAINTS: &str = "outside an issuer's name constraints";
+const CRITICAL: &str = "a critical extension that is not understood";
+const CA_AS_LEAF: &str = "the server's certificate is a CA";
+
+#[tokio::test]
+async fn accepts_the_host_as_the_fifth_of_twenty_names_beside_a_200_byte_name() {
+    // embedded-tls's own verifier reads at most 3 DNS names of at most 64
+    // bytes: both of these would be refused there.
+    set_clock_to_now();
+    let pki = Pki::new();
+    let mut names: Vec<String> = (0..20).map(|i| format!("name{i}.example.com")).collect();
+    names[4] = HOST.to_owned();
+    let long = format!(
+        "{}.{}.{}.example.com",
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63)
+    );
+    assert!(long.len() >= 200, "{}", long.len());
+    names[1] = long.clone();
+    let spec = LeafSpec {
+        names,
+        ..LeafSpec::good()
+    };
+    let (outcome, answered) = attempt(&pki, &spec, &pki).await;
+    assert_accepted(&outcome);
+    assert_eq!(answered, 1);
+    // The long name is read whole: as the only name, it does not match.
+    let spec = LeafSpec {
+        names: vec![long],
+        ..LeafSpec::good()
+    };
+    let (outcome, _) = attempt(&pki, &spec, &pki).await;
+    assert_refused(&outcome);
+    assert!(outcome.logged(NAME_MISMATCH), "{outcome:#?}");
+}
+
+#[tokio::test]
+async fn refuses_a_leaf_for_client_authentication_only() {
+    set_clock_to_now();
+    let pki = Pki::new();
+    let spec = LeafSpec {
+        purposes: vec![ExtendedKeyUsagePurpose::ClientAuth],
+        ..LeafSpec::good()
+    };
+    let (outcome, answered) = attempt(&pki, &spec, &pki).await;
+    assert_refused(&outcome);
+    assert!(outcome.logged(NOT_FOR_SERVERS), "{outcome:#?}");
+    assert_eq!(answered, 0);
+    // Without extendedKeyUsage at all, any purpose is allowed.
+    let spec = LeafSpec {
+        purposes: vec![],
+        ..LeafSpec::good()
+    };
+    assert_accepted(&attempt(&pki, &spec, &pki).await.0);
+}
+
+#[tokio::test]
+async fn refuses_a_leaf_whose_key_may_not_sign() {
+    set_clock_to_now();
+    let pki = Pki::new();
+    let spec = LeafSpec {
+        key_usages: vec![KeyUsagePurpose::KeyAgreement],
+        ..LeafSpec::good()
+    };
+    let (outcome, _) = attempt(&pki, &spec, &pki).await;
+    assert_refused(&outcome);
+    assert!(outcome.logged(NOT_FOR_SERVERS), "{outcome:#?}");
+}
+
+#[tokio::test]
+async fn refuses_a_chain_longer_than_an_issuers_path_length() {
+    set_clock_to_now();
+    let root = Pki::new();
+    // root → A (pathLen 0: no CA below it) → B → leaf.
+    let a = root.intermediate_with(|p| p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0)));
+    let (outcome, answered) = attempt(&a.intermediate(true), &LeafSpec::good(), &root).await;
+    assert_refused(&outcome);
+    assert!(outcome.logged(PATH_TOO_LONG), "{outcome:#?}");
+    assert_eq!(answered, 0);
+    // pathLen 0 still allows a leaf right below it; pathLen 1 allows B.
+    assert_accepted(&attempt(&a, &LeafSpec::good(), &root).await.0);
+    let a1 = root.intermediate_with(|p| p.is_ca = IsCa::Ca(BasicConstraints::Constrained(1)));
+    assert_accepted(
+        &attempt(&a1.intermediate(true), &LeafSpec::good(), &root)
+            .await
+            .0,
+    );
+}
+
+#[tokio::test]
+async fn refuses_a_name_outside_an_issuers_name_constraints() {
+    set_clock_to_now();
+    let root = Pki::new();
+    let elsewhere = root.intermediate_with(|p| {
+        p.name_constraints = Some(NameConstraints {
+            permitted_subtrees: vec![GeneralSubtree::DnsName("example.com".to_owned())],
+            excluded_subtrees: vec![],
+        })
+    });
+    let (outcome, answered) = attempt(&elsewhere, &LeafSpec::good(), &root).await;
+    assert_refused(&outcome);
+    assert!(outcome.logged(OUTSIDE_CONSTRAINTS), "{outcome:#?}");
+    assert_eq!(answered, 0);
+    let excluded = root.intermediate_with(|p| {
+        p.name_constraints = Some(NameConstraints {
+            permitted_subtrees: vec![],
+            excluded_subtrees: vec![GeneralSubtree::DnsName(HOST.to_owned())],
+        })
+    });
+    let (outcome, _) = attempt(&excluded, &LeafSpec::good(), &root).await;
+    assert_refused(&outcome);
+    assert!(outcome.logged(OUTSIDE_CONSTRAINTS), "{outcome:#?}");
+    // A constraint that permits the host lets it through.
+    let here = root.intermediate_with(|p| {
+        p.name_constraints = Some(NameConstraints {
+            permitted_subtrees: vec![GeneralSubtree::DnsName(HOST.to_owned())],
+            excluded_subtrees: vec![GeneralSubtree::DnsName("example.com".to_owned())],
+        })
+    });
+    assert_accepted(&attempt(&here, &LeafSpec::good(), &root).await.0);
+}
+
+#[tokio::test]
+async fn refuses_an_unknown_critical_extension() {
+    set_clock_to_now();
+    let pki = Pki::new();
+    let spec = LeafSpec {
+        extensions: vec![unknown_critical_extension()],
+        ..LeafSpec::good()
+    };
+    let (outcome, answered) = attempt(&pki, &spec, &pki).await;
+    assert_refused(&outcome);
+    assert!(outcome.logged(CRITICAL), "{outcome:#?}");
+    assert_eq!(answered, 0);
+    // The same extension, not critical, is ignored.
+    let mut quiet = unknown_critical_extension();
+    quiet.set_criticality(false);
+    let spec = LeafSpec {
+        extensions: vec![quiet],
+        ..LeafSpec::good()
+    };
+    assert_accepted(&attempt(&pki, &spec, &pki).await.0);
+    // On an intermediate too.
+    let root = Pki::new();
+    let odd = root.intermediate_with(|p| p.custom_extensions = vec![unknown_critical_extension()]);
+    let (outcome, _) = attempt(&odd, &LeafSpec::good(), &root).await;
+    assert_refused(&outcome);
+    assert!(outcome.logged(CRITICAL), "{outcome:#?}");
+}
+
+#[tokio::test]
+async fn refuses_a_ca_certificate_as_the_servers_own() {
+    set_clock_to_now();
+    let pki = Pki::new();
+    let spec = LeafSpec {
+        is_ca: IsCa::Ca(BasicConstraints::Unconstrained),
+        key_usages: vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyCertSign,
+        ],
+        ..LeafSpec::good()
+    };
+    let (outcome, answered) = attempt(&pki, &spec, &pki).await;
+    assert_refused(&outcome);
+    assert!(outcome.logged(CA_AS_LEAF), "{outcome:#?}");
+    assert_eq!(answered, 0);
+}
+
+#[tokio::test]
+async fn refuses_a_leaf_without_dns_names_whatever_its_cn() {
+    set_clock_to_now();
+    let pki = Pki::new();
+    let spec = LeafSpec {
+        names: vec![],
+        ..LeafSpec::good()
+    };
+    let (outcome, _) = attempt(&pki, &spec, &pki).await;
+    assert_refused(&outcome);
+    assert!(outcome.logged(NAME_MISMATCH), "{outcome:#?}");
+}
+
+#[tokio::test]
+async fn refuses_an_issuer_whose_key_may_not_sign_certificates() {
+    set_clock_to_now();
+    let root = Pki::new();
+    let signer = root.intermediate_with(|p| p.key_usages = vec![KeyUsagePurpose::DigitalSignature]);
+    let (outcome, _) = attempt(&signer, &LeafSpec::good(), &root).await;
+    assert_refused(&outcome);
+    assert!(outcome.logged(NOT_A_CA), "{outcome:#?}");
+}
+
+#[tokio::test]
+async fn accepts_intermediates_in_any_order_and_a_copy_of_the_ca() {
+    set_clock_to_now();
+    let root = Pki::new();
+    let b = root.intermediate(true).intermediate(true);
+    let mut leaf = b.leaf(&LeafSpec::good());
+    // leaf, B, A → leaf, A, B, root.
+    leaf.chain[1..].reverse();
+    leaf.chain.push(CertificateDer::from(root.ca_der()));
+    let server = Server::start(leaf).await;
+    let outcome = healthcheck(server.port, &root.ca_der()).await;
+    assert_accepted(&outcome);
 }
 
 /// The healthcheck against a server with a good certificate that answers
