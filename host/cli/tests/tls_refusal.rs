@@ -229,7 +229,7 @@ impl Pki {
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, spec.common_name.as_str());
         params.distinguished_name = dn;
-        params.is_ca = spec.is_ca.clone();
+        params.is_ca = spec.is_ca;
         params.key_usages = spec.key_usages.clone();
         params.extended_key_usages = spec.purposes.clone();
         params.custom_extensions = spec.extensions.clone();
