@@ -27,7 +27,7 @@ use serde_json::{json, Map, Value};
 
 use crate::app::App;
 use crate::body::read_limited;
-use crate::json_path::{alnum, digits, is_msisdn, is_uuid, Check};
+use crate::json_path::{alnum, digits, is_msisdn, is_uuid, join, Check};
 use crate::ledger::{self, NewEntry};
 use crate::store::{table, StoreError, Tables};
 
@@ -597,19 +597,38 @@ fn check_id_time(c: &mut Check, root: &Map<String, Value>) {
     );
 }
 
-fn check_third_parties(c: &mut Check, root: &Map<String, Value>) {
-    if let Some(list) = c.array(root, "", "thirdPartyIdentifiers", true) {
+/// An array of objects at the top level, each with the two string members
+/// `members` required.
+fn check_pairs(
+    c: &mut Check,
+    root: &Map<String, Value>,
+    field: &str,
+    required: bool,
+    members: [&str; 2],
+) {
+    if let Some(list) = c.array(root, "", field, required) {
         for (i, item) in list.iter().enumerate() {
-            let path = format!("thirdPartyIdentifiers[{i}]");
+            let path = format!("{field}[{i}]");
             match item.as_object() {
                 Some(o) => {
-                    c.string(o, &path, "institutionId", true, None);
-                    c.string(o, &path, "transactionIdentifier", true, None);
+                    for member in members {
+                        c.string(o, &path, member, true, None);
+                    }
                 }
                 None => c.fail(format!("{path} must be an object")),
             }
         }
     }
+}
+
+fn check_third_parties(c: &mut Check, root: &Map<String, Value>) {
+    check_pairs(
+        c,
+        root,
+        "thirdPartyIdentifiers",
+        true,
+        ["institutionId", "transactionIdentifier"],
+    );
 }
 
 fn check_ledger_amount(
@@ -670,28 +689,9 @@ fn check_institution(
     }
 }
 
-fn join(parent: &str, field: &str) -> String {
-    if parent.is_empty() {
-        field.to_owned()
-    } else {
-        format!("{parent}.{field}")
-    }
-}
-
 /// `transactionLabels[]`: each label's `name` and `value` required.
 fn check_labels(c: &mut Check, root: &Map<String, Value>) {
-    if let Some(list) = c.array(root, "", "transactionLabels", false) {
-        for (i, item) in list.iter().enumerate() {
-            let path = format!("transactionLabels[{i}]");
-            match item.as_object() {
-                Some(o) => {
-                    c.string(o, &path, "name", true, None);
-                    c.string(o, &path, "value", true, None);
-                }
-                None => c.fail(format!("{path} must be an object")),
-            }
-        }
-    }
+    check_pairs(c, root, "transactionLabels", false, ["name", "value"]);
 }
 
 /// `Amounts`: every member a `LedgerAmount`.

@@ -11,7 +11,8 @@ pub struct Check {
     errors: Vec<String>,
 }
 
-fn join(parent: &str, field: &str) -> String {
+/// `parent.field`, or `field` at the top level: how paths are named.
+pub fn join(parent: &str, field: &str) -> String {
     if parent.is_empty() {
         field.to_owned()
     } else {
