@@ -239,6 +239,27 @@ pub trait Store {
         buf: &mut [u8],
         each: &mut dyn FnMut(Uuid, &[u8]),
     ) -> Result<(), Self::Error>;
+
+    /// Records the store knows it lost: places whose newest value could
+    /// not be read back (flash damage). Their older values are not
+    /// reported by [`Self::for_each`] (that would bring back a settled
+    /// record, or hide a pending one), and the terminal refuses new sales
+    /// until an operator acknowledges them ([`Self::clear_damaged`]).
+    fn damaged(&self) -> usize {
+        0
+    }
+
+    /// Each damaged place (a slot number) with the key of the newest
+    /// record it still holds readably, if any: an older value, never
+    /// reported as a record, but the operator's lead to the sale.
+    fn for_each_damaged(&self, _each: &mut dyn FnMut(usize, Option<Uuid>)) {}
+
+    /// An operator has dealt with the damage (called the provider about
+    /// the sales it may hide): the damaged places are freed, durably, and
+    /// [`Self::damaged`] is zero. Returns how many were freed.
+    async fn clear_damaged(&mut self) -> Result<usize, Self::Error> {
+        Ok(0)
+    }
 }
 
 /// A [`Store`] in memory, for tests and for hosts without a disk.
@@ -340,6 +361,9 @@ pub struct RestoreReport {
     pub deferred: usize,
     /// Records set aside for an operator ([`Attention`]).
     pub attention: usize,
+    /// Records the store lost to damage ([`Store::damaged`]): new sales
+    /// are refused until an operator acknowledges them.
+    pub damaged: usize,
 }
 
 /// Rebuild the outbox index from the store on boot: every stored record
@@ -383,6 +407,13 @@ pub async fn restore<S: Store>(
             },
         )
         .await?;
+    report.damaged = store.damaged();
+    if report.damaged > 0 {
+        error!(
+            "outbox: {} record(s) lost to flash damage; new sales refused until acknowledged",
+            report.damaged
+        );
+    }
     Ok(report)
 }
 
@@ -399,6 +430,9 @@ pub enum OutboxError {
     /// [`ATTENTION_CAPACITY`] records wait for an operator: acknowledge
     /// them before selling more.
     AttentionFull,
+    /// The store lost a record to damage ([`Store::damaged`]): an
+    /// operator must acknowledge it before selling more.
+    StoreDamaged,
 }
 
 impl fmt::Display for OutboxError {
@@ -408,6 +442,9 @@ impl fmt::Display for OutboxError {
             Self::Duplicate => "an advice with this id is already pending",
             Self::UnknownKey => "no pending advice with this id",
             Self::AttentionFull => "records need attention: acknowledge them before new sales",
+            Self::StoreDamaged => {
+                "the outbox store lost a record to flash damage: acknowledge it before new sales"
+            }
         })
     }
 }

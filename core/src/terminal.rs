@@ -123,9 +123,37 @@ where
         self.outbox.next_seq()
     }
 
-    /// Refuse a new sale while the outbox is full.
+    /// Refuse a new sale while the outbox is full, or while the store has
+    /// lost a record nobody has acknowledged.
     pub fn admits_sale(&self) -> Result<(), OutboxError> {
+        if self.store.damaged() > 0 {
+            return Err(OutboxError::StoreDamaged);
+        }
         self.outbox.admits_sale()
+    }
+
+    /// Records the store lost to damage ([`Store::damaged`]).
+    pub fn damaged(&self) -> usize {
+        self.store.damaged()
+    }
+
+    /// Each damaged place and the record it held before, for the operator
+    /// ([`Store::for_each_damaged`]).
+    pub fn for_each_damaged(&self, each: &mut dyn FnMut(usize, Option<crate::id::Uuid>)) {
+        self.store.for_each_damaged(each);
+    }
+
+    /// An operator acknowledged the records the store lost to damage:
+    /// their places are freed and sales resume. Returns how many.
+    pub async fn acknowledge_damage(&mut self) -> Result<usize, S::Error> {
+        let cleared = self.store.clear_damaged().await?;
+        if cleared > 0 {
+            info!(
+                "outbox: {} damaged record(s) acknowledged by the operator",
+                cleared
+            );
+        }
+        Ok(cleared)
     }
 
     /// Pending records.

@@ -160,6 +160,7 @@ fn run(n: u64) {
     flash.reboot(None);
     let range = flash.range();
     let mut store = block_on(FlashStore::open(&mut flash, range)).expect("final open");
+    assert_eq!(store.damaged(), 0, "final: a power cut read as damage");
     let seen = observe(&mut store).expect("final read");
     resolve(
         &mut model,
@@ -205,6 +206,7 @@ fn session(
         }
         Err(e) => panic!("{ctx}: for_each failed: {e:?}"),
     };
+    assert_eq!(store.damaged(), 0, "{ctx}: a power cut read as damage");
     let last_key = in_flight.as_ref().map(|f| f.key);
     if let Some(f) = in_flight.as_ref() {
         if seen.get(&f.key) == f.after.as_ref() {

@@ -475,6 +475,12 @@ where
                         term.attention().len()
                     ));
                 }
+                if term.damaged() > 0 {
+                    out.line(format_args!(
+                        "DAMAGE       {} record(s) lost to flash damage: sales refused ('outbox')",
+                        term.damaged()
+                    ));
+                }
                 let stats = term.connect.net_stats();
                 out.line(format_args!(
                     "https        {} handshakes, {} requests, {} failed connects",
@@ -520,10 +526,27 @@ where
                     .await;
                 if let Err(e) = result {
                     out.line(format_args!("error: outbox store {e:?}"));
-                } else if !any {
+                } else if !any && term.damaged() == 0 {
                     out.line(format_args!("outbox empty"));
                 }
+                term.for_each_damaged(&mut |slot, previous| match previous {
+                    Some(key) => out.line(format_args!(
+                        "slot {slot}  DAMAGED: newest record unreadable (before it: {key}); check the sale with the provider, then 'outbox ack-damage'"
+                    )),
+                    None => out.line(format_args!(
+                        "slot {slot}  DAMAGED: newest record unreadable; check the last sales with the provider, then 'outbox ack-damage'"
+                    )),
+                });
             }
+            Command::OutboxAckDamage => match term.acknowledge_damage().await {
+                Ok(0) => out.line(format_args!(
+                    "error: the outbox has no damage to acknowledge"
+                )),
+                Ok(n) => out.line(format_args!(
+                    "{n} damaged record(s) acknowledged: sales resume"
+                )),
+                Err(e) => out.line(format_args!("error: outbox store {e:?}")),
+            },
             Command::OutboxAck(key) => match till_core::id::Uuid::parse(key).ok() {
                 None => out.line(format_args!("error: {key} is not a record key")),
                 Some(uuid) => match term.acknowledge(uuid).await {

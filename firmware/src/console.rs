@@ -11,6 +11,7 @@
 //! status                                          network, clock, outbox, stack
 //! outbox                                          pending advices, and those needing attention
 //! outbox ack <key>                                acknowledge a record that needs attention
+//! outbox ack-damage                               acknowledge records lost to flash damage
 //! flush                                           deliver due advices now
 //! config | config ca <base64 DER>                 show settings | store the CA
 //! help
@@ -83,6 +84,8 @@ pub enum Command<'l> {
     Outbox,
     /// Acknowledge a record that needs attention.
     OutboxAck(&'l str),
+    /// Acknowledge the records the outbox lost to flash damage.
+    OutboxAckDamage,
     /// Deliver due advices now.
     Flush,
     /// Show the settings.
@@ -156,8 +159,9 @@ impl Command<'_> {
             ("voucher", _) => return Err(usage("voucher <product> <amount>")),
             ("status", []) => Command::Status,
             ("outbox", []) => Command::Outbox,
+            ("outbox", ["ack-damage"]) => Command::OutboxAckDamage,
             ("outbox", ["ack", key]) => Command::OutboxAck(key),
-            ("outbox", _) => return Err(usage("outbox | outbox ack <key>")),
+            ("outbox", _) => return Err(usage("outbox | outbox ack <key> | outbox ack-damage")),
             ("flush", []) => Command::Flush,
             ("config", []) => Command::Config,
             ("config", ["ca", der]) => Command::ConfigCa(der),
@@ -178,6 +182,7 @@ impl Command<'_> {
             Self::Status => "status",
             Self::Outbox => "outbox",
             Self::OutboxAck(_) => "outbox ack",
+            Self::OutboxAckDamage => "outbox ack-damage",
             Self::Flush => "flush",
             Self::Config | Self::ConfigCa(_) => "config",
             Self::Help => "help",
@@ -192,7 +197,8 @@ pub const HELP: &str = "commands:
   momo <msisdn> <amount>
   airtime <msisdn> <product> <amount>
   voucher <product> <amount>
-  status | outbox | outbox ack <key> | flush | config | config ca <base64 DER> | help";
+  status | outbox | outbox ack <key> | outbox ack-damage | flush
+  config | config ca <base64 DER> | help";
 
 /// Reads lines from the console. Cancel-safe: a `next` dropped while it
 /// waits for input keeps what it has read for the next call.

@@ -86,6 +86,9 @@ pub enum FileFlashError {
     /// Page or word size zero, page not a whole number of words, no pages,
     /// or more than 4 GiB.
     Geometry,
+    /// Another process has the file open (an exclusive lock is held while
+    /// a [`FileFlash`] lives): two writers would corrupt it.
+    InUse,
 }
 
 impl core::fmt::Display for FileFlashError {
@@ -101,6 +104,9 @@ impl core::fmt::Display for FileFlashError {
                 write!(f, "flash file is {found} bytes, expected {expected}")
             }
             Self::Geometry => f.write_str("flash geometry unusable"),
+            Self::InUse => f.write_str(
+                "flash file is in use by another process (another `till` on the same outbox?)",
+            ),
         }
     }
 }
@@ -135,6 +141,11 @@ impl<const PAGE_SIZE: usize, const WORD_SIZE: usize> FileFlash<PAGE_SIZE, WORD_S
     /// it does not exist. Creation writes a temporary file and renames it,
     /// so a crash never leaves a half-created flash. An existing file of
     /// another size is [`FileFlashError::WrongSize`].
+    ///
+    /// The file is locked exclusively (advisory, `flock` on Unix) for as
+    /// long as the `FileFlash` lives: a second open, from this process or
+    /// another, is [`FileFlashError::InUse`]. The lock goes with the
+    /// process, so a killed `till` leaves none behind.
     pub fn open(path: impl AsRef<Path>, pages: u32) -> Result<Self, FileFlashError> {
         let path = path.as_ref();
         let expected = Self::capacity_for(pages).ok_or(FileFlashError::Geometry)?;
@@ -146,6 +157,11 @@ impl<const PAGE_SIZE: usize, const WORD_SIZE: usize> FileFlash<PAGE_SIZE, WORD_S
             }
             Err(e) => return Err(e.into()),
         };
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(FileFlashError::InUse),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
         let found = file.metadata()?.len();
         if found != expected {
             return Err(FileFlashError::WrongSize { expected, found });
@@ -237,7 +253,15 @@ fn create_erased(path: &Path, len: u64) -> io::Result<()> {
     fill_erased(&mut file, len)?;
     file.sync_all()?;
     drop(file);
-    std::fs::rename(&tmp, path)?;
+    // A link, not a rename: if another process created the flash
+    // meanwhile (and may hold it locked), keep its file, not ours.
+    let linked = std::fs::hard_link(&tmp, path);
+    std::fs::remove_file(&tmp)?;
+    match linked {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(e),
+    }
     // Make the rename itself durable.
     #[cfg(unix)]
     if let Some(dir) = path.parent() {

@@ -8,22 +8,47 @@
 //!
 //! The flash range holds one sequential-storage 8 map (its own page and
 //! item format: page markers, CRC-protected item headers and data). Our
-//! layer on top:
+//! layer on top, every value starting with [`FORMAT_VERSION`]:
 //!
-//! - **map key**: a *slot number*, one byte, `0..STORE_CAPACITY`;
-//! - **map value**: either empty — the slot is **free** — or the record's
-//!   key followed by the record: `uuid (16 bytes) ++ record bytes
-//!   (0..=RECORD_MAX_LEN)`. Any other value length is not ours
-//!   ([`FlashStoreError::Corrupt`]).
+//! - **slot items**: map key = a *slot number*, one byte,
+//!   `0..STORE_CAPACITY`; value = `version (1) ++ generation (u32 LE)`
+//!   for a **free** slot, or `version ++ generation ++ uuid (16 bytes) ++
+//!   record bytes (0..=RECORD_MAX_LEN)` for a used one;
+//! - **the commit item**: map key [`COMMIT_KEY`]; value = `version ++
+//!   generation of every slot (STORE_CAPACITY × u32 LE)`.
 //!
-//! The newest item of a slot is the slot's value (sequential-storage
-//! appends; the last write of a key wins). In RAM, [`FlashStore`] keeps the
-//! index `slot -> Option<Uuid>`, rebuilt by [`FlashStore::open`].
+//! A slot's *generation* counts the values ever written to it; each write
+//! of a slot writes its value with the next generation, then a commit item
+//! with the new generations. The commit item is the terminal's memory of
+//! what each slot's newest value *is*, kept apart from the value itself.
+//! In RAM, [`FlashStore`] keeps the index `slot -> free / record key /
+//! damaged` and every slot's generation, rebuilt by [`FlashStore::open`].
 //!
-//! - `put` of a key the index knows appends a new value to *its* slot;
-//!   `put` of a new key appends to a free slot ([`FlashStoreError::Full`]
-//!   if none);
-//! - `remove` appends the empty value to the key's slot.
+//! - `put` of a key the index knows writes a new value to *its* slot;
+//!   `put` of a new key to a free slot ([`FlashStoreError::Full`] if none);
+//! - `remove` writes the free value to the key's slot.
+//!
+//! # Damage is reported, never papered over
+//!
+//! sequential-storage skips an item whose CRC fails, and so does its
+//! garbage collection: a bit flip in a slot's newest value would bring
+//! back the value before it (a reversal already delivered, or nothing
+//! where a reversal was pending). On open, a slot whose newest readable
+//! value has an older generation than the commit item says, or none at
+//! all, is **damaged**: its older value is not reported, the slot is not
+//! given to a new key, [`Store::damaged`] counts it (the terminal refuses
+//! new sales), and only an operator's acknowledgement
+//! ([`Store::clear_damaged`]) frees it. The other slots load as usual.
+//!
+//! A cut between a value and its commit item leaves the commit one
+//! generation behind the value: the value is the slot's newest, and open
+//! writes a fresh commit item so that a later flip of that value is seen.
+//! A flip in a commit item brings back an older commit item, which is
+//! behind, never ahead: it costs a rewrite, no record. Only two faults at
+//! once (a value and the commit item after it) can hide a lost value.
+//!
+//! A value of a newer [`FORMAT_VERSION`] stops the store from opening
+//! ([`FlashStoreError::Format`]) rather than being misread or dropped.
 //!
 //! # Why this is safe on ECC flash
 //!
@@ -34,7 +59,7 @@
 //! whole pages. We never call `remove_item`/`remove_all_items`: they mark
 //! an item deleted by rewriting its header (they require
 //! `MultiwriteNorFlash` for that reason), which ECC flash forbids. A
-//! removal is a tombstone instead: the empty value.
+//! removal is a tombstone instead: the free value.
 //!
 //! One more path to a second write exists after a power cut: a page marker
 //! word torn by the cut can read as unwritten, and sequential-storage would
@@ -45,11 +70,12 @@
 //!
 //! Outbox keys are random UUIDs, never reused. Had they been the map
 //! keys, every removed record would leave a tombstone key forever.
-//! With slot keys, at most [`STORE_CAPACITY`] keys ever exist in the map,
-//! so the live data is at most `STORE_CAPACITY` items of at most
-//! [`ITEM_MAX_LEN`] bytes, and sequential-storage's garbage collection
-//! (copy the live items of the oldest page, erase it) always finds room
-//! when the range has [`FlashStore::min_pages`] pages, which `open` checks.
+//! With slot keys, at most [`STORE_CAPACITY`] + 1 keys ever exist in the
+//! map, so the live data is at most `STORE_CAPACITY` items of at most
+//! [`ITEM_MAX_LEN`] bytes plus the small commit item, and
+//! sequential-storage's garbage collection (copy the live items of the
+//! oldest page, erase it) always finds room when the range has
+//! [`FlashStore::min_pages`] pages, which `open` checks.
 //!
 //! # Power loss
 //!
@@ -61,7 +87,9 @@
 //! says it is free, and the index is rebuilt from flash after a boot or
 //! after any failed write, so one key's slot never receives another key's
 //! record while the first is live. `tests/flash_power_cut.rs` checks this
-//! with many thousands of random power cuts.
+//! with many thousands of random power cuts (and that no cut ever reads
+//! as damage); `tests/flash_bit_flips.rs` flips bits of the newest items
+//! and checks that every record is either intact or reported.
 //!
 //! sequential-storage's recovery assumes that an erase cut short leaves
 //! the page's first word (its "in use" marker) erased before the rest, as
@@ -88,26 +116,47 @@ mod guard;
 
 use guard::MarkerGuard;
 
+/// The layout of every value this module writes, its first byte: the slot
+/// and commit layouts above and the outbox record encoding inside a slot.
+/// A firmware that changes any of them raises it (and reads the versions
+/// before it); one that finds a newer version refuses to open the store.
+pub const FORMAT_VERSION: u8 = 1;
+
 /// Bytes of a map key: the slot number is one `u8`.
 const SLOT_KEY_LEN: usize = 1;
 
-/// Bytes of the record key stored at the start of a used slot's value.
+/// Map key of the commit item, after every slot number.
+pub const COMMIT_KEY: u8 = u8::MAX;
+
+/// Bytes of the record key stored in a used slot's value.
 const UUID_LEN: usize = 16;
+
+/// Bytes of a generation.
+const GENERATION_LEN: usize = 4;
+
+/// Bytes before the record key in a slot value: version and generation.
+const SLOT_HEAD_LEN: usize = 1 + GENERATION_LEN;
+
+/// Bytes of the commit item's value.
+const COMMIT_LEN: usize = 1 + GENERATION_LEN * STORE_CAPACITY;
 
 /// Number of slots, as the map key type. One slot per record the outbox
 /// can hold: the outbox never has more live records than
 /// [`STORE_CAPACITY`].
 const SLOT_COUNT: u8 = {
     assert!(
-        STORE_CAPACITY <= u8::MAX as usize,
-        "slot numbers are one byte"
+        STORE_CAPACITY < COMMIT_KEY as usize,
+        "slot numbers are one byte, below the commit key"
     );
     STORE_CAPACITY as u8
 };
 
-/// Largest item payload sequential-storage stores for us: slot key, record
-/// key and the largest record.
-pub const ITEM_MAX_LEN: usize = SLOT_KEY_LEN + UUID_LEN + RECORD_MAX_LEN;
+/// Largest item payload sequential-storage stores for us: slot key,
+/// version, generation, record key and the largest record.
+pub const ITEM_MAX_LEN: usize = SLOT_KEY_LEN + SLOT_HEAD_LEN + UUID_LEN + RECORD_MAX_LEN;
+
+/// The commit item's payload.
+const COMMIT_ITEM_LEN: usize = SLOT_KEY_LEN + COMMIT_LEN;
 
 /// The largest flash word sequential-storage supports (its `MAX_WORD_SIZE`:
 /// the 256-bit word of STM32 internal flash). Items are padded to the
@@ -124,8 +173,11 @@ pub const DATA_BUFFER_LEN: usize = ITEM_MAX_LEN.next_multiple_of(MAX_WORD_SIZE);
 /// CRC) before it is padded to the flash word.
 const ITEM_HEADER_LEN: usize = 8;
 
+/// Keys in the map: every slot and the commit item.
+const MAP_KEYS: usize = STORE_CAPACITY + 1;
+
 /// The cache sequential-storage keeps in RAM: only pointers to the newest
-/// item of each key, one entry per slot (8 bytes each), so all keys fit
+/// item of each key, one entry per key (8 bytes each), so all keys fit
 /// and the cache is exact. Once a key has been looked up or written, every
 /// `fetch_item` of it — our `get`, and the lookups garbage collection does
 /// for each item it might move — is one direct read instead of a scan
@@ -134,7 +186,7 @@ const ITEM_HEADER_LEN: usize = 8;
 /// Page-state and page-pointer caches would save only a few small reads
 /// per operation, and need the page count at compile time or more RAM;
 /// they are left out.
-type SlotCache = Cache<Uncached, Uncached, ArrayKeyPointers<u8, STORE_CAPACITY>, u8>;
+type SlotCache = Cache<Uncached, Uncached, ArrayKeyPointers<u8, MAP_KEYS>, u8>;
 
 /// The work buffer, 4-byte aligned: some flash drivers require aligned
 /// source buffers for writes, and sequential-storage writes item data
@@ -142,51 +194,163 @@ type SlotCache = Cache<Uncached, Uncached, ArrayKeyPointers<u8, STORE_CAPACITY>,
 #[repr(align(4))]
 struct DataBuffer([u8; DATA_BUFFER_LEN]);
 
-/// A slot's value in the map.
-enum SlotValue<'a> {
-    /// The slot holds no record.
-    Free,
-    /// The slot holds `record` under `key`.
+/// A value to write (reading takes the raw bytes and [`parse_slot`] or
+/// [`parse_commit`]).
+enum Write<'a> {
+    /// A slot holding no record.
+    Free { generation: u32 },
+    /// A slot holding `record` under `key`.
     Used {
-        /// The outbox key.
+        generation: u32,
         key: Uuid,
-        /// The encoded record.
+        record: &'a [u8],
+    },
+    /// The generation of every slot.
+    Commit(&'a [u32; STORE_CAPACITY]),
+}
+
+impl<'a> Value<'a> for Write<'a> {
+    fn serialize_into(&self, buffer: &mut [u8]) -> Result<usize, SerializationError> {
+        let too_small = SerializationError::BufferTooSmall;
+        let (version, rest) = buffer.split_first_mut().ok_or(too_small)?;
+        *version = FORMAT_VERSION;
+        let mut out = Out { buf: rest, len: 1 };
+        match self {
+            Self::Free { generation } => out.put(&generation.to_le_bytes())?,
+            Self::Used {
+                generation,
+                key,
+                record,
+            } => {
+                out.put(&generation.to_le_bytes())?;
+                out.put(key.as_bytes())?;
+                out.put(record)?;
+            }
+            Self::Commit(generations) => {
+                for generation in generations.iter() {
+                    out.put(&generation.to_le_bytes())?;
+                }
+            }
+        }
+        Ok(out.len)
+    }
+
+    /// Never read back as this type.
+    fn deserialize_from(_: &'a [u8]) -> Result<(Self, usize), SerializationError> {
+        Err(SerializationError::InvalidFormat)
+    }
+}
+
+/// A cursor writing into a buffer.
+struct Out<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl Out<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), SerializationError> {
+        let buf = core::mem::take(&mut self.buf);
+        let (head, tail) = buf
+            .split_at_mut_checked(bytes.len())
+            .ok_or(SerializationError::BufferTooSmall)?;
+        head.copy_from_slice(bytes);
+        self.buf = tail;
+        self.len += bytes.len();
+        Ok(())
+    }
+}
+
+/// A slot value as read.
+#[derive(Debug, PartialEq, Eq)]
+enum Stored<'a> {
+    Free {
+        generation: u32,
+    },
+    Used {
+        generation: u32,
+        key: Uuid,
         record: &'a [u8],
     },
 }
 
-impl<'a> Value<'a> for SlotValue<'a> {
-    fn serialize_into(&self, buffer: &mut [u8]) -> Result<usize, SerializationError> {
+impl Stored<'_> {
+    const fn generation(&self) -> u32 {
         match self {
-            Self::Free => Ok(0),
-            Self::Used { key, record } => {
-                let len = UUID_LEN + record.len();
-                let out = buffer
-                    .get_mut(..len)
-                    .ok_or(SerializationError::BufferTooSmall)?;
-                let (head, tail) = out
-                    .split_at_mut_checked(UUID_LEN)
-                    .ok_or(SerializationError::BufferTooSmall)?;
-                head.copy_from_slice(key.as_bytes());
-                tail.copy_from_slice(record);
-                Ok(len)
-            }
+            Self::Free { generation } | Self::Used { generation, .. } => *generation,
         }
     }
 
-    fn deserialize_from(buffer: &'a [u8]) -> Result<(Self, usize), SerializationError> {
-        if buffer.is_empty() {
-            return Ok((Self::Free, 0));
+    const fn state(&self) -> SlotState {
+        match self {
+            Self::Free { .. } => SlotState::Free,
+            Self::Used { key, .. } => SlotState::Used(*key),
         }
-        let (head, record) = buffer
-            .split_at_checked(UUID_LEN)
-            .ok_or(SerializationError::InvalidFormat)?;
-        let bytes: [u8; UUID_LEN] = head
-            .try_into()
-            .map_err(|_| SerializationError::InvalidFormat)?;
-        let key = Uuid::from_bytes(bytes);
-        Ok((Self::Used { key, record }, buffer.len()))
     }
+}
+
+/// The version byte of a value, checked.
+fn versioned<E>(bytes: &[u8]) -> Result<&[u8], FlashStoreError<E>> {
+    match bytes.split_first() {
+        Some((&FORMAT_VERSION, rest)) => Ok(rest),
+        Some((&found, _)) => Err(FlashStoreError::Format { found }),
+        // This module never writes an empty value.
+        None => Err(FlashStoreError::Corrupt),
+    }
+}
+
+/// Read a slot value. Values that pass sequential-storage's CRC but do
+/// not have this layout were not written by this module: `Corrupt`.
+fn parse_slot<E>(bytes: &[u8]) -> Result<Stored<'_>, FlashStoreError<E>> {
+    let rest = versioned(bytes)?;
+    let (generation, rest) = rest
+        .split_first_chunk::<GENERATION_LEN>()
+        .ok_or(FlashStoreError::Corrupt)?;
+    let generation = u32::from_le_bytes(*generation);
+    if rest.is_empty() {
+        return Ok(Stored::Free { generation });
+    }
+    let (key, record) = rest
+        .split_first_chunk::<UUID_LEN>()
+        .ok_or(FlashStoreError::Corrupt)?;
+    Ok(Stored::Used {
+        generation,
+        key: Uuid::from_bytes(*key),
+        record,
+    })
+}
+
+/// Read the commit item's generations.
+fn parse_commit<E>(bytes: &[u8]) -> Result<[u32; STORE_CAPACITY], FlashStoreError<E>> {
+    let rest = versioned(bytes)?;
+    if rest.len() != COMMIT_LEN - 1 {
+        return Err(FlashStoreError::Corrupt);
+    }
+    let mut generations = [0u32; STORE_CAPACITY];
+    for (generation, bytes) in generations
+        .iter_mut()
+        .zip(rest.chunks_exact(GENERATION_LEN))
+    {
+        let bytes: [u8; GENERATION_LEN] = bytes.try_into().map_err(|_| FlashStoreError::Corrupt)?;
+        *generation = u32::from_le_bytes(bytes);
+    }
+    Ok(generations)
+}
+
+/// What the index knows of a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SlotState {
+    /// No record.
+    Free,
+    /// The record of this key.
+    Used(Uuid),
+    /// The newest value could not be read back; `previous` is the key of
+    /// the newest value that could (an older one: not reported, shown to
+    /// the operator to find the sale).
+    Damaged {
+        /// The record key of the newest readable value, if any.
+        previous: Option<Uuid>,
+    },
 }
 
 /// Why the flash store failed.
@@ -208,7 +372,7 @@ pub enum FlashStoreError<E> {
         /// Pages needed ([`FlashStore::min_pages`]).
         needed: u32,
     },
-    /// All [`STORE_CAPACITY`] slots hold records.
+    /// All [`STORE_CAPACITY`] slots hold records (or are damaged).
     Full,
     /// A record longer than [`RECORD_MAX_LEN`], or longer than the
     /// caller's buffer.
@@ -216,6 +380,12 @@ pub enum FlashStoreError<E> {
     /// The flash holds a value this format never writes, or does not hold
     /// the record the index expects.
     Corrupt,
+    /// A value in a format this firmware does not know (a newer one): the
+    /// store is left as it is for the firmware that wrote it.
+    Format {
+        /// The value's format version.
+        found: u8,
+    },
 }
 
 impl<E: fmt::Debug> fmt::Display for FlashStoreError<E> {
@@ -230,6 +400,11 @@ impl<E: fmt::Debug> fmt::Display for FlashStoreError<E> {
             Self::Full => f.write_str("outbox store full"),
             Self::TooLarge => f.write_str("record too large"),
             Self::Corrupt => f.write_str("outbox store corrupt"),
+            Self::Format { found } => write!(
+                f,
+                "outbox store written in format {found}; this firmware reads format {FORMAT_VERSION}: \
+                 run the firmware that wrote it until its outbox is empty"
+            ),
         }
     }
 }
@@ -250,21 +425,18 @@ impl<E> From<sequential_storage::Error<E>> for FlashStoreError<E> {
 /// documentation](self) for the format and its guarantees.
 ///
 /// Holds the flash driver, a [`DATA_BUFFER_LEN`]-byte work buffer and the
-/// slot index: about 2.3 KiB of RAM beside the driver.
+/// slot index: about 2.6 KiB of RAM beside the driver.
 pub struct FlashStore<F: NorFlash> {
     map: MapStorage<u8, MarkerGuard<F>, SlotCache>,
-    /// Which record key each slot holds, as last read from or written to
-    /// flash.
-    index: [Option<Uuid>; STORE_CAPACITY],
+    /// What each slot holds, as last read from or written to flash.
+    slots: [SlotState; STORE_CAPACITY],
+    /// The generation of each slot's newest value (what the commit item
+    /// holds once written).
+    generations: [u32; STORE_CAPACITY],
     /// False after a failed write (the slot may hold the old or the new
     /// value) or a failed read: the next operation rebuilds the index
     /// from flash first.
     index_valid: bool,
-    /// Items of each slot in the map (its old values included), from the
-    /// last pass over the map, while nothing can have changed the map
-    /// since: lets [`Store::for_each`] right after [`FlashStore::open`] —
-    /// the boot-time restore — read the map once instead of twice.
-    counts: Option<[u32; STORE_CAPACITY]>,
     buf: DataBuffer,
 }
 
@@ -272,7 +444,8 @@ impl<F: NorFlash> FlashStore<F> {
     /// Open the store on `range` of `flash` (page aligned; at least
     /// [`Self::min_pages`] pages) and read its slot index: one pass over
     /// the map, after letting sequential-storage repair what a power cut
-    /// left half done. An erased range is an empty store.
+    /// left half done. An erased range is an empty store. Damaged slots
+    /// do not fail the open: [`Store::damaged`] reports them.
     ///
     /// The driver is consumed; pass `&mut flash` (every `&mut NorFlash` is
     /// a `NorFlash`) to keep it after an error.
@@ -287,9 +460,9 @@ impl<F: NorFlash> FlashStore<F> {
         let cache = Cache::new(Uncached, Uncached, ArrayKeyPointers::new());
         let mut store = Self {
             map: MapStorage::new(MarkerGuard { flash }, config, cache),
-            index: [None; STORE_CAPACITY],
+            slots: [SlotState::Free; STORE_CAPACITY],
+            generations: [0; STORE_CAPACITY],
             index_valid: false,
-            counts: None,
             buf: DataBuffer([0; DATA_BUFFER_LEN]),
         };
         store.rebuild_index().await?;
@@ -297,10 +470,11 @@ impl<F: NorFlash> FlashStore<F> {
     }
 
     /// The fewest pages a range needs on this flash: room for
-    /// [`STORE_CAPACITY`] largest items plus the one being written, when
-    /// every page may waste up to one largest item at its end (items never
-    /// span pages), plus the empty page garbage collection copies into and
-    /// one page of slack. `None` if a page cannot hold the largest item.
+    /// [`STORE_CAPACITY`] largest items, the commit item and the item
+    /// being written, when every page may waste up to one largest item at
+    /// its end (items never span pages), plus the empty page garbage
+    /// collection copies into and one page of slack. `None` if a page
+    /// cannot hold the largest item.
     pub const fn min_pages() -> Option<u32> {
         let word = flash_word::<F>();
         let page = F::ERASE_SIZE;
@@ -308,14 +482,16 @@ impl<F: NorFlash> FlashStore<F> {
         let Some(usable) = page.checked_sub(2 * word) else {
             return None;
         };
-        let item = ITEM_HEADER_LEN.next_multiple_of(word) + ITEM_MAX_LEN.next_multiple_of(word);
+        let header = ITEM_HEADER_LEN.next_multiple_of(word);
+        let item = header + ITEM_MAX_LEN.next_multiple_of(word);
+        let commit = header + COMMIT_ITEM_LEN.next_multiple_of(word);
         if usable < item {
             return None;
         }
         // A page is closed only when the next item does not fit, so a
         // compacted page holds more than `usable - item` bytes.
         let per_page = usable - item + 1;
-        let live = (STORE_CAPACITY + 1) * item;
+        let live = (STORE_CAPACITY + 1) * item + commit;
         let pages = live.div_ceil(per_page) + 2;
         if pages > u32::MAX as usize {
             return None;
@@ -325,7 +501,10 @@ impl<F: NorFlash> FlashStore<F> {
 
     /// Records held (from the index).
     pub fn len(&self) -> usize {
-        self.index.iter().flatten().count()
+        self.slots
+            .iter()
+            .filter(|s| matches!(s, SlotState::Used(_)))
+            .count()
     }
 
     /// Whether the store holds no record.
@@ -335,23 +514,28 @@ impl<F: NorFlash> FlashStore<F> {
 
     /// Slots free for new keys.
     pub fn free_slots(&self) -> usize {
-        STORE_CAPACITY - self.len()
+        self.slots
+            .iter()
+            .filter(|s| matches!(s, SlotState::Free))
+            .count()
+    }
+
+    /// What each slot holds, for the operator's view of damage.
+    pub fn slots(&self) -> &[SlotState; STORE_CAPACITY] {
+        &self.slots
     }
 
     /// Erase the whole range: every record is lost. For an operator's
     /// explicit reset only (e.g. after [`FlashStoreError::Corrupt`]).
     pub async fn erase_all(&mut self) -> Result<(), FlashStoreError<F::Error>> {
         self.index_valid = false;
-        self.counts = None;
         self.map.erase_all().await?;
         // sequential-storage's key cache still points into the erased
         // pages: a lookup that finds a cached item gone drops the whole
-        // cache. Look up every slot (cheap on an empty map) so no stale
+        // cache. Look up every key (cheap on an empty map) so no stale
         // pointer survives to point at a later, different item.
-        for slot in 0..SLOT_COUNT {
-            self.map
-                .fetch_item::<SlotValue<'_>>(&mut self.buf.0, &slot)
-                .await?;
+        for key in (0..SLOT_COUNT).chain([COMMIT_KEY]) {
+            self.map.fetch_item::<&[u8]>(&mut self.buf.0, &key).await?;
         }
         self.rebuild_index().await
     }
@@ -361,31 +545,60 @@ impl<F: NorFlash> FlashStore<F> {
         self.map.destroy().0.flash
     }
 
-    /// Read every slot's newest value into the index, and count each
-    /// slot's items: one pass over the map, oldest item first, so the last
-    /// item of a slot is its value (sequential-storage's contract for
-    /// `fetch_all_items`).
+    /// Read every slot's newest value and the newest commit item in one
+    /// pass over the map, then judge each slot against the commit item
+    /// (see the module docs). The newest value of a slot is the one with
+    /// the highest generation; of the commit item, the last one
+    /// (sequential-storage's contract for `fetch_all_items`).
     async fn rebuild_index(&mut self) -> Result<(), FlashStoreError<F::Error>> {
         self.index_valid = false;
-        self.counts = None;
         self.repair_if_needed().await?;
-        let mut index = [None; STORE_CAPACITY];
-        let mut counts = [0u32; STORE_CAPACITY];
+        let mut newest: [Option<(u32, SlotState)>; STORE_CAPACITY] = [None; STORE_CAPACITY];
+        let mut committed = [0u32; STORE_CAPACITY];
         let mut items = self.map.fetch_all_items(&mut self.buf.0).await?;
-        while let Some((slot, value)) = items.next::<SlotValue<'_>>(&mut self.buf.0).await? {
-            let i = usize::from(slot);
-            let (Some(entry), Some(count)) = (index.get_mut(i), counts.get_mut(i)) else {
-                return Err(FlashStoreError::Corrupt);
-            };
-            *entry = match value {
-                SlotValue::Used { key, .. } => Some(key),
-                SlotValue::Free => None,
-            };
-            *count = count.saturating_add(1);
+        while let Some((key, bytes)) = items.next::<&[u8]>(&mut self.buf.0).await? {
+            if key == COMMIT_KEY {
+                committed = parse_commit(bytes)?;
+                continue;
+            }
+            let stored = parse_slot(bytes)?;
+            let entry = newest
+                .get_mut(usize::from(key))
+                .ok_or(FlashStoreError::Corrupt)?;
+            let generation = stored.generation();
+            if entry.is_none_or(|(g, _)| generation >= g) {
+                *entry = Some((generation, stored.state()));
+            }
         }
-        self.index = index;
+        let mut behind = false;
+        for (((slot, generation), newest), committed) in self
+            .slots
+            .iter_mut()
+            .zip(self.generations.iter_mut())
+            .zip(newest)
+            .zip(committed)
+        {
+            (*slot, *generation) = match newest {
+                Some((g, state)) if g >= committed => {
+                    behind |= g > committed;
+                    (state, g)
+                }
+                None if committed == 0 => (SlotState::Free, 0),
+                older => {
+                    let previous = match older {
+                        Some((_, SlotState::Used(key))) => Some(key),
+                        _ => None,
+                    };
+                    (SlotState::Damaged { previous }, committed)
+                }
+            };
+        }
+        if behind {
+            // A cut between a value and its commit item: commit the value,
+            // so that a later loss of it is seen.
+            self.commit().await?;
+        }
         self.index_valid = true;
-        self.counts = Some(counts);
         Ok(())
     }
 
@@ -399,9 +612,7 @@ impl<F: NorFlash> FlashStore<F> {
         match self.map.fetch_all_items(&mut self.buf.0).await {
             Ok(_) => Ok(()),
             Err(sequential_storage::Error::Corrupted { .. }) => {
-                self.map
-                    .fetch_item::<SlotValue<'_>>(&mut self.buf.0, &0)
-                    .await?;
+                self.map.fetch_item::<&[u8]>(&mut self.buf.0, &0).await?;
                 Ok(())
             }
             Err(e) => Err(e.into()),
@@ -420,37 +631,64 @@ impl<F: NorFlash> FlashStore<F> {
     /// if the flash was changed behind our back; the first one wins
     /// everywhere, and `remove` frees both.)
     fn slot_of(&self, key: Uuid) -> Option<u8> {
-        (0..SLOT_COUNT)
-            .zip(self.index.iter())
-            .find(|(_, entry)| **entry == Some(key))
-            .map(|(slot, _)| slot)
+        self.find(|state| *state == SlotState::Used(key))
     }
 
     fn free_slot(&self) -> Option<u8> {
+        self.find(|state| *state == SlotState::Free)
+    }
+
+    fn find(&self, which: impl Fn(&SlotState) -> bool) -> Option<u8> {
         (0..SLOT_COUNT)
-            .zip(self.index.iter())
-            .find(|(_, entry)| entry.is_none())
+            .zip(self.slots.iter())
+            .find(|(_, state)| which(state))
             .map(|(slot, _)| slot)
     }
 
-    fn set_index(&mut self, slot: u8, key: Option<Uuid>) {
-        if let Some(entry) = self.index.get_mut(usize::from(slot)) {
-            *entry = key;
-        }
-    }
-
-    /// Append `value` as the newest value of `slot`.
+    /// Write the next value of `slot`, then the commit item that names it
+    /// the slot's newest.
     async fn write_slot(
         &mut self,
         slot: u8,
-        value: &SlotValue<'_>,
+        record: Option<(Uuid, &[u8])>,
     ) -> Result<(), FlashStoreError<F::Error>> {
-        self.counts = None;
-        match self.map.store_item(&mut self.buf.0, &slot, value).await {
+        let i = usize::from(slot);
+        let generation = self
+            .generations
+            .get(i)
+            .and_then(|g| g.checked_add(1))
+            .ok_or(FlashStoreError::Corrupt)?;
+        let value = match record {
+            Some((key, record)) => Write::Used {
+                generation,
+                key,
+                record,
+            },
+            None => Write::Free { generation },
+        };
+        if let Err(e) = self.map.store_item(&mut self.buf.0, &slot, &value).await {
+            // The slot now holds its old or its new value; find out
+            // before the next operation relies on the index.
+            self.index_valid = false;
+            return Err(e.into());
+        }
+        if let (Some(g), Some(state)) = (self.generations.get_mut(i), self.slots.get_mut(i)) {
+            *g = generation;
+            *state = record.map_or(SlotState::Free, |(key, _)| SlotState::Used(key));
+        }
+        self.commit().await
+    }
+
+    /// Write the commit item: every slot's generation.
+    async fn commit(&mut self) -> Result<(), FlashStoreError<F::Error>> {
+        let value = Write::Commit(&self.generations);
+        match self
+            .map
+            .store_item(&mut self.buf.0, &COMMIT_KEY, &value)
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) => {
-                // The slot now holds its old or its new value; find out
-                // before the next operation relies on the index.
                 self.index_valid = false;
                 Err(e.into())
             }
@@ -459,23 +697,29 @@ impl<F: NorFlash> FlashStore<F> {
 
     /// The record in `slot`, which the index says belongs to `key`.
     async fn read_slot(&mut self, slot: u8, key: Uuid) -> Result<&[u8], FlashStoreError<F::Error>> {
-        // A lookup repairs the map if it finds it damaged, which moves
-        // items.
-        self.counts = None;
-        let value = self
-            .map
-            .fetch_item::<SlotValue<'_>>(&mut self.buf.0, &slot)
-            .await;
-        match value {
-            Ok(Some(SlotValue::Used { key: found, record })) if found == key => Ok(record),
+        let expected = self.generations.get(usize::from(slot)).copied();
+        let value = self.map.fetch_item::<&[u8]>(&mut self.buf.0, &slot).await;
+        let stored = match value {
+            Ok(Some(bytes)) => parse_slot(bytes),
+            Ok(None) => Err(FlashStoreError::Corrupt),
+            Err(e) => Err(e.into()),
+        };
+        match stored {
+            Ok(Stored::Used {
+                generation,
+                key: found,
+                record,
+            }) if found == key && Some(generation) == expected => Ok(record),
             Ok(_) => {
-                // Never hand out another key's record.
+                // Never hand out another key's record or an older value:
+                // the next operation rebuilds the index and reports the
+                // slot damaged.
                 self.index_valid = false;
                 Err(FlashStoreError::Corrupt)
             }
             Err(e) => {
                 self.index_valid = false;
-                Err(e.into())
+                Err(e)
             }
         }
     }
@@ -512,10 +756,7 @@ impl<F: NorFlash> Store for FlashStore<F> {
             .slot_of(key)
             .or_else(|| self.free_slot())
             .ok_or(FlashStoreError::Full)?;
-        self.write_slot(slot, &SlotValue::Used { key, record: bytes })
-            .await?;
-        self.set_index(slot, Some(key));
-        Ok(())
+        self.write_slot(slot, Some((key, bytes))).await
     }
 
     async fn get(&mut self, key: Uuid, buf: &mut [u8]) -> Result<Option<usize>, Self::Error> {
@@ -534,69 +775,91 @@ impl<F: NorFlash> Store for FlashStore<F> {
     async fn remove(&mut self, key: Uuid) -> Result<(), Self::Error> {
         self.ensure_index().await?;
         while let Some(slot) = self.slot_of(key) {
-            self.write_slot(slot, &SlotValue::Free).await?;
-            self.set_index(slot, None);
+            self.write_slot(slot, None).await?;
         }
         Ok(())
     }
 
-    /// Calls `each` in flash order, once per record. Records are read
-    /// into the store's own buffer, so `_buf` is not used.
-    ///
-    /// One pass over the map reports each slot's last item, its newest
-    /// value; it needs to know how many items each slot has, which the
-    /// pass that built the index counted, if nothing has touched the map
-    /// since (as at boot), or else a counting pass first. Looking records
-    /// up one by one instead would scan the map once per record while the
-    /// key cache is empty.
+    /// Calls `each` in flash order, once per record: one pass over the
+    /// map, reporting each used slot's value of the generation the index
+    /// holds (the index `open` built serves the boot-time restore). Records
+    /// are read into the store's own buffer, so `_buf` is not used.
     async fn for_each(
         &mut self,
         _buf: &mut [u8],
         each: &mut dyn FnMut(Uuid, &[u8]),
     ) -> Result<(), Self::Error> {
-        let counts = match (self.index_valid, self.counts) {
-            (true, Some(counts)) => counts,
-            _ => {
-                self.rebuild_index().await?;
-                self.counts.ok_or(FlashStoreError::Corrupt)?
-            }
-        };
-        let mut seen = [0u32; STORE_CAPACITY];
+        self.ensure_index().await?;
+        let mut reported = [false; STORE_CAPACITY];
         let mut items = self.map.fetch_all_items(&mut self.buf.0).await?;
-        while let Some((slot, value)) = items.next::<SlotValue<'_>>(&mut self.buf.0).await? {
-            let i = usize::from(slot);
-            let (Some(n), Some(count), Some(expected)) =
-                (seen.get_mut(i), counts.get(i), self.index.get(i))
-            else {
-                return Err(FlashStoreError::Corrupt);
-            };
-            *n = n.saturating_add(1);
-            if *n != *count {
-                continue; // an older value of the slot
+        while let Some((slot, bytes)) = items.next::<&[u8]>(&mut self.buf.0).await? {
+            if slot == COMMIT_KEY {
+                continue;
             }
-            let found = match value {
-                SlotValue::Used { key, record } => Some((key, record)),
-                SlotValue::Free => None,
-            };
-            if found.map(|(key, _)| key) != *expected {
-                // The index does not match the flash: never report a
-                // record under a key the other operations do not see.
+            let i = usize::from(slot);
+            let (Some(done), Some(state), Some(generation)) = (
+                reported.get_mut(i),
+                self.slots.get(i),
+                self.generations.get(i),
+            ) else {
                 self.index_valid = false;
                 return Err(FlashStoreError::Corrupt);
+            };
+            let Stored::Used {
+                generation: g,
+                key,
+                record,
+            } = parse_slot(bytes)?
+            else {
+                continue;
+            };
+            if *done || g != *generation || *state != SlotState::Used(key) {
+                continue; // an older value, or a copy
             }
-            if let Some((key, record)) = found {
-                // Only the first slot of a (corrupt) duplicate counts.
-                if self.index.iter().position(|e| *e == Some(key)) == Some(i) {
-                    each(key, record);
-                }
+            *done = true;
+            // Only the first slot of a (corrupt) duplicate counts.
+            if self.slots.iter().position(|s| *s == SlotState::Used(key)) == Some(i) {
+                each(key, record);
             }
         }
-        if seen != counts {
-            // Cannot happen: reading does not change the map.
+        let missing = self
+            .slots
+            .iter()
+            .zip(reported)
+            .any(|(state, done)| matches!(state, SlotState::Used(_)) && !done);
+        if missing {
+            // The flash changed behind the index: rebuild on the next call.
             self.index_valid = false;
             return Err(FlashStoreError::Corrupt);
         }
         Ok(())
+    }
+
+    fn damaged(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| matches!(s, SlotState::Damaged { .. }))
+            .count()
+    }
+
+    fn for_each_damaged(&self, each: &mut dyn FnMut(usize, Option<Uuid>)) {
+        for (slot, state) in self.slots.iter().enumerate() {
+            if let SlotState::Damaged { previous } = state {
+                each(slot, *previous);
+            }
+        }
+    }
+
+    /// Free every damaged slot: a free value of the next generation, then
+    /// the commit item. Their older values stay unreported.
+    async fn clear_damaged(&mut self) -> Result<usize, Self::Error> {
+        self.ensure_index().await?;
+        let mut cleared = 0;
+        while let Some(slot) = self.find(|s| matches!(s, SlotState::Damaged { .. })) {
+            self.write_slot(slot, None).await?;
+            cleared += 1;
+        }
+        Ok(cleared)
     }
 }
 

@@ -151,7 +151,7 @@ fn get(store: &mut FlashStore<&mut Flash>, k: Uuid) -> Option<Vec<u8>> {
         .map(|n| buf[..n].to_vec())
 }
 
-fn all(store: &mut FlashStore<&mut Flash>) -> Vec<(Uuid, Vec<u8>)> {
+fn all<F: NorFlash>(store: &mut FlashStore<F>) -> Vec<(Uuid, Vec<u8>)> {
     let mut out = Vec::new();
     block_on(store.for_each(&mut [], &mut |k, v| out.push((k, v.to_vec())))).unwrap();
     out.sort();
@@ -171,7 +171,7 @@ fn min_pages_of_the_geometries_in_use() {
 
 #[test]
 fn data_buffer_fits_largest_item() {
-    assert_eq!(ITEM_MAX_LEN, 2065);
+    assert_eq!(ITEM_MAX_LEN, 2070);
     assert_eq!(DATA_BUFFER_LEN, 2080);
 }
 
@@ -380,19 +380,210 @@ fn erase_all_empties_the_store() {
 
 #[test]
 fn foreign_value_is_corrupt() {
-    // A map written by someone else: a 5-byte value under slot 0.
+    // A map written by someone else: values this format never writes
+    // (too short for a generation, a record key cut short, an empty
+    // value, a commit item of the wrong length, a slot past the last).
+    for (key, value) in [
+        (0u8, &[FORMAT_VERSION, 2, 3][..]),
+        (0, &[FORMAT_VERSION, 0, 0, 0, 0, 9, 9][..]),
+        (3, &[][..]),
+        (COMMIT_KEY, &[FORMAT_VERSION, 1, 0, 0, 0][..]),
+        (SLOT_COUNT, &[FORMAT_VERSION, 1, 0, 0, 0][..]),
+    ] {
+        let mut flash = foreign(key, value);
+        let range = flash.range();
+        assert!(
+            matches!(
+                block_on(FlashStore::open(&mut flash, range)),
+                Err(FlashStoreError::Corrupt)
+            ),
+            "{key}: {value:?}"
+        );
+    }
+}
+
+/// A flash whose map holds `value` under `key`, written around our layer.
+fn foreign(key: u8, value: &[u8]) -> Flash {
     let mut flash = Flash::new(PAGES);
     let range = flash.range();
+    let config = MapConfig::<&mut Flash>::try_new(range).unwrap();
+    let mut map = MapStorage::<u8, _, _>::new(&mut flash, config, Cache::new_uncached());
+    let mut buf = DataBuffer([0; DATA_BUFFER_LEN]);
+    block_on(map.store_item(&mut buf.0, &key, &value)).unwrap();
+    flash
+}
+
+#[test]
+fn a_newer_format_is_left_alone() {
+    let mut flash = foreign(0, &[FORMAT_VERSION + 1, 1, 0, 0, 0]);
+    let before = flash.data.clone();
+    let range = flash.range();
+    let e = block_on(FlashStore::open(&mut flash, range)).err().unwrap();
+    assert!(matches!(e, FlashStoreError::Format { found: 2 }), "{e:?}");
+    assert!(std::format!("{e}").contains("format 2; this firmware reads format 1"));
+    assert!(flash.data == before, "nothing written");
+}
+
+/// Where the newest value of `key` lies: the last stretch of `needle` in
+/// the flash (a record's bytes are unique in these tests).
+fn find(flash: &Flash, needle: &[u8]) -> usize {
+    flash
+        .data
+        .windows(needle.len())
+        .rposition(|w| w == needle)
+        .expect("value on flash")
+}
+
+#[test]
+fn a_damaged_newest_value_is_reported_not_replaced_by_the_older_one() {
+    let mut flash = Flash::new(PAGES);
     {
-        let config = MapConfig::<&mut Flash>::try_new(range.clone()).unwrap();
-        let mut map = MapStorage::<u8, _, _>::new(&mut flash, config, Cache::new_uncached());
-        let mut buf = DataBuffer([0; DATA_BUFFER_LEN]);
-        block_on(map.store_item(&mut buf.0, &0u8, &[1u8, 2, 3, 4, 5].as_slice())).unwrap();
+        let mut store = open(&mut flash);
+        block_on(store.put(key(1), &record(1, 300))).unwrap();
+        block_on(store.put(key(2), &record(2, 300))).unwrap();
+        // Slot of key 2 gets a newer value; slot of key 3 is used, freed.
+        block_on(store.put(key(2), &record(20, 300))).unwrap();
+        block_on(store.put(key(3), &record(3, 300))).unwrap();
+        block_on(store.remove(key(3))).unwrap();
     }
+    // One bit of key 2's newest record flips.
+    let at = find(&flash, &record(20, 300)) + 100;
+    flash.data[at] ^= 0x10;
+    let mut store = open(&mut flash);
+    assert_eq!(
+        all(&mut store),
+        vec![(key(1), record(1, 300))],
+        "the older value of key 2 is not reported"
+    );
+    assert_eq!(store.damaged(), 1);
+    assert_eq!(
+        store.slots()[1],
+        SlotState::Damaged {
+            previous: Some(key(2))
+        }
+    );
+    assert_eq!(get(&mut store, key(2)), None);
+    // The damaged slot is not given to a new key.
+    let free = store.free_slots();
+    assert_eq!(free, STORE_CAPACITY - 2);
+    // It stays reported on every boot until acknowledged.
+    let mut store = open(store.into_inner());
+    assert_eq!(store.damaged(), 1);
+    assert_eq!(block_on(store.clear_damaged()).unwrap(), 1);
+    assert_eq!(store.damaged(), 0);
+    assert_eq!(store.free_slots(), STORE_CAPACITY - 1);
+    let mut store = open(store.into_inner());
+    assert_eq!(store.damaged(), 0);
+    assert_eq!(all(&mut store), vec![(key(1), record(1, 300))]);
+    block_on(store.put(key(4), &record(4, 30))).unwrap();
+    assert_eq!(get(&mut store, key(4)), Some(record(4, 30)));
+}
+
+#[test]
+fn a_damaged_only_value_is_reported() {
+    let mut flash = Flash::new(PAGES);
+    {
+        let mut store = open(&mut flash);
+        block_on(store.put(key(1), &record(1, 300))).unwrap();
+        block_on(store.put(key(2), &record(2, 300))).unwrap();
+    }
+    let at = find(&flash, &record(1, 300));
+    flash.data[at] ^= 0x01;
+    let mut store = open(&mut flash);
+    assert_eq!(store.damaged(), 1);
+    assert_eq!(store.slots()[0], SlotState::Damaged { previous: None });
+    assert_eq!(all(&mut store), vec![(key(2), record(2, 300))]);
+}
+
+/// A flash the test can reach while a store owns it.
+struct Shared(std::rc::Rc<std::cell::RefCell<Flash>>);
+
+impl ErrorType for Shared {
+    type Error = RamError;
+}
+
+impl ReadNorFlash for Shared {
+    const READ_SIZE: usize = 1;
+
+    async fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), RamError> {
+        let mut flash = self.0.borrow_mut();
+        flash.read(offset, bytes).await
+    }
+
+    fn capacity(&self) -> usize {
+        self.0.borrow().capacity()
+    }
+}
+
+impl NorFlash for Shared {
+    const WRITE_SIZE: usize = 32;
+    const ERASE_SIZE: usize = 8192;
+
+    async fn erase(&mut self, from: u32, to: u32) -> Result<(), RamError> {
+        let mut flash = self.0.borrow_mut();
+        flash.erase(from, to).await
+    }
+
+    async fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), RamError> {
+        let mut flash = self.0.borrow_mut();
+        flash.write(offset, bytes).await
+    }
+}
+
+#[test]
+fn damage_while_running_is_never_served() {
+    let flash = std::rc::Rc::new(std::cell::RefCell::new(Flash::new(PAGES)));
+    let range = flash.borrow().range();
+    let mut store = block_on(FlashStore::open(Shared(flash.clone()), range)).unwrap();
+    block_on(store.put(key(1), &record(1, 300))).unwrap();
+    block_on(store.put(key(1), &record(10, 300))).unwrap();
+    block_on(store.put(key(2), &record(2, 300))).unwrap();
+    // Key 1's newest value flips behind the store's index.
+    let at = find(&flash.borrow(), &record(10, 300));
+    flash.borrow_mut().data[at] ^= 0x80;
+    let mut buf = [0u8; RECORD_MAX_LEN];
+    // The lookup finds the older value and refuses it, ...
     assert!(matches!(
-        block_on(FlashStore::open(&mut flash, range)),
+        block_on(store.get(key(1), &mut buf)),
         Err(FlashStoreError::Corrupt)
     ));
+    // ... the next operation rebuilds the index and reports the slot.
+    assert_eq!(block_on(store.get(key(1), &mut buf)).unwrap(), None);
+    assert_eq!(store.damaged(), 1);
+    assert_eq!(
+        store.slots()[0],
+        SlotState::Damaged {
+            previous: Some(key(1))
+        }
+    );
+    assert_eq!(all(&mut store), vec![(key(2), record(2, 300))]);
+}
+
+#[test]
+fn a_cut_between_value_and_commit_keeps_the_value_and_commits_it() {
+    let mut flash = Flash::new(PAGES);
+    {
+        let mut store = open(&mut flash);
+        block_on(store.put(key(1), &record(1, 300))).unwrap();
+        // The value of the next put, without its commit item (as a cut
+        // right after it leaves it).
+        let generation = store.generations[0] + 1;
+        let value = Write::Used {
+            generation,
+            key: key(1),
+            record: &record(11, 300),
+        };
+        block_on(store.map.store_item(&mut store.buf.0, &0, &value)).unwrap();
+    }
+    let mut store = open(&mut flash);
+    assert_eq!(store.damaged(), 0);
+    assert_eq!(all(&mut store), vec![(key(1), record(11, 300))]);
+    // Open committed it: a flip of that value now counts as damage.
+    let flash = store.into_inner();
+    let at = find(flash, &record(11, 300));
+    flash.data[at] ^= 0x02;
+    let store = open(flash);
+    assert_eq!(store.damaged(), 1);
 }
 
 #[test]
@@ -498,6 +689,22 @@ mod file_flash {
             block_on(flash.erase(0, 100)),
             Err(FileFlashError::NotAligned)
         ));
+    }
+
+    #[test]
+    fn a_second_open_is_refused_while_the_first_lives() {
+        let path = TempPath::new("lock");
+        let first = HostFlash::open(&path.0, HOST_PAGE_COUNT).unwrap();
+        assert!(matches!(
+            HostFlash::open(&path.0, HOST_PAGE_COUNT),
+            Err(FileFlashError::InUse)
+        ));
+        drop(first);
+        HostFlash::open(&path.0, HOST_PAGE_COUNT).unwrap();
+        assert_eq!(
+            std::format!("{}", FileFlashError::InUse),
+            "flash file is in use by another process (another `till` on the same outbox?)"
+        );
     }
 
     #[test]

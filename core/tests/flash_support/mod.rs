@@ -82,7 +82,13 @@ pub struct CutFlash<const PAGE: usize, const WORD: usize> {
     /// survive this model; it is here to measure that, not run by default.
     pub bulk_erase: bool,
     pub stats: CutStats,
+    /// The last [`WRITES_KEPT`] writes that completed: (offset, length),
+    /// newest last. Where the newest items lie, for the bit-flip test.
+    pub writes: std::collections::VecDeque<(usize, usize)>,
 }
+
+/// Writes [`CutFlash::writes`] remembers.
+pub const WRITES_KEPT: usize = 32;
 
 impl<const PAGE: usize, const WORD: usize> CutFlash<PAGE, WORD> {
     pub fn new(pages: usize, seed: u64) -> Self {
@@ -94,6 +100,7 @@ impl<const PAGE: usize, const WORD: usize> CutFlash<PAGE, WORD> {
             rng: StdRng::seed_from_u64(seed),
             bulk_erase: false,
             stats: CutStats::default(),
+            writes: std::collections::VecDeque::new(),
         }
     }
 
@@ -114,6 +121,12 @@ impl<const PAGE: usize, const WORD: usize> CutFlash<PAGE, WORD> {
             );
         }
         out
+    }
+
+    /// Flip one bit, as retention loss or a disturbed cell does: the word
+    /// keeps its written state (an erase is still needed to rewrite it).
+    pub fn flip(&mut self, byte: usize, bit: u8) {
+        self.data[byte] ^= 1 << bit;
     }
 
     /// Power comes back; it will go again after `fuel` bytes are written
@@ -279,6 +292,10 @@ impl<const PAGE: usize, const WORD: usize> NorFlash for CutFlash<PAGE, WORD> {
             }
             self.written[word / WORD] = true;
         }
+        if self.writes.len() == WRITES_KEPT {
+            self.writes.pop_front();
+        }
+        self.writes.push_back((start, bytes.len()));
         Ok(())
     }
 }

@@ -8,6 +8,7 @@
 //! till momo pay …                one MoMo payment
 //! till electrum airtime …        one airtime sale
 //! till outbox list | flush       the pending advices on the emulated flash
+//! till outbox ack <key> | ack-damage   acknowledge what needs an operator
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -239,6 +240,9 @@ enum OutboxCommand {
         /// The record's key, as `till outbox list` shows it.
         key: String,
     },
+    /// Acknowledge the records the outbox lost to flash damage (after
+    /// checking the sales they may hide with the provider): sales resume.
+    AckDamage,
 }
 
 fn init_logging(verbose: u8) {
@@ -370,6 +374,12 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
     // Whatever a previous run left pending goes out first — except when
     // the operator only wants to see it.
     let listing = matches!(command, Command::Outbox(OutboxCommand::List));
+    if restored.damaged > 0 && !matches!(command, Command::Outbox(_)) {
+        eprintln!(
+            "till: the outbox lost {} record(s) to flash damage: sales are refused until `till outbox ack-damage` (see `till outbox list`)",
+            restored.damaged
+        );
+    }
     if restored.restored > 0 && !listing {
         eprintln!(
             "till: {} pending advice(s) restored from the outbox; delivering",
@@ -472,9 +482,15 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
         }
         Command::Outbox(OutboxCommand::List) => {
             let records = term.records().await?;
-            if records.is_empty() {
+            if records.is_empty() && term.damaged() == 0 {
                 say!("outbox empty");
             }
+            term.for_each_damaged(&mut |slot, previous| {
+                let before = previous.map_or(String::new(), |key| format!(" (before it: {key})"));
+                say!(
+                    "slot {slot}  DAMAGED: newest record unreadable{before}; check the sale with the provider, then `till outbox ack-damage`"
+                );
+            });
             for record in records {
                 match record {
                     Ok(r) => say!(
@@ -512,6 +528,18 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
             }
             eprintln!("till: no record {key} needs attention");
             return Ok(ExitCode::from(2));
+        }
+        Command::Outbox(OutboxCommand::AckDamage) => {
+            let cleared = term
+                .acknowledge_damage()
+                .await
+                .map_err(|e| TerminalError::Other(format!("outbox store: {e}")))?;
+            if cleared == 0 {
+                eprintln!("till: the outbox has no damage to acknowledge");
+                return Ok(ExitCode::from(2));
+            }
+            say!("{cleared} damaged record(s) acknowledged: sales resume");
+            return Ok(ExitCode::SUCCESS);
         }
         Command::Outbox(OutboxCommand::Flush { wait }) => {
             let report = term.drain_for(&mut apis, Duration::from_secs(wait)).await?;

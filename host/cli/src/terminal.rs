@@ -145,7 +145,7 @@ pub async fn open<'a>(
     let range = flash.range();
     let store = FlashStore::open(flash, range)
         .await
-        .map_err(|e| file_error(format!("{e:?}")))?;
+        .map_err(|e| file_error(e.to_string()))?;
     let (connect, buffers) = HostConnect::new(resources)?;
     CoreTerminal::open(connect, store, HostClock::new(), OsRng, buffers)
         .await

@@ -184,3 +184,41 @@ async fn single_operations_print_the_answer() {
     assert!(String::from_utf8_lossy(&refused.stdout).contains("refused: HTTP 400"));
     sandbox.shutdown().await;
 }
+
+/// Two `till` processes on one outbox file would corrupt it: while one
+/// holds it, another is refused with a message that says why, and once
+/// it is released the next one runs.
+#[test]
+fn a_second_till_on_the_same_outbox_is_refused() {
+    use till_core::flash::file::{HostFlash, HOST_PAGE_COUNT};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("till-sandbox-ca.pem"),
+        "-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n",
+    )
+    .expect("CA");
+    let init = till(dir.path(), &["config", "init"], false);
+    assert!(init.status.success(), "{init:?}");
+    let first = till(dir.path(), &["outbox", "list"], true);
+    assert!(first.status.success(), "{}", stderr(&first));
+
+    // Another process's lock: the flash file held open, as a running
+    // `till` holds it.
+    let held = HostFlash::open(
+        dir.path().join(config::DEFAULT_OUTBOX_PATH),
+        HOST_PAGE_COUNT,
+    )
+    .expect("hold the outbox");
+    let second = till(dir.path(), &["outbox", "list"], true);
+    assert!(!second.status.success(), "{second:?}");
+    let message = stderr(&second);
+    assert!(message.contains("in use by another process"), "{message}");
+    assert!(message.contains(config::DEFAULT_OUTBOX_PATH), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+
+    drop(held);
+    let third = till(dir.path(), &["outbox", "list"], true);
+    assert!(third.status.success(), "{}", stderr(&third));
+    assert!(String::from_utf8_lossy(&third.stdout).contains("outbox empty"));
+}
