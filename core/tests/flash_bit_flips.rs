@@ -166,7 +166,6 @@ fn run(n: u64) {
         for key in lost {
             model.remove(&key);
         }
-        drop(store);
         let mut store = block_on(FlashStore::open(&mut flash, range.clone())).expect("reopen");
         assert_eq!(store.damaged(), 0, "{ctx}: acknowledged damage came back");
         assert_eq!(

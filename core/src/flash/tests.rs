@@ -506,8 +506,8 @@ impl ReadNorFlash for Shared {
     const READ_SIZE: usize = 1;
 
     async fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), RamError> {
-        let mut flash = self.0.borrow_mut();
-        flash.read(offset, bytes).await
+        // RamFlash never waits: finish its future before the borrow ends.
+        block_on(self.0.borrow_mut().read(offset, bytes))
     }
 
     fn capacity(&self) -> usize {
@@ -520,13 +520,11 @@ impl NorFlash for Shared {
     const ERASE_SIZE: usize = 8192;
 
     async fn erase(&mut self, from: u32, to: u32) -> Result<(), RamError> {
-        let mut flash = self.0.borrow_mut();
-        flash.erase(from, to).await
+        block_on(self.0.borrow_mut().erase(from, to))
     }
 
     async fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), RamError> {
-        let mut flash = self.0.borrow_mut();
-        flash.write(offset, bytes).await
+        block_on(self.0.borrow_mut().write(offset, bytes))
     }
 }
 

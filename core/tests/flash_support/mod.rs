@@ -18,6 +18,9 @@
 //!   "open" marker, goes first);
 //! - after a cut every operation fails until `reboot`.
 
+// Shared by the power-cut and bit-flip tests; each uses a part.
+#![allow(dead_code)]
+
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
