@@ -86,6 +86,10 @@ enum State {
     /// A complete or cancel was not final: read the transaction.
     Checking,
     AwaitingCheck,
+    /// MoMo does not know the payment's reference: send its
+    /// CreatePayments again, same reference.
+    Recreating,
+    AwaitingRecreate,
     /// Write the record back (new key) before reporting.
     Rewriting,
     /// Write the record back set aside for an operator.
@@ -216,7 +220,7 @@ impl<'a> Delivery<'a> {
             Advice::ElectrumPurchaseStatus { original_id, .. } => {
                 return self.electrum(crate::electrum::path::purchase_status(original_id)?, 0);
             }
-            Advice::MomoStatus { reference_id } => {
+            Advice::MomoStatus { reference_id, .. } => {
                 let Some((config, tokens)) = self.context.momo.as_ref() else {
                     return Ok(None);
                 };
@@ -379,7 +383,8 @@ impl<'a> Delivery<'a> {
                     }
                 }
             }
-            Advice::MomoStatus { .. } => {
+            Advice::MomoStatus { create, .. } => {
+                let has_create = create.is_some();
                 let answer = Answer::<PaymentStatus, ErrorBody>::read(input);
                 match momo::verdict(momo::Op::Status, Attempt::Repeat, &answer.reply()) {
                     Verdict::Success => match answer.value.map(|s| momo::standing(&s.status)) {
@@ -393,14 +398,53 @@ impl<'a> Delivery<'a> {
                         }
                         self.done(Delivered::Retry);
                     }
-                    // 404: unknown to MoMo, which can happen right after the
-                    // 202; never a reason to give up on the payment.
+                    // 404: unknown to MoMo. Right after a 202 that is MoMo
+                    // catching up, but the record was stored before the
+                    // create left and the create may never have arrived
+                    // (a power loss, a lost request): send it again under
+                    // the same reference. MoMo answers 409 if it has it.
+                    Verdict::Refused if has_create => self.set_state(State::Recreating),
                     Verdict::Refused | Verdict::Repeat | Verdict::Resolve => {
                         self.done(Delivered::Retry)
                     }
                 }
             }
         }
+    }
+
+    /// The answer to a repeated CreatePayments. Whatever MoMo did with
+    /// it, the payment's status is asked again on the next attempt; only
+    /// a 400 in MoMo's shape to the same bytes is final: the request is
+    /// invalid, so no attempt of it created a payment.
+    fn on_recreate(&mut self, input: Input<'_>) {
+        let answer = Answer::<(), ErrorBody>::status_only(input);
+        match momo::verdict(momo::Op::Create, Attempt::Repeat, &answer.reply()) {
+            Verdict::Refused => self.settle(Money::NotCharged),
+            Verdict::Renew => {
+                if let Some((_, tokens)) = self.context.momo.as_mut() {
+                    tokens.invalidate();
+                }
+                self.done(Delivered::Retry);
+            }
+            Verdict::Success | Verdict::Resolve | Verdict::Repeat => self.done(Delivered::Retry),
+        }
+    }
+
+    /// `POST /collection/v2_0/payment` again, from the record.
+    fn recreate_request(&self, now: Now, body: &mut [u8]) -> Result<Option<Transmit>, FlowError> {
+        let (
+            Advice::MomoStatus {
+                reference_id,
+                create: Some(create),
+            },
+            Some((config, tokens)),
+        ) = (&self.record.advice, self.context.momo.as_ref())
+        else {
+            return Ok(None);
+        };
+        let body_len = json::encode(create, body)?;
+        let head = config.create_head(reference_id, tokens, now.instant)?;
+        Ok(Some(Transmit { head, body_len }))
     }
 
     /// Read the transaction next.
@@ -501,6 +545,20 @@ impl Flow for Delivery<'_> {
                     self.poll(now, body)
                 }
             },
+            State::Recreating => match self.recreate_request(now, body)? {
+                Some(tx) => {
+                    warn!(
+                        "outbox {}: payment unknown to MoMo; repeating CreatePayments",
+                        self.record.key
+                    );
+                    self.set_state(State::AwaitingRecreate);
+                    Ok(Output::Send(tx))
+                }
+                None => {
+                    self.done(Delivered::Retry);
+                    self.poll(now, body)
+                }
+            },
             State::Checking => {
                 let (Some(config), Some(target)) = (self.context.conductor, &self.check_target)
                 else {
@@ -528,9 +586,10 @@ impl Flow for Delivery<'_> {
                 .take()
                 .map(Output::Done)
                 .ok_or(FlowError::Finished),
-            State::AwaitingToken | State::Awaiting | State::AwaitingCheck => {
-                Err(FlowError::AwaitingInput)
-            }
+            State::AwaitingToken
+            | State::Awaiting
+            | State::AwaitingCheck
+            | State::AwaitingRecreate => Err(FlowError::AwaitingInput),
         }
     }
 
@@ -548,6 +607,7 @@ impl Flow for Delivery<'_> {
                 }
             }
             State::Awaiting => self.on_answer(input),
+            State::AwaitingRecreate => self.on_recreate(input),
             State::AwaitingCheck => match self.check_target.clone() {
                 Some(target) => self.on_check(input, target),
                 None => self.done(Delivered::Retry),

@@ -122,10 +122,17 @@ pub enum Advice {
     /// Electrum voucher reversal, stored before the voucher request leaves.
     ElectrumVoucherReversal(crate::electrum::wire::BasicReversal),
     /// A MoMo payment whose outcome is not known yet: poll its status by
-    /// the X-Reference-Id until SUCCESSFUL or FAILED.
+    /// the X-Reference-Id until SUCCESSFUL or FAILED. Stored before the
+    /// CreatePayments call leaves, so the create may never have arrived:
+    /// a status 404 ("unknown") is answered by sending `create` again
+    /// under the same reference — MoMo creates it then, or answers 409 if
+    /// it has it — so the record always ends SUCCESSFUL or FAILED.
     MomoStatus {
         /// The X-Reference-Id of the CreatePayments call.
         reference_id: Uuid,
+        /// The CreatePayments body (absent in records of earlier versions:
+        /// those are only polled).
+        create: Option<crate::momo::wire::CreatePaymentsRequest>,
     },
 }
 
@@ -864,6 +871,7 @@ mod tests {
             created: crate::time::UnixTime::from_millis(0).to_timestamp(),
             advice: Advice::MomoStatus {
                 reference_id: id(7),
+                create: None,
             },
             attention: None,
         };

@@ -102,7 +102,8 @@ fn payment_polled_to_successful() {
     assert_eq!(
         record.advice,
         Advice::MomoStatus {
-            reference_id: reference
+            reference_id: reference,
+            create: Some(till_core::json::decode(&create.body).unwrap()),
         }
     );
     h.respond(202, &[], b"");

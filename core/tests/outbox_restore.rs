@@ -60,7 +60,9 @@ fn momo_power_loss_between_persist_and_send() {
     assert_eq!(outbox.len(), 1);
 
     // After the reboot the terminal polls the reference; MoMo never got the
-    // payment (404): not final, kept, polled again later.
+    // payment (404): the record carries the create, which goes again under
+    // the same reference with the same bytes; MoMo accepts it (202). Not
+    // final yet: kept, polled again later.
     let mut transport = ScriptedTransport::default();
     transport
         .expect(
@@ -70,24 +72,32 @@ fn momo_power_loss_between_persist_and_send() {
         .expect(
             &format!("GET /collection/v2_0/payment/{reference}"),
             ScriptedTransport::json(404, r#"{"code":"RESOURCE_NOT_FOUND"}"#),
-        );
+        )
+        .expect("POST /collection/v2_0/payment", Ok((202, vec![], vec![])));
     let mut clock = VirtualClock::new(start_now());
     let mut tokens = TokenCache::new();
     let mut bufs = Bufs::new();
-    let report = block_on(driver::flush(
-        &mut outbox,
-        &mut disk,
-        &mut transport,
-        &mut clock,
-        &mut Context {
-            conductor: None,
-            momo: Some((&cfg, &mut tokens)),
-            electrum: None,
-        },
-        bufs.get(),
-        &mut rng(2),
-    ))
-    .unwrap();
+    let mut flush = |transport: &mut ScriptedTransport,
+                     disk: &mut MemoryStore,
+                     outbox: &mut Outbox,
+                     clock: &mut VirtualClock,
+                     seed: u64| {
+        block_on(driver::flush(
+            outbox,
+            disk,
+            transport,
+            clock,
+            &mut Context {
+                conductor: None,
+                momo: Some((&cfg, &mut tokens)),
+                electrum: None,
+            },
+            bufs.get(),
+            &mut rng(seed),
+        ))
+        .unwrap()
+    };
+    let report = flush(&mut transport, &mut disk, &mut outbox, &mut clock, 2);
     assert_eq!(
         report,
         FlushReport {
@@ -98,9 +108,62 @@ fn momo_power_loss_between_persist_and_send() {
     );
     assert_eq!(disk.len(), 1, "not dropped");
     assert!(transport.is_done());
+    let (again, again_body) = transport.sent.last().unwrap();
+    assert_eq!(
+        again.header(HeaderName::XReferenceId),
+        Some(reference.as_str()),
+        "the same reference: MoMo answers 409 if it has it"
+    );
+    assert_eq!(again_body, &create.body, "the same request");
 
-    // Never expires: a week of 404s later it is still there...
-    for _ in 0..200 {
+    // The customer approves: SUCCESSFUL settles it, charged.
+    clock.advance(60_000);
+    transport.expect(
+        "GET /collection/v2_0/payment/",
+        ScriptedTransport::json(
+            200,
+            &format!(r#"{{"referenceId":"{reference}","status":"SUCCESSFUL","financialTransactionId":"1"}}"#),
+        ),
+    );
+    let report = flush(&mut transport, &mut disk, &mut outbox, &mut clock, 3);
+    assert_eq!(report.settled, 1);
+    assert!(disk.is_empty() && outbox.is_empty());
+}
+
+/// A status record of the earlier format carries no create: it can only be
+/// polled, and a 404 never settles it (MoMo may yet show the payment).
+#[test]
+fn a_momo_record_without_its_create_is_polled_until_final() {
+    let cfg = momo_config();
+    let reference = till_core::id::Uuid::from_bytes([2; 16]);
+    let record = Record {
+        key: reference,
+        sale: till_core::id::Uuid::from_bytes([1; 16]),
+        seq: 3,
+        created: start_now().unix.to_timestamp(),
+        advice: Advice::MomoStatus {
+            reference_id: reference,
+            create: None,
+        },
+        attention: None,
+    };
+    let mut disk = MemoryStore::new();
+    let mut buf = vec![0u8; RECORD_MAX_LEN];
+    let n = json::encode(&record, &mut buf).unwrap();
+    block_on(disk.put(record.key, &buf[..n])).unwrap();
+    let mut outbox = Outbox::new();
+    block_on(outbox::restore(
+        &mut disk,
+        &mut outbox,
+        &mut buf,
+        start_now().instant,
+    ))
+    .unwrap();
+    let mut clock = VirtualClock::new(start_now());
+    let mut tokens = TokenCache::new();
+    let mut bufs = Bufs::new();
+    let mut transport = ScriptedTransport::default();
+    for i in 0..50 {
         clock.advance(3_000_000);
         if tokens.valid_at(clock.now.instant).is_none() {
             transport.expect(
@@ -123,42 +186,12 @@ fn momo_power_loss_between_persist_and_send() {
                 electrum: None,
             },
             bufs.get(),
-            &mut rng(3),
+            &mut rng(i),
         ))
         .unwrap();
     }
-    assert_eq!(disk.len(), 1);
-    assert!(transport.is_done());
-    // ...until MoMo gives a final status.
-    clock.advance(3_600_000);
-    transport
-        .expect(
-            "POST /collection/token/",
-            ScriptedTransport::json(200, MOMO_TOKEN),
-        )
-        .expect(
-            "GET /collection/v2_0/payment/",
-            ScriptedTransport::json(
-                200,
-                &format!(r#"{{"referenceId":"{reference}","status":"FAILED","reason":"EXPIRED"}}"#),
-            ),
-        );
-    let report = block_on(driver::flush(
-        &mut outbox,
-        &mut disk,
-        &mut transport,
-        &mut clock,
-        &mut Context {
-            conductor: None,
-            momo: Some((&cfg, &mut tokens)),
-            electrum: None,
-        },
-        bufs.get(),
-        &mut rng(4),
-    ))
-    .unwrap();
-    assert_eq!(report.settled, 1);
-    assert!(disk.is_empty() && outbox.is_empty());
+    assert_eq!(disk.len(), 1, "kept");
+    assert!(transport.is_done(), "only polled, never created");
 }
 
 fn bill_request() -> CreateTransactionRequest {
@@ -298,6 +331,7 @@ fn records_of_an_unconfigured_api_and_unreadable_records_are_kept() {
         created: start_now().unix.to_timestamp(),
         advice: Advice::MomoStatus {
             reference_id: till_core::id::Uuid::from_bytes([2; 16]),
+            create: None,
         },
         attention: None,
     };

@@ -22,8 +22,10 @@ use till_core::conductor::wire::PaymentMethod;
 use till_core::delivery::{Context, Delivered, Delivery};
 use till_core::electrum::flow::{Confirmation, Sale, SaleOutcome};
 use till_core::flow::{Flow, Money, TransportFailure};
+use till_core::http::HeaderName;
+use till_core::json;
 use till_core::momo::flow::{Payment, PaymentOutcome, PaymentRequest, TokenCache};
-use till_core::momo::wire::CustomerReference;
+use till_core::momo::wire::{CreatePaymentsRequest, CustomerReference};
 use till_core::money::{Amount, Currency};
 use till_core::outbox::{Advice, Record};
 
@@ -98,6 +100,8 @@ enum Next {
     Attention,
     /// It reads the transaction next (Conductor).
     Check,
+    /// It sends the payment's CreatePayments again (MoMo).
+    Recreate,
 }
 
 impl fmt::Display for Next {
@@ -197,11 +201,15 @@ fn electrum_status(reply: Reply) -> Next {
     }
 }
 
-/// MoMo: SUCCESSFUL or FAILED are final; CREATED, PENDING, 404 ("can
-/// happen right after the 202: retry"), 5xx and the rest: poll again.
+/// MoMo: SUCCESSFUL or FAILED are final; CREATED, PENDING, 5xx and the
+/// rest: poll again. 404 ("if unknown (can happen right after the 202:
+/// retry)"): the record was stored before the create left, so it may
+/// never have arrived: the create is sent again under the same reference
+/// (409 if MoMo has it).
 fn momo_status(reply: Reply) -> Next {
     match reply {
         Reply::Readable(_) => Next::Settled(Money::Charged),
+        Reply::Own(404) | Reply::Foreign(404) => Next::Recreate,
         _ => Next::Retry,
     }
 }
@@ -435,7 +443,7 @@ fn kinds() -> Vec<Kind> {
         });
     }
     let record = momo_record();
-    let Advice::MomoStatus { reference_id } = record.advice else {
+    let Advice::MomoStatus { reference_id, .. } = record.advice else {
         panic!()
     };
     kinds.push(Kind {
@@ -473,6 +481,7 @@ fn deliver(kind: &Kind, reply: Reply) -> Next {
     feed(&mut h, reply, &kind.readable, &kind.own);
     match h.step() {
         Step::Send(next) if next.line().starts_with("GET /conductor/") => Next::Check,
+        Step::Send(next) if next.line() == "POST /collection/v2_0/payment" => Next::Recreate,
         Step::Send(next) => panic!("{}: unexpected {}", kind.name, next.line()),
         Step::Done(Delivered::Settled(money)) => Next::Settled(money),
         Step::Done(Delivered::Retry) => Next::Retry,
@@ -512,6 +521,107 @@ fn every_answer_to_every_outbox_record_means_what_the_documents_say() {
         wrong.len(),
         wrong.join("\n")
     );
+}
+
+/// A status record whose payment MoMo does not know (404): the create is
+/// sent again from the record, same reference and same bytes, and its
+/// answer decides the attempt: a 400 in MoMo's shape to the same bytes is
+/// final (no attempt of that request created a payment); a 202, a 409 ("it
+/// exists"), a 5xx or a lost answer polls the status again later; a 401
+/// renews the token.
+#[test]
+fn an_unknown_payment_is_created_again_from_its_record() {
+    let record = momo_record();
+    let Advice::MomoStatus {
+        reference_id,
+        create: Some(create),
+    } = record.advice.clone()
+    else {
+        panic!("the flow's record carries its create: {:?}", record.advice)
+    };
+    let momo = momo_config();
+    type Answer = fn(&mut Harness<Delivery<'_>>);
+    let cases: [(&str, Answer, Delivered); 6] = [
+        ("202", |h| h.respond(202, &[], b""), Delivered::Retry),
+        (
+            "409",
+            |h| {
+                h.respond_json(
+                    409,
+                    r#"{"code":"RESOURCE_ALREADY_EXIST","message":"Duplicated reference id"}"#,
+                )
+            },
+            Delivered::Retry,
+        ),
+        ("500", |h| h.respond(500, &[], b""), Delivered::Retry),
+        (
+            "lost",
+            |h| h.fail(TransportFailure::AfterWrite),
+            Delivered::Retry,
+        ),
+        (
+            "400",
+            |h| {
+                h.respond_json(
+                    400,
+                    r#"{"code":"PAYER_NOT_FOUND","message":"Payer not found"}"#,
+                )
+            },
+            Delivered::Settled(Money::NotCharged),
+        ),
+        ("401", |h| h.respond(401, &[], b""), Delivered::Retry),
+    ];
+    for (name, answer, expected) in cases {
+        let mut tokens = TokenCache::new();
+        let delivery = Delivery::new(
+            record.clone(),
+            Context {
+                conductor: None,
+                momo: Some((&momo, &mut tokens)),
+                electrum: None,
+            },
+        );
+        let mut stored = vec![0u8; till_core::outbox::RECORD_MAX_LEN];
+        let n = json::encode(&record, &mut stored).unwrap();
+        stored.truncate(n);
+        let mut h = Harness::new(delivery, start_now())
+            .with_store([(record.key, stored)].into_iter().collect());
+        assert_eq!(h.expect_send().line(), "POST /collection/token/", "{name}");
+        h.respond_json(200, MOMO_TOKEN);
+        let status = h.expect_send();
+        assert!(
+            status.line().starts_with("GET /collection/v2_0/payment/"),
+            "{name}"
+        );
+        h.respond_json(
+            404,
+            r#"{"code":"RESOURCE_NOT_FOUND","message":"Requested resource was not found."}"#,
+        );
+        let again = h.expect_send();
+        assert_eq!(again.line(), "POST /collection/v2_0/payment", "{name}");
+        assert_eq!(
+            again.head.header(HeaderName::XReferenceId),
+            Some(reference_id.to_text().as_str()),
+            "{name}: the same reference"
+        );
+        assert_eq!(
+            json::decode::<CreatePaymentsRequest>(&again.body).ok(),
+            Some(create.clone()),
+            "{name}: the same request"
+        );
+        answer(&mut h);
+        match h.step() {
+            Step::Done(got) => assert_eq!(got, expected, "{name}"),
+            Step::Send(next) => panic!("{name}: unexpected {}", next.line()),
+        }
+        let kept = h.records().len();
+        let settled = matches!(expected, Delivered::Settled(_));
+        assert_eq!(
+            kept,
+            usize::from(!settled),
+            "{name}: record kept until final"
+        );
+    }
 }
 
 /// The error codes that change a refusal's meaning.

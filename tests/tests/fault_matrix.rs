@@ -13,113 +13,9 @@ mod support;
 
 use std::time::Duration as StdDuration;
 
-use support::Rig;
-use till_core::flow::Money;
-use till_core::money::{Amount, Currency};
-use till_core::ops;
+use support::{Rig, Sale};
 use till_host::terminal::HostTerminalExt;
 use till_sandbox::{FaultKind, FaultRule, SandboxConfig};
-
-/// A sale the matrix runs.
-#[derive(Debug, Clone, Copy)]
-enum Sale {
-    BillPrimitive,
-    BillComposite,
-    Momo,
-    Airtime,
-    Voucher,
-}
-
-impl Sale {
-    /// The routes of this sale's requests a fault may hit.
-    fn routes(self) -> &'static [&'static str] {
-        match self {
-            Self::BillPrimitive => &[
-                "POST /conductor/v1/transactions",
-                "POST /conductor/v1/transactions/*/complete",
-            ],
-            Self::BillComposite => &[
-                "POST /conductor/v1/partners/transactions",
-                "POST /conductor/v1/partners/transactions/*/complete",
-            ],
-            Self::Momo => &[
-                "POST /collection/token/",
-                "POST /collection/v2_0/payment",
-                "GET /collection/v2_0/payment/*",
-            ],
-            Self::Airtime => &[
-                "POST /airtime/v5/purchases",
-                "POST /airtime/v5/purchases/confirmations",
-            ],
-            Self::Voucher => &[
-                "POST /airtime/v5/vouchers/*",
-                "POST /airtime/v5/vouchers/*/confirmations/*",
-            ],
-        }
-    }
-
-    /// The ledger kinds whose entries are this sale's money, and the
-    /// amount of one sale in minor units.
-    fn ledger(self) -> (&'static [&'static str], i64) {
-        match self {
-            Self::BillPrimitive => (&["bill_paid"], 39_550),
-            Self::BillComposite => (&["bill_paid"], 190_000),
-            Self::Momo => (&["payment_succeeded"], 2_500),
-            Self::Airtime => (&["airtime_sold", "reversal_applied"], 5_000),
-            Self::Voucher => (&["voucher_issued", "reversal_applied"], 1_000),
-        }
-    }
-
-    async fn run(self, rig: &mut Rig) -> Money {
-        let term = &mut rig.term;
-        let apis = &mut rig.apis;
-        let result = match self {
-            Self::BillPrimitive => {
-                ops::pay_bill(term, apis, "za_dstv", "8604275423086", Some("SUBS"), None)
-                    .await
-                    .map(|o| o.money())
-            }
-            Self::BillComposite => ops::pay_partner(
-                term,
-                apis,
-                "za_dstv",
-                "1234567890",
-                Some("SUBS"),
-                Amount::from_minor(190_000, Currency::ZAR),
-            )
-            .await
-            .map(|o| o.money()),
-            Self::Momo => ops::momo_pay(
-                term,
-                apis,
-                "46733123999",
-                Amount::from_minor(2_500, Currency::EUR),
-                "Electricity Inc.",
-            )
-            .await
-            .map(|o| o.money()),
-            Self::Airtime => ops::airtime(
-                term,
-                apis,
-                "27821234567",
-                "759",
-                Amount::from_minor(5_000, Currency::ZAR),
-                false,
-            )
-            .await
-            .map(|o| o.money()),
-            Self::Voucher => ops::voucher(
-                term,
-                apis,
-                "VCH10",
-                Amount::from_minor(1_000, Currency::ZAR),
-            )
-            .await
-            .map(|o| o.money()),
-        };
-        result.expect("the terminal reports an outcome, not an error")
-    }
-}
 
 /// One fault of the matrix: the rules it installs on the route, each
 /// firing once (`nth`: on the n-th request to the route).
@@ -206,7 +102,10 @@ async fn cell(sale: Sale, route: &str, fault: &Fault) -> Option<String> {
         rig.sandbox
             .add_fault(FaultRule::new(route, kind.clone()).nth(*nth).times(1));
     }
-    let told = sale.run(&mut rig).await;
+    let told = sale
+        .run(&mut rig.term, &mut rig.apis)
+        .await
+        .expect("the terminal reports an outcome, not an error");
     rig.term
         .drain_for(&mut rig.apis, StdDuration::from_secs(20))
         .await
@@ -214,46 +113,9 @@ async fn cell(sale: Sale, route: &str, fault: &Fault) -> Option<String> {
     let pending = rig.term.pending();
     let set_aside = rig.term.attention().len();
 
-    let (kinds, amount) = sale.ledger();
-    let entries: Vec<_> = rig
-        .sandbox
-        .ledger()
-        .into_iter()
-        .filter(|e| kinds.contains(&e.kind.as_str()))
-        .collect();
-    let effects = entries.iter().filter(|e| e.amount_minor > 0).count();
-    let net: i64 = entries.iter().map(|e| e.amount_minor).sum();
-
     let case = format!("{sale:?} / {route} / {}", fault.name);
-    let problem = if pending != 0 {
-        Some(format!("{pending} record(s) still pending after the drain"))
-    } else if set_aside != 0 && told == Money::Pending {
-        // A record set aside is fine when the shop was told the money
-        // (an Electrum confirmation refused for good: the sale stands);
-        // a pending sale set aside would leave the shop never knowing.
-        Some(format!(
-            "{set_aside} record(s) set aside while the shop was told PENDING"
-        ))
-    } else if effects > 1 {
-        Some(format!(
-            "{effects} financial effects: charged more than once"
-        ))
-    } else if net != 0 && net != amount {
-        Some(format!("ledger nets to {net}, neither 0 nor {amount}"))
-    } else {
-        match told {
-            Money::Charged if net != amount => {
-                Some(format!("told the shop CHARGED, ledger nets to {net}"))
-            }
-            Money::NotCharged if net != 0 => {
-                Some(format!("told the shop NOT CHARGED, ledger nets to {net}"))
-            }
-            // Pending: the outbox settled it either way; the ledger is
-            // consistent (checked above).
-            _ => None,
-        }
-    };
-    problem.map(|p| format!("{case}: {p} (told {told:?}, ledger {entries:?})"))
+    support::money_rule(sale, Some(told), pending, set_aside, &rig.sandbox.ledger())
+        .map(|p| format!("{case}: {p}"))
 }
 
 /// A sale's futures hold a TLS session, a flow and its records: in a

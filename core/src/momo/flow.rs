@@ -21,6 +21,9 @@
 //!   repeated with the same reference. MoMo deduplicates by
 //!   `X-Reference-Id` (409 if it exists by then), so this cannot create a
 //!   second payment.
+//! - The status record carries the CreatePayments body, so the outbox can
+//!   do the same after a power loss or the flow's deadline: a reference
+//!   MoMo still does not know is created again, never left polled forever.
 //! - The outcome is `Charged` only on SUCCESSFUL, `NotCharged` only on
 //!   FAILED, a 400, or when CreatePayments provably never reached MoMo;
 //!   anything else is `Pending`, and the record stays in the outbox.
@@ -100,6 +103,25 @@ impl Config {
         if let Some(token) = tokens.valid_at(now) {
             head.bearer(token)?;
         }
+        Ok(head)
+    }
+
+    /// `POST /collection/v2_0/payment` for `reference_id` (the same on
+    /// every repeat: MoMo answers 409 to a reference it already has), with
+    /// the callback URL if one is configured. The flow and the outbox's
+    /// delivery both send it this way.
+    pub(crate) fn create_head(
+        &self,
+        reference_id: &Uuid,
+        tokens: &TokenCache,
+        now: Instant,
+    ) -> Result<RequestHead, HeadError> {
+        let mut head = self.api_head(path::create_payments()?, tokens, now)?;
+        head.set(HeaderName::XReferenceId, &reference_id.to_text())?;
+        if let Some(url) = &self.callback_url {
+            head.set(HeaderName::XCallbackUrl, url)?;
+        }
+        head.json_body()?;
         Ok(head)
     }
 
@@ -371,6 +393,7 @@ impl<'a> Payment<'a> {
             created: self.created,
             advice: Advice::MomoStatus {
                 reference_id: self.reference_id,
+                create: Some(self.body()),
             },
             attention: None,
         }
@@ -613,14 +636,9 @@ impl Flow for Payment<'_> {
                         continue;
                     }
                     let len = json::encode(&self.body(), body)?;
-                    let mut head =
+                    let head =
                         self.config
-                            .api_head(path::create_payments()?, self.tokens, now.instant)?;
-                    head.set(HeaderName::XReferenceId, &self.reference_id.to_text())?;
-                    if let Some(url) = &self.config.callback_url {
-                        head.set(HeaderName::XCallbackUrl, url)?;
-                    }
-                    head.json_body()?;
+                            .create_head(&self.reference_id, self.tokens, now.instant)?;
                     return Ok(self.send(head, len, State::AwaitingCreate));
                 }
                 State::Polling { at } => {

@@ -139,6 +139,11 @@ impl<const PAGE: usize, const WORD: usize> CutFlash<PAGE, WORD> {
         self.fuel = fuel;
     }
 
+    /// Bytes left before the power goes (`None`: it never does).
+    pub fn fuel_left(&self) -> Option<u64> {
+        self.fuel
+    }
+
     /// Spend one byte of fuel; true if the power goes now.
     fn cut_now(&mut self) -> bool {
         match self.fuel {
