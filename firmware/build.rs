@@ -10,6 +10,24 @@ use std::env;
 use std::fs;
 use std::path::PathBuf;
 
+/// `TILL_BUILD_UNIX`: the floor of the wall clock (SNTP never sets an
+/// earlier time). `SOURCE_DATE_EPOCH` for reproducible builds, else now.
+/// Cargo reruns this script only when it or that variable changes, so the
+/// floor may be older than the binary: a weaker floor, never a wrong one.
+fn build_time() {
+    println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    let secs = env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        });
+    println!("cargo:rustc-env=TILL_BUILD_UNIX={secs}");
+}
+
 /// Where the NUCLEO-H743ZI2's data areas start (flash bank 2); must match
 /// `BANK2` in `src/board/nucleo_h743zi.rs`. The generated memory.x gives
 /// the linker all 2 MiB of flash, so without this check a program that
@@ -18,6 +36,7 @@ const NUCLEO_H743ZI_DATA_START: u32 = 0x0810_0000;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    build_time();
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if target_os != "none" {
         return;

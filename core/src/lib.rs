@@ -87,6 +87,7 @@ pub mod ops;
 pub mod outbox;
 pub mod outcome;
 pub mod slip;
+pub mod sntp;
 pub mod terminal;
 pub mod time;
 

@@ -126,7 +126,7 @@ where
         outbox_range,
         mut config_flash,
         config_range,
-        rng,
+        mut rng,
         mut console,
         stack_high_water,
     } = parts;
@@ -153,12 +153,15 @@ where
     let resolver = Resolver::new(stack, &settings.hosts);
     let mut clock = EmbassyClock::default();
     while !clock.synced() {
-        match sync_time(stack, &resolver, &settings).await {
-            Ok(unix) => clock.set(unix, embassy_time::Instant::now()),
-            Err(e) => {
-                warn!("sntp: {:?}; retrying", e);
-                Timer::after(SNTP_RETRY).await;
-            }
+        let synced = match sync_time(stack, &resolver, &settings, &mut rng).await {
+            Ok(unix) => clock
+                .set(unix, embassy_time::Instant::now())
+                .map_err(clock::SntpError::Refused),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = synced {
+            warn!("sntp: {:?}; retrying", e);
+            Timer::after(SNTP_RETRY).await;
         }
     }
     info!("wall clock set by SNTP");
@@ -309,6 +312,7 @@ async fn sync_time(
     stack: embassy_net::Stack<'_>,
     resolver: &Resolver<'_>,
     settings: &Settings,
+    rng: &mut impl RngCore,
 ) -> Result<till_core::time::UnixTime, clock::SntpError> {
     use embedded_nal_async::{AddrType, Dns};
     let server = match resolver
@@ -318,7 +322,7 @@ async fn sync_time(
         Ok(core::net::IpAddr::V4(ip)) => ip,
         _ => return Err(clock::SntpError::Socket),
     };
-    clock::sntp(stack, server, settings.sntp_port).await
+    clock::sntp(stack, server, settings.sntp_port, rng).await
 }
 
 fn amount(text: &str, currency: Currency) -> Option<Amount> {

@@ -3,52 +3,70 @@
 //! certificate expiry check). Until SNTP answers, the wall clock is
 //! unknown and till-core opens no TLS connection.
 
-use core::net::{Ipv4Addr, SocketAddrV4};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use embassy_net::udp::{PacketMetadata, UdpSocket};
-use embassy_net::Stack;
-use embassy_time::{with_timeout, Duration as EmbassyDuration, Timer};
+use embassy_net::{IpAddress, Stack};
+use embassy_time::{with_deadline, Duration as EmbassyDuration, Timer};
+use rand_core::RngCore;
 use till_core::driver::Clock;
 use till_core::flow::Now;
+use till_core::sntp::{Query, WallClock, PACKET_LEN};
 use till_core::time::{Instant, UnixTime};
 
-/// Seconds from 1900 (NTP's epoch) to 1970.
-const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
-/// An SNTP packet.
-const SNTP_LEN: usize = 48;
-/// How long to wait for an SNTP answer.
+/// How long to wait for the server's answer; datagrams that fail the
+/// checks meanwhile are ignored, not taken as the end of the wait.
 const SNTP_TIMEOUT: EmbassyDuration = EmbassyDuration::from_secs(3);
 
-/// embassy-time plus the SNTP offset.
-#[derive(Debug, Clone, Copy, Default)]
+/// When this firmware was built (`build.rs`: `SOURCE_DATE_EPOCH`, or the
+/// time of the build): the wall clock never shows an earlier time.
+pub fn build_time() -> UnixTime {
+    UnixTime::from_secs(env!("TILL_BUILD_UNIX").parse().unwrap_or(0))
+}
+
+/// embassy-time plus a wall clock set by SNTP.
+#[derive(Debug, Clone, Copy)]
 pub struct EmbassyClock {
-    /// Unix milliseconds at embassy's instant zero, once SNTP answered.
-    offset_ms: Option<u64>,
+    wall: WallClock,
+}
+
+impl Default for EmbassyClock {
+    fn default() -> Self {
+        Self {
+            wall: WallClock::new(build_time()),
+        }
+    }
 }
 
 impl EmbassyClock {
     /// Whether SNTP has set the wall clock.
     pub const fn synced(&self) -> bool {
-        self.offset_ms.is_some()
+        self.wall.is_set()
     }
 
-    /// Set the wall clock from an SNTP answer received at `at`.
-    pub fn set(&mut self, unix: UnixTime, at: embassy_time::Instant) {
-        self.offset_ms = Some(unix.as_millis().saturating_sub(at.as_millis()));
+    /// Set the wall clock from an SNTP answer received at `at`, unless it
+    /// is before the build or a step back from a clock already set.
+    pub fn set(
+        &mut self,
+        unix: UnixTime,
+        at: embassy_time::Instant,
+    ) -> Result<(), till_core::sntp::SntpError> {
+        self.wall.set(unix, Instant::from_millis(at.as_millis()))?;
         till_core::net::set_wall_clock(unix);
+        Ok(())
     }
 }
 
 impl Clock for EmbassyClock {
     fn now(&mut self) -> Now {
-        let ms = embassy_time::Instant::now().as_millis();
-        let unix = UnixTime::from_millis(self.offset_ms.map_or(0, |o| o + ms));
-        if self.offset_ms.is_some() {
+        let instant = Instant::from_millis(embassy_time::Instant::now().as_millis());
+        let unix = self.wall.at(instant);
+        if let Some(unix) = unix {
             till_core::net::set_wall_clock(unix);
         }
         Now {
-            instant: Instant::from_millis(ms),
-            unix,
+            instant,
+            unix: unix.unwrap_or_default(),
         }
     }
 
@@ -63,97 +81,54 @@ impl Clock for EmbassyClock {
 pub enum SntpError {
     /// The socket could not be bound or the request not sent.
     Socket,
-    /// No answer in time.
-    Timeout,
-    /// The answer is not a usable server reply.
-    Invalid,
+    /// No acceptable answer in time; the last refused one, if any.
+    Timeout(Option<till_core::sntp::SntpError>),
+    /// The answer was refused by the wall clock (before the build, or a
+    /// step back).
+    Refused(till_core::sntp::SntpError),
 }
 
-/// Ask `server` for the time (RFC 4330 client request, NTPv4).
-pub async fn sntp(stack: Stack<'_>, server: Ipv4Addr, port: u16) -> Result<UnixTime, SntpError> {
-    let mut rx_meta = [PacketMetadata::EMPTY; 1];
+/// Ask `server` for the time (RFC 4330 client request, NTPv4). Only its
+/// reply to this request counts ([`till_core::sntp::Query::accept`]).
+pub async fn sntp(
+    stack: Stack<'_>,
+    server: Ipv4Addr,
+    port: u16,
+    rng: &mut impl RngCore,
+) -> Result<UnixTime, SntpError> {
+    let mut rx_meta = [PacketMetadata::EMPTY; 2];
     let mut tx_meta = [PacketMetadata::EMPTY; 1];
-    let mut rx = [0u8; SNTP_LEN * 2];
-    let mut tx = [0u8; SNTP_LEN * 2];
+    let mut rx = [0u8; PACKET_LEN * 2];
+    let mut tx = [0u8; PACKET_LEN];
     let mut socket = UdpSocket::new(stack, &mut rx_meta, &mut rx, &mut tx_meta, &mut tx);
     socket.bind(0).map_err(|_| SntpError::Socket)?;
-    let mut request = [0u8; SNTP_LEN];
-    // LI 0, VN 4, mode 3 (client).
-    request[0] = 0x23;
+    let target = SocketAddr::V4(SocketAddrV4::new(server, port));
+    let (query, request) = Query::new(target, rng);
     socket
         .send_to(&request, SocketAddrV4::new(server, port))
         .await
         .map_err(|_| SntpError::Socket)?;
-    let mut answer = [0u8; SNTP_LEN];
-    let (len, _) = with_timeout(SNTP_TIMEOUT, socket.recv_from(&mut answer))
-        .await
-        .map_err(|_| SntpError::Timeout)?
-        .map_err(|_| SntpError::Invalid)?;
-    parse(answer.get(..len).ok_or(SntpError::Invalid)?)
-}
-
-/// The transmit timestamp of a server reply, as Unix time.
-fn parse(answer: &[u8]) -> Result<UnixTime, SntpError> {
-    let mode = answer.first().map(|b| b & 0x07);
-    let stratum = answer.get(1).copied();
-    let (Some(4), Some(1..=15), Some(seconds), Some(fraction)) =
-        (mode, stratum, answer.get(40..44), answer.get(44..48))
-    else {
-        return Err(SntpError::Invalid);
-    };
-    let seconds = u64::from(u32::from_be_bytes(
-        seconds.try_into().map_err(|_| SntpError::Invalid)?,
-    ));
-    let fraction = u64::from(u32::from_be_bytes(
-        fraction.try_into().map_err(|_| SntpError::Invalid)?,
-    ));
-    // NTP era 0 ends in 2036; later values wrap, so seconds below the 1970
-    // offset belong to era 1.
-    let seconds = if seconds >= NTP_UNIX_OFFSET {
-        seconds - NTP_UNIX_OFFSET
-    } else {
-        seconds + (1 << 32) - NTP_UNIX_OFFSET
-    };
-    Ok(UnixTime::from_millis(
-        seconds * 1000 + ((fraction * 1000) >> 32),
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reply(seconds: u32, fraction: u32) -> [u8; 48] {
-        let mut r = [0u8; 48];
-        r[0] = 0x24;
-        r[1] = 1;
-        r[40..44].copy_from_slice(&seconds.to_be_bytes());
-        r[44..48].copy_from_slice(&fraction.to_be_bytes());
-        r
-    }
-
-    #[test]
-    fn a_server_reply_gives_unix_time() {
-        // 2026-11-30T00:00:00Z = 1_796_083_200 Unix.
-        let ntp = (1_796_083_200u64 + NTP_UNIX_OFFSET) as u32;
-        let t = parse(&reply(ntp, 1 << 31)).unwrap();
-        assert_eq!(t.as_millis(), 1_796_083_200_500);
-    }
-
-    #[test]
-    fn after_2036_the_era_wraps() {
-        let t = parse(&reply(10, 0)).unwrap();
-        assert_eq!(t.as_millis() / 1000, (1u64 << 32) + 10 - NTP_UNIX_OFFSET);
-    }
-
-    #[test]
-    fn anything_but_a_server_reply_is_refused() {
-        let mut r = reply(4_000_000_000, 0);
-        r[0] = 0x23;
-        assert_eq!(parse(&r), Err(SntpError::Invalid));
-        let mut r = reply(4_000_000_000, 0);
-        r[1] = 0; // kiss-o'-death
-        assert_eq!(parse(&r), Err(SntpError::Invalid));
-        assert_eq!(parse(&[0x24, 1, 0]), Err(SntpError::Invalid));
+    let deadline = embassy_time::Instant::now() + SNTP_TIMEOUT;
+    let mut last = None;
+    loop {
+        let mut answer = [0u8; PACKET_LEN];
+        let Ok(received) = with_deadline(deadline, socket.recv_from(&mut answer)).await else {
+            return Err(SntpError::Timeout(last));
+        };
+        // A datagram longer than the buffer is truncated to it: only the
+        // header is read.
+        let Ok((len, meta)) = received else { continue };
+        let from = match meta.endpoint.addr {
+            IpAddress::Ipv4(ip) => SocketAddr::new(IpAddr::V4(ip), meta.endpoint.port),
+            #[allow(unreachable_patterns)]
+            _ => continue,
+        };
+        match query.accept(from, answer.get(..len).unwrap_or_default()) {
+            Ok(time) => return Ok(time),
+            Err(e) => {
+                warn!("sntp: ignored a reply: {}", e);
+                last = Some(e);
+            }
+        }
     }
 }
