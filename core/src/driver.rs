@@ -14,7 +14,7 @@ use crate::flow::{Flow, FlowError, Input, Now, Output, TransportFailure};
 use crate::http::{RequestHead, ResponseHead};
 use crate::json;
 use crate::outbox::{Store, StoreOp};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 /// One HTTP exchange over whatever connection the platform has.
 ///
@@ -44,6 +44,22 @@ pub trait Transport {
         let _ = head;
         true
     }
+
+    /// How long the whole exchange of `head` may take, connection and
+    /// handshake included, until the last byte of the answer: the driver
+    /// ends it then (see [`run`]).
+    fn deadline(&self, head: &RequestHead) -> Duration {
+        let _ = head;
+        EXCHANGE_DEADLINE
+    }
+
+    /// The driver ended an exchange at its deadline (its future was
+    /// dropped): how far it got, and forget the connection, whose state is
+    /// now unknown. Transports that cannot tell keep the default: the
+    /// request may have reached the server.
+    fn interrupted(&mut self) -> TransportFailure {
+        TransportFailure::AfterWrite
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for &mut T {
@@ -59,6 +75,41 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     fn accepts(&self, head: &RequestHead) -> bool {
         (**self).accepts(head)
     }
+
+    fn deadline(&self, head: &RequestHead) -> Duration {
+        (**self).deadline(head)
+    }
+
+    fn interrupted(&mut self) -> TransportFailure {
+        (**self).interrupted()
+    }
+}
+
+/// The longest one exchange may take unless the transport says otherwise:
+/// Electrum's "no response within the timeout (default 60 s)" is a lost
+/// answer, and the same bound serves Conductor and MoMo.
+pub const EXCHANGE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The least time an exchange gets even when its flow's step is nearly
+/// out of time: a handshake and a round trip on a slow mobile link. A
+/// step may overrun its deadline by at most this.
+pub const MIN_EXCHANGE_TIME: Duration = Duration::from_secs(5);
+
+/// `work`, or `None` if `clock` reaches `until` first. The work is polled
+/// first, so an answer that is ready wins over a timer that is too.
+async fn within<C: Clock, F: Future>(clock: &mut C, until: Instant, work: F) -> Option<F::Output> {
+    let mut work = core::pin::pin!(work);
+    let mut timer = core::pin::pin!(clock.sleep_until(until));
+    core::future::poll_fn(move |cx| {
+        if let Poll::Ready(out) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// Opens transport sessions. Every [`Transport`] is its own `Connect`
@@ -234,15 +285,33 @@ where
                 break;
             }
             let body = bufs.body.get(..tx.body_len).unwrap_or_default();
-            let result = outlined(session.exchange(&tx.head, body, bufs.response)).await;
+            // The whole exchange by the transport's deadline, and by the
+            // flow step's (but never less than MIN_EXCHANGE_TIME).
+            let start = clock.now().instant;
+            let mut until = start + session.deadline(&tx.head);
+            if let Some(step) = flow.deadline() {
+                until = until.min(step.max(start + MIN_EXCHANGE_TIME));
+            }
+            let exchange = session.exchange(&tx.head, body, bufs.response);
+            let result = outlined(within(clock, until, exchange)).await;
+            if result.is_none() {
+                warn!("driver: {} unanswered at its deadline", tx.head);
+            }
             pending = None;
             let now = clock.now();
             match result {
-                Ok((head, len)) => {
+                Some(Ok((head, len))) => {
                     let body = bufs.response.get(..len).unwrap_or_default();
                     flow.handle(Input::Response { head: &head, body }, now);
                 }
-                Err(failure) => flow.handle(Input::Failed(failure), now),
+                Some(Err(failure)) => flow.handle(Input::Failed(failure), now),
+                None => {
+                    let failure = session.interrupted();
+                    flow.handle(Input::Failed(failure), now);
+                    // Its connection is gone: the next request gets a new
+                    // session.
+                    break;
+                }
             }
         }
     }

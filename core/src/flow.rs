@@ -175,6 +175,13 @@ pub trait Flow {
 
     /// Feed the answer (or failure) for the last `Send`.
     fn handle(&mut self, input: Input<'_>, now: Now);
+
+    /// When the current step must be over (monotonic): the driver ends an
+    /// exchange still unanswered then as a lost answer
+    /// ([`crate::driver::run`]). `None`: only the transport's deadline.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
 }
 
 /// What happened to the customer's money, in the words a shop owner uses.

@@ -109,6 +109,7 @@ fn endpoint<'s>(e: &'s EndpointSettings, ca: &'s [u8]) -> Endpoint<'s> {
         port: e.port,
         base_path: &e.base_path,
         ca_der: ca,
+        deadline: till_core::driver::EXCHANGE_DEADLINE,
     }
 }
 

@@ -711,6 +711,10 @@ impl<'a> BillPayment<'a> {
 impl Flow for BillPayment<'_> {
     type Outcome = BillOutcome;
 
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.step_started + self.config.deadline)
+    }
+
     #[inline(never)]
     fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<BillOutcome>, FlowError> {
         match self.state {

@@ -794,6 +794,10 @@ impl<'a> Sale<'a> {
 impl Flow for Sale<'_> {
     type Outcome = SaleOutcome;
 
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.step_started + self.config.deadline)
+    }
+
     #[inline(never)]
     fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<SaleOutcome>, FlowError> {
         match self.state {

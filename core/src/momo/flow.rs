@@ -608,6 +608,10 @@ impl<'a> Payment<'a> {
 impl Flow for Payment<'_> {
     type Outcome = PaymentOutcome;
 
+    fn deadline(&self) -> Option<Instant> {
+        Some(Payment::deadline(self))
+    }
+
     #[inline(never)]
     fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<PaymentOutcome>, FlowError> {
         loop {

@@ -131,6 +131,21 @@ pub struct Endpoint<'a> {
     pub base_path: &'a str,
     /// The CA certificate (DER) the server's chain must lead to.
     pub ca_der: &'a [u8],
+    /// How long one exchange with it may take, connection included
+    /// ([`crate::driver::Transport::deadline`]; usually
+    /// [`crate::driver::EXCHANGE_DEADLINE`]).
+    pub deadline: crate::time::Duration,
+}
+
+/// How far an exchange got: what an interruption at its deadline means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Resolving, connecting, handshaking: nothing was sent.
+    Connecting,
+    /// Writing the request: the server cannot act on part of it.
+    Writing,
+    /// Reading the answer: the server may have acted.
+    Reading,
 }
 
 impl core::fmt::Debug for Endpoint<'_> {
@@ -247,6 +262,7 @@ where
             endpoints: self.endpoints,
             buffers: Some((&mut *self.read_buf, &mut *self.write_buf)),
             connection: None,
+            phase: Phase::Connecting,
             stats: &mut self.stats,
         }
     }
@@ -262,6 +278,8 @@ pub struct Session<'s, T: TcpConnect + 's, D, R> {
     buffers: Option<(&'s mut [u8], &'s mut [u8])>,
     /// The open connection and the API it serves.
     connection: Option<(Api, Conn<'s, RecordGuard<T::Connection<'s>>>)>,
+    /// Where the current exchange is.
+    phase: Phase,
     stats: &'s mut NetStats,
 }
 
@@ -367,6 +385,25 @@ where
         }
     }
 
+    fn deadline(&self, head: &RequestHead) -> crate::time::Duration {
+        head.api()
+            .and_then(|api| self.endpoints.get(api))
+            .map_or(crate::driver::EXCHANGE_DEADLINE, |e| e.deadline)
+    }
+
+    fn interrupted(&mut self) -> TransportFailure {
+        // Half a handshake or half an answer: never reuse the connection.
+        self.connection = None;
+        match self.phase {
+            Phase::Connecting => {
+                self.stats.connect_failures += 1;
+                TransportFailure::Connect
+            }
+            Phase::Writing => TransportFailure::BeforeWrite,
+            Phase::Reading => TransportFailure::AfterWrite,
+        }
+    }
+
     async fn exchange(
         &mut self,
         head: &RequestHead,
@@ -377,6 +414,7 @@ where
             error!("https: {} carries no API: cannot route it", head);
             return Err(TransportFailure::Connect);
         };
+        self.phase = Phase::Connecting;
         if self.connection.is_none() {
             self.open(api).await?;
         }
@@ -387,7 +425,8 @@ where
             return Err(TransportFailure::Connect);
         };
         self.stats.requests += 1;
-        let result = exchange(conn, &endpoint, head, body, response).await;
+        self.phase = Phase::Writing;
+        let result = exchange(conn, &endpoint, head, body, response, &mut self.phase).await;
         match result {
             Ok((head, len, keep)) => {
                 if !keep {
@@ -412,6 +451,7 @@ async fn exchange<S: Read + Write>(
     head: &RequestHead,
     body: &[u8],
     response: &mut [u8],
+    phase: &mut Phase,
 ) -> Result<(ResponseHead, usize, bool), TransportFailure> {
     let mut target: String<TARGET_CAP> = String::new();
     let mut host: String<HOST_HEADER_CAP> = String::new();
@@ -448,6 +488,7 @@ async fn exchange<S: Read + Write>(
         return Err(TransportFailure::BeforeWrite);
     }
     trace!("https: {} written", head);
+    *phase = Phase::Reading;
 
     let answer = Response::read(conn, method, response).await.map_err(|e| {
         warn!("https: {}: no answer ({})", head, HttpFailure(e));

@@ -359,6 +359,7 @@ pub async fn sales<T: TcpConnect, D: Dns>(
         port: site.port,
         base_path: "",
         ca_der: site.ca_der,
+        deadline: till_core::driver::EXCHANGE_DEADLINE,
     };
     let endpoints = Endpoints {
         conductor: Some(endpoint),

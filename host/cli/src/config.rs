@@ -63,6 +63,10 @@ pub const DEFAULT_MOMO_POLL_DEADLINE_SECS: u64 = 20;
 /// `electrum.deadline_secs` when not given.
 pub const DEFAULT_ELECTRUM_DEADLINE_SECS: u64 = 10;
 
+/// `<api>.exchange_timeout_secs` when not given: till-core's
+/// [`EXCHANGE_DEADLINE`](till_core::driver::EXCHANGE_DEADLINE).
+pub const DEFAULT_EXCHANGE_TIMEOUT_SECS: u64 = till_core::driver::EXCHANGE_DEADLINE.as_secs();
+
 /// Longest deadline accepted (a day): anything longer is a typo.
 const MAX_DEADLINE_SECS: u64 = 86_400;
 
@@ -291,6 +295,10 @@ pub struct EndpointConfig {
     pub tls: TlsMode,
     /// The CA certificate(s), PEM, from `ca_file`.
     pub ca_pem: Option<String>,
+    /// How long one exchange may take, connection included, until the
+    /// last byte of the answer (`exchange_timeout_secs`): then it is a
+    /// lost answer.
+    pub exchange_deadline: Duration,
 }
 
 impl EndpointConfig {
@@ -719,6 +727,9 @@ path = {outbox}
 # tls: "embedded" (the terminal's own TLS 1.3 stack, as on the board; needs
 #      ca_file) or "rustls" (TLS 1.2/1.3; system roots plus ca_file if given).
 # ca_file: PEM certificate(s) of the CA to trust.
+# exchange_timeout_secs: the longest one request may take, connecting
+#      included, until its whole answer is in (default {exchange_timeout});
+#      an answer not in by then is a lost answer.
 
 [conductor]
 url = {url}
@@ -770,6 +781,7 @@ deadline_secs = {electrum_deadline}
         outbox = q(DEFAULT_OUTBOX_PATH),
         conductor_key_env = q(CONDUCTOR_SECRET_KEY_ENV),
         conductor_deadline = DEFAULT_CONDUCTOR_DEADLINE_SECS,
+        exchange_timeout = DEFAULT_EXCHANGE_TIMEOUT_SECS,
         momo_subscription_env = q(MOMO_SUBSCRIPTION_KEY_ENV),
         api_user = q(till_sandbox::PRESET_API_USER),
         momo_api_key_env = q(MOMO_API_KEY_ENV),
@@ -843,6 +855,7 @@ raw_section!(RawConductor = "conductor" {
     url: String,
     tls: String,
     ca_file: String,
+    exchange_timeout_secs: u64,
     secret_key_env: String,
     deadline_secs: u64,
 });
@@ -851,6 +864,7 @@ raw_section!(RawMomo = "momo" {
     url: String,
     tls: String,
     ca_file: String,
+    exchange_timeout_secs: u64,
     subscription_key_env: String,
     api_user: String,
     api_key_env: String,
@@ -864,6 +878,7 @@ raw_section!(RawElectrum = "electrum" {
     url: String,
     tls: String,
     ca_file: String,
+    exchange_timeout_secs: u64,
     password_env: String,
     deadline_secs: u64,
 });
@@ -1028,7 +1043,13 @@ impl Ctx<'_> {
         url: Option<String>,
         tls: Option<String>,
         ca_file: Option<String>,
+        exchange_timeout_secs: Option<u64>,
     ) -> Result<EndpointConfig, ConfigError> {
+        let exchange_deadline = self.deadline(
+            &format!("{section}.exchange_timeout_secs"),
+            exchange_timeout_secs,
+            DEFAULT_EXCHANGE_TIMEOUT_SECS,
+        )?;
         let url_path = format!("{section}.url");
         let tls_path = format!("{section}.tls");
         let ca_path = format!("{section}.ca_file");
@@ -1099,6 +1120,7 @@ impl Ctx<'_> {
             base_path,
             tls,
             ca_pem,
+            exchange_deadline,
         })
     }
 
@@ -1141,7 +1163,13 @@ impl Ctx<'_> {
         raw: RawConductor,
         terminal: &Terminal,
     ) -> Result<ConductorSection, ConfigError> {
-        let endpoint = self.endpoint("conductor", raw.url, raw.tls, raw.ca_file)?;
+        let endpoint = self.endpoint(
+            "conductor",
+            raw.url,
+            raw.tls,
+            raw.ca_file,
+            raw.exchange_timeout_secs,
+        )?;
         let env_path = "conductor.secret_key_env";
         let secret_key_env =
             self.env_name(env_path, raw.secret_key_env, CONDUCTOR_SECRET_KEY_ENV)?;
@@ -1169,7 +1197,13 @@ impl Ctx<'_> {
     }
 
     fn momo(&self, raw: RawMomo) -> Result<MomoSection, ConfigError> {
-        let endpoint = self.endpoint("momo", raw.url, raw.tls, raw.ca_file)?;
+        let endpoint = self.endpoint(
+            "momo",
+            raw.url,
+            raw.tls,
+            raw.ca_file,
+            raw.exchange_timeout_secs,
+        )?;
         let subscription_key_env = self.env_name(
             "momo.subscription_key_env",
             raw.subscription_key_env,
@@ -1223,7 +1257,13 @@ impl Ctx<'_> {
         raw: RawElectrum,
         terminal: &Terminal,
     ) -> Result<ElectrumSection, ConfigError> {
-        let endpoint = self.endpoint("electrum", raw.url, raw.tls, raw.ca_file)?;
+        let endpoint = self.endpoint(
+            "electrum",
+            raw.url,
+            raw.tls,
+            raw.ca_file,
+            raw.exchange_timeout_secs,
+        )?;
         let password_env = self.env_name(
             "electrum.password_env",
             raw.password_env,

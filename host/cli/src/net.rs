@@ -261,6 +261,7 @@ impl<'a> HostConnect<'a> {
                         port: config.port,
                         base_path: &config.base_path,
                         ca_der: der,
+                        deadline: config.exchange_deadline,
                     };
                     match api {
                         Api::Conductor => endpoints.conductor = Some(endpoint),
@@ -303,6 +304,7 @@ impl Connect for HostConnect<'_> {
             embedded: self.embedded.session(),
             rustls: &mut self.rustls,
             rustls_requests: &mut self.rustls_requests,
+            last_rustls: false,
         }
     }
 }
@@ -312,6 +314,8 @@ pub struct HostSession<'s> {
     embedded: Session<'s, TokioTcp, TokioDns, OsRng>,
     rustls: &'s mut [Option<RustlsTransport>; 3],
     rustls_requests: &'s mut u32,
+    /// The last exchange went over rustls.
+    last_rustls: bool,
 }
 
 impl std::fmt::Debug for HostSession<'_> {
@@ -336,12 +340,34 @@ impl Transport for HostSession<'_> {
         body: &[u8],
         response: &mut [u8],
     ) -> Result<(ResponseHead, usize), TransportFailure> {
-        if self.rustls_for(head).is_some() {
+        self.last_rustls = self.rustls_for(head).is_some();
+        if self.last_rustls {
             *self.rustls_requests += 1;
         }
         match self.rustls_for(head) {
             Some(rustls) => rustls.exchange(head, body, response).await,
             None => self.embedded.exchange(head, body, response).await,
+        }
+    }
+
+    fn deadline(&self, head: &RequestHead) -> till_core::time::Duration {
+        let rustls = head
+            .api()
+            .and_then(|api| self.rustls.get(index(api)))
+            .and_then(Option::as_ref);
+        match rustls {
+            Some(rustls) => rustls.deadline,
+            None => self.embedded.deadline(head),
+        }
+    }
+
+    fn interrupted(&mut self) -> TransportFailure {
+        if self.last_rustls {
+            // reqwest drops the connection with the future; how far the
+            // request got is unknown.
+            TransportFailure::AfterWrite
+        } else {
+            self.embedded.interrupted()
         }
     }
 
@@ -360,6 +386,7 @@ impl Transport for HostSession<'_> {
 pub struct RustlsTransport {
     client: reqwest::Client,
     base: String,
+    deadline: till_core::time::Duration,
 }
 
 impl std::fmt::Debug for RustlsTransport {
@@ -393,6 +420,7 @@ impl RustlsTransport {
         Ok(Self {
             client,
             base: endpoint.url().trim_end_matches('/').to_string(),
+            deadline: endpoint.exchange_deadline,
         })
     }
 }

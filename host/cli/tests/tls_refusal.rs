@@ -443,6 +443,7 @@ async fn healthcheck(port: u16, ca_der: &[u8]) -> Outcome {
             port,
             base_path: "",
             ca_der,
+            deadline: till_core::driver::EXCHANGE_DEADLINE,
         }),
         ..Endpoints::default()
     };

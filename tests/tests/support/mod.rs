@@ -39,14 +39,21 @@ impl Rig {
 
     /// A sandbox configured as given.
     pub async fn with(sandbox: SandboxConfig) -> Self {
+        Self::with_config(sandbox, |_| {}).await
+    }
+
+    /// A sandbox configured as given, the terminal's configuration for it
+    /// changed by `edit`.
+    pub async fn with_config(sandbox: SandboxConfig, edit: impl FnOnce(&mut Config)) -> Self {
         let sandbox = Sandbox::start(sandbox).await.expect("sandbox starts");
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = Config::for_sandbox(
+        let mut config = Config::for_sandbox(
             sandbox.base_url(),
             sandbox.ca_pem(),
             dir.path().join("outbox.flash"),
         )
         .expect("sandbox config");
+        edit(&mut config);
         // The terminal borrows its network resources for its whole life;
         // a test's rig lives as long as the test.
         let resources = Box::leak(Box::new(NetResources::new(&config).expect("net")));
