@@ -95,21 +95,32 @@ pub const EXCHANGE_DEADLINE: Duration = Duration::from_secs(60);
 /// step may overrun its deadline by at most this.
 pub const MIN_EXCHANGE_TIME: Duration = Duration::from_secs(5);
 
-/// `work`, or `None` if `clock` reaches `until` first. The work is polled
-/// first, so an answer that is ready wins over a timer that is too.
-async fn within<C: Clock, F: Future>(clock: &mut C, until: Instant, work: F) -> Option<F::Output> {
-    let mut work = core::pin::pin!(work);
-    let mut timer = core::pin::pin!(clock.sleep_until(until));
-    core::future::poll_fn(move |cx| {
-        if let Poll::Ready(out) = work.as_mut().poll(cx) {
+pin_project_lite::pin_project! {
+    /// `work`, or `None` once `timer` fires first. The work is polled
+    /// first, so an answer that is ready wins over a timer that is too. A
+    /// struct, not an `async fn`, for the reason of [`outlined`]: the
+    /// exchange's future is held once, not beside a copy of itself.
+    struct Within<W, T> {
+        #[pin]
+        work: W,
+        #[pin]
+        timer: T,
+    }
+}
+
+impl<W: Future, T: Future<Output = ()>> Future for Within<W, T> {
+    type Output = Option<W::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(out) = this.work.poll(cx) {
             return Poll::Ready(Some(out));
         }
-        match timer.as_mut().poll(cx) {
+        match this.timer.poll(cx) {
             Poll::Ready(()) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         }
-    })
-    .await
+    }
 }
 
 /// Opens transport sessions. Every [`Transport`] is its own `Connect`
@@ -292,8 +303,11 @@ where
             if let Some(step) = flow.deadline() {
                 until = until.min(step.max(start + MIN_EXCHANGE_TIME));
             }
-            let exchange = session.exchange(&tx.head, body, bufs.response);
-            let result = outlined(within(clock, until, exchange)).await;
+            let result = outlined(Within {
+                work: session.exchange(&tx.head, body, bufs.response),
+                timer: clock.sleep_until(until),
+            })
+            .await;
             if result.is_none() {
                 warn!("driver: {} unanswered at its deadline", tx.head);
             }
