@@ -258,7 +258,12 @@ pub fn replay_rng(stream: u8) -> ChaCha20Rng {
 }
 
 /// A clock that starts at the recording's wall-clock time and steps one
-/// millisecond per reading; sleeping jumps to the deadline.
+/// millisecond per reading; sleeping jumps to the deadline. When
+/// recording (feature `std`, real sockets) a sleep also waits that long in
+/// real time: the driver races each exchange against a sleep until its
+/// deadline, and a sleep that ended at once would end every exchange
+/// still waiting for its answer. The replay is never pending, so its
+/// exchanges win that race on their first poll.
 pub struct StepClock {
     start: UnixTime,
     ms: u64,
@@ -286,6 +291,10 @@ impl Clock for StepClock {
     }
 
     async fn sleep_until(&mut self, until: Instant) {
+        #[cfg(feature = "std")]
+        if let Some(wait) = until.as_millis().checked_sub(self.ms) {
+            tokio::time::sleep(core::time::Duration::from_millis(wait)).await;
+        }
         self.ms = self.ms.max(until.as_millis());
     }
 }
