@@ -76,6 +76,9 @@ pub mod electrum;
 #[cfg(feature = "flash")]
 pub mod flash;
 pub mod flow;
+#[cfg(feature = "fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod http;
 pub mod id;
 pub mod json;

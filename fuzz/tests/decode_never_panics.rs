@@ -1,52 +1,11 @@
 //! Decoding never panics on input from the network: arbitrary bytes, and
 //! every sample mutated at random (bytes flipped, cut, spliced, brackets
 //! piled up), decoded as every message type. Errors are fine; panics,
-//! stack overflows and hangs are not.
-
-mod support;
+//! stack overflows and hangs are not. (The `json` fuzz target, run as a
+//! property test with mutations aimed at JSON.)
 
 use proptest::prelude::*;
-use till_core::json::decode;
-use till_core::{conductor, electrum, momo};
-
-/// Decode `bytes` as every top-level message of the three APIs.
-fn decode_all(bytes: &[u8]) {
-    let _ = decode::<conductor::wire::HealthcheckResponse>(bytes);
-    let _ = decode::<conductor::wire::AccountEnquiryRequest>(bytes);
-    let _ = decode::<conductor::wire::AccountEnquiryResponse>(bytes);
-    let _ = decode::<conductor::wire::CreateTransactionRequest>(bytes);
-    let _ = decode::<conductor::wire::PartnerCreateTransactionRequest>(bytes);
-    let _ = decode::<conductor::wire::CompleteTransactionRequest>(bytes);
-    let _ = decode::<conductor::wire::CancelTransactionRequest>(bytes);
-    let _ = decode::<conductor::wire::TransactionResponse>(bytes);
-    let _ = decode::<conductor::wire::CatalogResponse>(bytes);
-    let _ = decode::<conductor::wire::CreateOrderRequest>(bytes);
-    let _ = decode::<conductor::wire::OrderResponse>(bytes);
-    let _ = decode::<conductor::error::ErrorResponse>(bytes);
-    let _ = decode::<momo::wire::TokenResponse>(bytes);
-    let _ = decode::<momo::wire::CreatePaymentsRequest>(bytes);
-    let _ = decode::<momo::wire::PaymentStatus>(bytes);
-    let _ = decode::<momo::wire::ApiUser>(bytes);
-    let _ = decode::<momo::wire::ApiKeyResponse>(bytes);
-    let _ = decode::<momo::error::ErrorBody>(bytes);
-    let _ = decode::<momo::error::TokenError>(bytes);
-    electrum_decode_all(bytes);
-}
-
-fn electrum_decode_all(bytes: &[u8]) {
-    use electrum::wire::*;
-    let _ = decode::<PurchaseRequest>(bytes);
-    let _ = decode::<PurchaseResponse>(bytes);
-    let _ = decode::<TenderAdvice>(bytes);
-    let _ = decode::<BasicReversal>(bytes);
-    let _ = decode::<BasicAdvice>(bytes);
-    let _ = decode::<BasicAdviceResponse>(bytes);
-    let _ = decode::<VoucherRequest>(bytes);
-    let _ = decode::<VoucherResponse>(bytes);
-    let _ = decode::<MsisdnInfoResponse>(bytes);
-    let _ = decode::<ProductList>(bytes);
-    let _ = decode::<electrum::error::ErrorDetail>(bytes);
-}
+use till_fuzz::json as decode_all;
 
 /// Every sample file, as the seeds for mutation.
 fn samples() -> &'static [Vec<u8>] {
@@ -55,7 +14,7 @@ fn samples() -> &'static [Vec<u8>] {
 }
 
 fn load_samples() -> Vec<Vec<u8>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/data");
     let mut out = Vec::new();
     let mut stack = vec![root];
     while let Some(dir) = stack.pop() {

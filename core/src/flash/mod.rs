@@ -262,7 +262,7 @@ impl Out<'_> {
 
 /// A slot value as read.
 #[derive(Debug, PartialEq, Eq)]
-enum Stored<'a> {
+pub(crate) enum Stored<'a> {
     Free {
         generation: u32,
     },
@@ -300,7 +300,7 @@ fn versioned<E>(bytes: &[u8]) -> Result<&[u8], FlashStoreError<E>> {
 
 /// Read a slot value. Values that pass sequential-storage's CRC but do
 /// not have this layout were not written by this module: `Corrupt`.
-fn parse_slot<E>(bytes: &[u8]) -> Result<Stored<'_>, FlashStoreError<E>> {
+pub(crate) fn parse_slot<E>(bytes: &[u8]) -> Result<Stored<'_>, FlashStoreError<E>> {
     let rest = versioned(bytes)?;
     let (generation, rest) = rest
         .split_first_chunk::<GENERATION_LEN>()
@@ -320,7 +320,7 @@ fn parse_slot<E>(bytes: &[u8]) -> Result<Stored<'_>, FlashStoreError<E>> {
 }
 
 /// Read the commit item's generations.
-fn parse_commit<E>(bytes: &[u8]) -> Result<[u32; STORE_CAPACITY], FlashStoreError<E>> {
+pub(crate) fn parse_commit<E>(bytes: &[u8]) -> Result<[u32; STORE_CAPACITY], FlashStoreError<E>> {
     let rest = versioned(bytes)?;
     if rest.len() != COMMIT_LEN - 1 {
         return Err(FlashStoreError::Corrupt);
@@ -380,6 +380,9 @@ pub enum FlashStoreError<E> {
     /// The flash holds a value this format never writes, or does not hold
     /// the record the index expects.
     Corrupt,
+    /// A value just written does not read back (damaged pages): the write
+    /// did not happen, as far as anyone relying on the store is concerned.
+    Unreadable,
     /// A value in a format this firmware does not know (a newer one): the
     /// store is left as it is for the firmware that wrote it.
     Format {
@@ -400,6 +403,7 @@ impl<E: fmt::Debug> fmt::Display for FlashStoreError<E> {
             Self::Full => f.write_str("outbox store full"),
             Self::TooLarge => f.write_str("record too large"),
             Self::Corrupt => f.write_str("outbox store corrupt"),
+            Self::Unreadable => f.write_str("a record written to flash does not read back: flash damaged"),
             Self::Format { found } => write!(
                 f,
                 "outbox store written in format {found}; this firmware reads format {FORMAT_VERSION}: \
@@ -672,11 +676,41 @@ impl<F: NorFlash> FlashStore<F> {
             self.index_valid = false;
             return Err(e.into());
         }
+        self.read_back(slot, generation).await?;
         if let (Some(g), Some(state)) = (self.generations.get_mut(i), self.slots.get_mut(i)) {
             *g = generation;
             *state = record.map_or(SlotState::Free, |(key, _)| SlotState::Used(key));
         }
         self.commit().await
+    }
+
+    /// Check that `slot`'s newest value is the one of `generation` just
+    /// written. On pages damaged behind sequential-storage's back (a
+    /// half-programmed marker, an item header it cannot follow), a write
+    /// can succeed where its reads never look: found by the `flash_image`
+    /// fuzz target. Without this check the record would be reported
+    /// stored, the request it protects sent, and the record found damaged
+    /// only at the next boot; with it the put fails, before the request
+    /// leaves. The slot keeps its older value, the commit item is not
+    /// written, and the index is rebuilt before the next operation.
+    async fn read_back(
+        &mut self,
+        slot: u8,
+        generation: u32,
+    ) -> Result<(), FlashStoreError<F::Error>> {
+        let value = self.map.fetch_item::<&[u8]>(&mut self.buf.0, &slot).await;
+        let written = match value {
+            Ok(Some(bytes)) => {
+                parse_slot::<F::Error>(bytes).is_ok_and(|s| s.generation() == generation)
+            }
+            _ => false,
+        };
+        if written {
+            Ok(())
+        } else {
+            self.index_valid = false;
+            Err(FlashStoreError::Unreadable)
+        }
     }
 
     /// Write the commit item: every slot's generation.

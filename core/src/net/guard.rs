@@ -77,7 +77,7 @@ impl<S> RecordGuard<S> {
 
     /// Follow the framing over `bytes`; `false` at a record TLS 1.3 does
     /// not allow there (see the module docs).
-    fn check(&mut self, mut bytes: &[u8]) -> bool {
+    pub(crate) fn check(&mut self, mut bytes: &[u8]) -> bool {
         while !bytes.is_empty() && !self.broken {
             if self.body_left > 0 {
                 let n = self.body_left.min(bytes.len());

@@ -48,8 +48,8 @@
 //! same TLS buffers. One buffer pair serves every API, so the board needs
 //! one 16 KiB read buffer, not three.
 
-mod cert;
-mod guard;
+pub(crate) mod cert;
+pub(crate) mod guard;
 
 use core::fmt::Write as _;
 use core::net::SocketAddr;
