@@ -89,6 +89,7 @@ pub mod net;
 pub mod ops;
 pub mod outbox;
 pub mod outcome;
+pub mod provision;
 pub mod slip;
 pub mod sntp;
 pub mod terminal;

@@ -571,24 +571,45 @@ where
             },
             Command::Config => {
                 out.line(format_args!("{:?}", settings));
+                let provisioning =
+                    match ConfigArea::open(&mut **config_flash, config_range.clone()).await {
+                        Ok(mut area) => area.provisioning().await.map(|p| p.map(|(_, n)| n)),
+                        Err(e) => Err(e),
+                    };
+                match provisioning {
+                    Ok(Some(last)) => out.line(format_args!(
+                        "provisioning key set; last change {last} (console changes need its tag)"
+                    )),
+                    Ok(None) => out.line(format_args!(
+                        "no provisioning key: console changes are refused"
+                    )),
+                    Err(e) => out.line(format_args!("provisioning: {e}")),
+                }
                 out.line(format_args!("(secrets are never shown)"));
             }
-            Command::ConfigCa(text) => {
+            Command::ConfigCa {
+                der: text,
+                counter,
+                tag,
+            } => {
                 let mut der: Vec<u8, CA_DER_CAP> = Vec::new();
                 if config::base64_decode(text, &mut der).is_none() || der.is_empty() {
                     return out.line(format_args!("error: not base64 DER"));
                 }
                 let stored = match ConfigArea::open(&mut **config_flash, config_range.clone()).await
                 {
-                    Ok(mut area) => area.store_ca(&der).await,
+                    Ok(mut area) => area.change_ca(&der, counter, tag).await,
                     Err(e) => Err(e),
                 };
                 match stored {
                     Ok(()) => out.line(format_args!(
-                        "CA stored ({} bytes); restart to use it",
+                        "CA stored ({} bytes, change {counter}); restart to use it",
                         der.len()
                     )),
-                    Err(e) => out.line(format_args!("error: {e:?}")),
+                    Err(e) => {
+                        warn!("console: config ca refused: {}", e);
+                        out.line(format_args!("error: config ca refused: {e}"))
+                    }
                 }
             }
             Command::Help => out.line(format_args!("{}", console::HELP)),

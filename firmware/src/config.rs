@@ -20,6 +20,7 @@ use till_core::id::Uuid;
 use till_core::json::{Decode, Encode};
 use till_core::money::Currency;
 use till_core::outbox::Store;
+use till_core::provision::{self, ProvisionError, ProvisioningKey, Setting};
 use till_core::terminal::Apis;
 use till_core::time::Duration;
 
@@ -39,6 +40,13 @@ pub const KEY_SETTINGS: Uuid =
     Uuid::from_bytes([0, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 1]);
 /// Store key of the CA certificate (DER).
 pub const KEY_CA: Uuid = Uuid::from_bytes([0, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 2]);
+/// Store key of the provisioning key and the counter of the last change
+/// taken from the console: key (32 bytes) ++ counter (u32 LE).
+pub const KEY_PROVISIONING: Uuid =
+    Uuid::from_bytes([0, 0, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 3]);
+
+/// Bytes of the provisioning value: the key and the counter.
+const PROVISIONING_LEN: usize = provision::KEY_LEN + 4;
 
 /// Where one API lives.
 #[derive(Clone, Encode, Decode, PartialEq, Eq)]
@@ -160,6 +168,20 @@ pub enum ConfigError {
     Unreadable,
     /// The flash area failed.
     Flash,
+    /// A console change refused by provisioning (see
+    /// `till_core::provision`).
+    Refused(ProvisionError),
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Field(what) => write!(f, "setting {what}: does not fit or does not parse"),
+            Self::Unreadable => f.write_str("stored settings unreadable"),
+            Self::Flash => f.write_str("configuration flash failed"),
+            Self::Refused(why) => write!(f, "{why}"),
+        }
+    }
 }
 
 fn fit<const N: usize>(what: &'static str, value: &str) -> Result<String<N>, ConfigError> {
@@ -351,6 +373,69 @@ impl<F: NorFlash> ConfigArea<F> {
             .put(KEY_CA, der)
             .await
             .map_err(|_| ConfigError::Flash)
+    }
+}
+
+impl<F: NorFlash> ConfigArea<F> {
+    /// The provisioning key and the counter of the last change taken, if
+    /// the factory wrote a key.
+    pub async fn provisioning(&mut self) -> Result<Option<(ProvisioningKey, u32)>, ConfigError> {
+        let len = self
+            .store
+            .get(KEY_PROVISIONING, &mut self.buf)
+            .await
+            .map_err(|_| ConfigError::Flash)?;
+        let Some(len) = len else {
+            return Ok(None);
+        };
+        let value = self.buf.get(..len).ok_or(ConfigError::Unreadable)?;
+        let (key, counter) = value
+            .split_first_chunk::<{ provision::KEY_LEN }>()
+            .ok_or(ConfigError::Unreadable)?;
+        let counter: [u8; 4] = counter.try_into().map_err(|_| ConfigError::Unreadable)?;
+        Ok(Some((
+            ProvisioningKey::new(*key),
+            u32::from_le_bytes(counter),
+        )))
+    }
+
+    /// Store the provisioning key (at the factory) and the counter of the
+    /// last change taken.
+    pub async fn store_provisioning(
+        &mut self,
+        key: &ProvisioningKey,
+        counter: u32,
+    ) -> Result<(), ConfigError> {
+        let mut value = [0u8; PROVISIONING_LEN];
+        let (head, tail) = value.split_at_mut(provision::KEY_LEN);
+        head.copy_from_slice(key.expose());
+        tail.copy_from_slice(&counter.to_le_bytes());
+        self.store
+            .put(KEY_PROVISIONING, &value)
+            .await
+            .map_err(|_| ConfigError::Flash)
+    }
+
+    /// A console change of the CA: taken only with a tag of the stored
+    /// provisioning key and a counter above the last change's. The new
+    /// counter is stored before the CA, so a power cut between the two
+    /// leaves the old CA and a used counter (make the change again with a
+    /// new one), never the new CA under a counter that can be replayed.
+    pub async fn change_ca(
+        &mut self,
+        der: &[u8],
+        counter: u32,
+        tag: &str,
+    ) -> Result<(), ConfigError> {
+        let stored = self.provisioning().await?;
+        let last = stored.as_ref().map_or(0, |(_, last)| *last);
+        let key = stored.as_ref().map(|(key, _)| key);
+        let counter = provision::authorize(key, last, Setting::Ca, counter, der, tag)
+            .map_err(ConfigError::Refused)?;
+        if let Some(key) = key {
+            self.store_provisioning(key, counter).await?;
+        }
+        self.store_ca(der).await
     }
 }
 

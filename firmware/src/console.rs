@@ -13,7 +13,9 @@
 //! outbox ack <key>                                acknowledge a record that needs attention
 //! outbox ack-damage                               acknowledge records lost to flash damage
 //! flush                                           deliver due advices now
-//! config | config ca <base64 DER>                 show settings | store the CA
+//! config                                          show settings (never a secret)
+//! config ca <base64 DER> <counter> <tag>          store the CA: a change made with the
+//!                                                 terminal's provisioning key (`till provision-tag`)
 //! help
 //! ```
 
@@ -22,7 +24,8 @@ use core::fmt::{self, Write as _};
 use embedded_io_async::{Read, Write};
 use heapless::{String, Vec};
 
-/// Longest command line: `config ca` with a 2 KiB certificate in base64.
+/// Longest command line: `config ca` with a 2 KiB certificate in base64
+/// (2,732 characters), its counter and its 64-digit tag.
 pub const LINE_CAP: usize = 3 * 1024;
 /// Most words in a command.
 pub const MAX_WORDS: usize = 8;
@@ -90,8 +93,13 @@ pub enum Command<'l> {
     Flush,
     /// Show the settings.
     Config,
-    /// Store the CA certificate.
-    ConfigCa(&'l str),
+    /// Store the CA certificate: base64 DER, the change's counter and its
+    /// provisioning tag (hex; see `till_core::provision`).
+    ConfigCa {
+        der: &'l str,
+        counter: u32,
+        tag: &'l str,
+    },
     /// The command list.
     Help,
 }
@@ -164,8 +172,11 @@ impl Command<'_> {
             ("outbox", _) => return Err(usage("outbox | outbox ack <key> | outbox ack-damage")),
             ("flush", []) => Command::Flush,
             ("config", []) => Command::Config,
-            ("config", ["ca", der]) => Command::ConfigCa(der),
-            ("config", _) => return Err(usage("config | config ca <base64 DER>")),
+            ("config", ["ca", der, counter, tag]) => match counter.parse() {
+                Ok(counter) => Command::ConfigCa { der, counter, tag },
+                Err(_) => return Err(usage(CONFIG_USAGE)),
+            },
+            ("config", _) => return Err(usage(CONFIG_USAGE)),
             ("help", _) => Command::Help,
             (other, _) => return Err(ParseError::Unknown(other)),
         })
@@ -184,11 +195,14 @@ impl Command<'_> {
             Self::OutboxAck(_) => "outbox ack",
             Self::OutboxAckDamage => "outbox ack-damage",
             Self::Flush => "flush",
-            Self::Config | Self::ConfigCa(_) => "config",
+            Self::Config | Self::ConfigCa { .. } => "config",
             Self::Help => "help",
         }
     }
 }
+
+/// The `config` usage: a change needs its counter and provisioning tag.
+const CONFIG_USAGE: &str = "config | config ca <base64 DER> <counter> <tag>";
 
 /// The help text.
 pub const HELP: &str = "commands:
@@ -198,7 +212,7 @@ pub const HELP: &str = "commands:
   airtime <msisdn> <product> <amount>
   voucher <product> <amount>
   status | outbox | outbox ack <key> | outbox ack-damage | flush
-  config | config ca <base64 DER> | help";
+  config | config ca <base64 DER> <counter> <tag> | help";
 
 /// Reads lines from the console. Cancel-safe: a `next` dropped while it
 /// waits for input keeps what it has read for the next call.
@@ -323,9 +337,22 @@ mod tests {
         );
         assert_eq!(Command::parse("status"), Ok(Command::Status));
         assert_eq!(
-            Command::parse("config ca AAAA"),
-            Ok(Command::ConfigCa("AAAA"))
+            Command::parse("config ca AAAA 7 00ff"),
+            Ok(Command::ConfigCa {
+                der: "AAAA",
+                counter: 7,
+                tag: "00ff"
+            })
         );
+        // A change without its counter and tag is not a change.
+        assert!(matches!(
+            Command::parse("config ca AAAA"),
+            Err(ParseError::Usage(_))
+        ));
+        assert!(matches!(
+            Command::parse("config ca AAAA -1 00ff"),
+            Err(ParseError::Usage(_))
+        ));
     }
 
     #[test]

@@ -136,8 +136,14 @@ struct Console {
 
 impl Console {
     fn run(&mut self, command: &str) -> String {
-        writeln!(self.stdin, "{command}").expect("console write");
         let verb = command.split_whitespace().next().unwrap_or("");
+        self.run_ending(command, verb)
+    }
+
+    /// Send `command`, read up to `[done] <verb>` (`error` for a line
+    /// that does not parse).
+    fn run_ending(&mut self, command: &str, verb: &str) -> String {
+        writeln!(self.stdin, "{command}").expect("console write");
         until(
             &self.out,
             &format!("[done] {verb}"),
@@ -215,7 +221,11 @@ fn firmware_over_tap_sells_and_reverses() {
     let sandbox_out = lines(sandbox.0.stdout.take().expect("stdout"));
     until(&sandbox_out, "SANDBOX READY", Duration::from_secs(60)).expect("sandbox ready");
 
-    // The firmware, inside the namespace, provisioned like a factory would.
+    // The firmware, inside the namespace, provisioned like a factory would,
+    // with a provisioning key for console changes.
+    let key = till_core::provision::ProvisioningKey::new([0x42; 32]);
+    let key_file = dir.path().join("provisioning.key");
+    std::fs::write(&key_file, format!("{}\n", "42".repeat(32))).expect("key file");
     let mut firmware = ns.command(Path::new(env!("CARGO_BIN_EXE_till-tap")));
     firmware
         .args(["--tap", "tap0", "--ip", FIRMWARE_IP])
@@ -225,6 +235,8 @@ fn firmware_over_tap_sells_and_reverses() {
         .arg(dir.path().join("ca.pem"))
         .args(["--host", &format!("{SANDBOX_NAME}={SANDBOX_IP}")])
         .args(["--sntp", &format!("{SANDBOX_IP}:123")])
+        .arg("--provisioning-key-file")
+        .arg(&key_file)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -262,6 +274,10 @@ fn firmware_over_tap_sells_and_reverses() {
     let status = console.run("status");
     assert!(status.contains("outbox       0 pending"), "{status}");
 
+    // A CA change from the console needs a tag of the provisioning key
+    // and a counter above the last change's.
+    config_changes_need_the_provisioning_key(&mut console, &key, &dir.path().join("ca.pem"));
+
     let ledger = till_sandbox::ledger::read_state(&dir.path().join("state.db")).expect("ledger");
     let of = |kind: &str| -> Vec<i64> {
         ledger
@@ -287,4 +303,50 @@ fn firmware_over_tap_sells_and_reverses() {
     drop(firmware);
     drop(sandbox);
     drop(ns);
+}
+
+/// `config ca` refused without the right tag, taken with it, refused when
+/// replayed; `config` shows the counter, never the key.
+fn config_changes_need_the_provisioning_key(
+    console: &mut Console,
+    key: &till_core::provision::ProvisioningKey,
+    ca_pem: &Path,
+) {
+    use base64::Engine as _;
+    use till_core::provision::{tag_hex, Setting};
+    let pem = std::fs::read_to_string(ca_pem).expect("CA PEM");
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&body)
+        .expect("PEM body");
+    let shown = console.run("config");
+    assert!(
+        shown.contains("provisioning key set; last change 0"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains(&"42".repeat(8)),
+        "the key is shown: {shown}"
+    );
+
+    let zeros = "0".repeat(64);
+    let forged = console.run(&format!("config ca {body} 1 {zeros}"));
+    assert!(
+        forged.contains("config ca refused: the tag is not this terminal's"),
+        "{forged}"
+    );
+    let untagged = console.run_ending(&format!("config ca {body}"), "error");
+    assert!(untagged.contains("usage: config"), "{untagged}");
+
+    let tag = tag_hex(&key.tag(Setting::Ca, 1, &der));
+    let line = format!("config ca {body} 1 {tag}");
+    let taken = console.run(&line);
+    assert!(
+        taken.contains("CA stored") && taken.contains("change 1"),
+        "{taken}"
+    );
+    let replayed = console.run(&line);
+    assert!(replayed.contains("a replay, refused"), "{replayed}");
+    let shown = console.run("config");
+    assert!(shown.contains("last change 1"), "{shown}");
 }

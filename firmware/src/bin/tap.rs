@@ -6,9 +6,11 @@
 //! ```text
 //! till-tap --tap tap0 --ip 192.168.69.2/24 --state-dir DIR \
 //!          [--ca ca.pem] [--host sandbox.till=192.168.69.100] [--sntp 192.168.69.100:123]
+//!          [--provisioning-key-file key.hex]
 //! ```
 //!
-//! `--ca`, `--host` and `--sntp` provision the configuration area (as a
+//! `--ca`, `--host`, `--sntp` and `--provisioning-key-file` (64 hex
+//! digits: the key console changes are tagged with) provision the configuration area (as a
 //! factory would) before the app starts; without them the app uses what
 //! the area holds, or the development settings. Needs a TAP device (root,
 //! or CAP_NET_ADMIN); see `tests/firmware_tap.rs` for the network
@@ -26,6 +28,7 @@ use heapless::Vec;
 use rand_core::{OsRng, RngCore};
 use static_cell::StaticCell;
 use till_core::flash::file::{HostFlash, HOST_PAGE_COUNT};
+use till_core::provision::ProvisioningKey;
 use till_firmware::config::{ConfigArea, HostEntry, Settings, CA_DER_CAP};
 use till_firmware::Parts;
 
@@ -72,6 +75,7 @@ struct Args {
     ca: Option<PathBuf>,
     hosts: std::vec::Vec<(String, [u8; 4])>,
     sntp: Option<(String, u16)>,
+    provisioning_key: Option<ProvisioningKey>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -83,6 +87,7 @@ fn parse_args() -> Result<Args, String> {
         ca: None,
         hosts: std::vec::Vec::new(),
         sntp: None,
+        provisioning_key: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -119,6 +124,14 @@ fn parse_args() -> Result<Args, String> {
                     None => (v.clone(), 123),
                 };
                 args.sntp = Some((host, port));
+            }
+            "--provisioning-key-file" => {
+                let path = PathBuf::from(value()?);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("--provisioning-key-file {}: {e}", path.display()))?;
+                let key = ProvisioningKey::from_hex(&text)
+                    .map_err(|e| format!("--provisioning-key-file {}: {e}", path.display()))?;
+                args.provisioning_key = Some(key);
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -160,6 +173,17 @@ async fn app_task(parts: Parts<HostFlash, HostFlash, OsRng, StdConsole>) -> ! {
 
 /// Write the provisioning arguments into the configuration area.
 async fn provision(area: &mut ConfigArea<HostFlash>, args: &Args) -> Result<(), String> {
+    if let Some(key) = &args.provisioning_key {
+        // The same key again (a restart) keeps its counter: resetting it
+        // would let old changes be replayed.
+        let stored = area.provisioning().await.map_err(|e| format!("{e}"))?;
+        let kept = stored.filter(|(k, _)| k.expose() == key.expose());
+        if kept.is_none() {
+            area.store_provisioning(key, 0)
+                .await
+                .map_err(|e| format!("--provisioning-key-file: {e}"))?;
+        }
+    }
     if let Some(path) = &args.ca {
         let pem =
             std::fs::read_to_string(path).map_err(|e| format!("--ca {}: {e}", path.display()))?;

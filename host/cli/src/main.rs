@@ -9,6 +9,9 @@
 //! till electrum airtime …        one airtime sale
 //! till outbox list | flush       the pending advices on the emulated flash
 //! till outbox ack <key> | ack-damage   acknowledge what needs an operator
+//! till provision new-key FILE    a terminal's provisioning key (factory)
+//! till provision ca FILE.pem --key-file K --counter N
+//!                                the console line that changes a terminal's CA
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -66,6 +69,32 @@ enum Command {
     /// The outbox of pending advices (reversals, confirmations, completes).
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Authenticated changes to a board's configuration from its console.
+    #[command(subcommand)]
+    Provision(ProvisionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ProvisionCommand {
+    /// Write a new random provisioning key (64 hex digits, mode 0600): the
+    /// factory stores it in the board's configuration area, and keeps it.
+    NewKey {
+        /// Where to write it (refused if it exists).
+        file: PathBuf,
+    },
+    /// Print the console line that sets a board's CA: `config ca <base64
+    /// DER> <counter> <tag>`, tagged with its provisioning key.
+    Ca {
+        /// The CA certificate (PEM).
+        pem: PathBuf,
+        /// The board's provisioning key file.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// The change's number: above the board's last change (its
+        /// `config` command shows it).
+        #[arg(long)]
+        counter: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -317,9 +346,58 @@ async fn run(cli: Cli) -> Result<ExitCode, TerminalError> {
             say!("{}: ok", cli.config.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Provision(command) => provision(command),
         command => {
             let config = load(&cli.config)?;
             terminal_command(&config, command).await
+        }
+    }
+}
+
+fn provision(command: ProvisionCommand) -> Result<ExitCode, TerminalError> {
+    use till_core::provision::{tag_hex, ProvisioningKey, Setting};
+    let fail = |what: &Path, e: &dyn std::fmt::Display| {
+        TerminalError::Other(format!("{}: {e}", what.display()))
+    };
+    match command {
+        ProvisionCommand::NewKey { file } => {
+            let mut key = [0u8; till_core::provision::KEY_LEN];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key);
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut out = options.open(&file).map_err(|e| fail(&file, &e))?;
+            std::io::Write::write_all(&mut out, format!("{hex}\n").as_bytes())
+                .map_err(|e| fail(&file, &e))?;
+            say!(
+                "wrote a provisioning key to {} (keep it secret)",
+                file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ProvisionCommand::Ca {
+            pem,
+            key_file,
+            counter,
+        } => {
+            let text = std::fs::read_to_string(&key_file).map_err(|e| fail(&key_file, &e))?;
+            let key = ProvisioningKey::from_hex(&text).map_err(|e| fail(&key_file, &e))?;
+            let pem_text = std::fs::read_to_string(&pem).map_err(|e| fail(&pem, &e))?;
+            let body: String = pem_text
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .map(str::trim)
+                .collect();
+            let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &body)
+                .map_err(|e| fail(&pem, &e))?;
+            if der.is_empty() || der.len() > till_core::outbox::RECORD_MAX_LEN {
+                return Err(fail(&pem, &"not a certificate of at most 2 KiB"));
+            }
+            let tag = tag_hex(&key.tag(Setting::Ca, counter, &der));
+            println!("config ca {body} {counter} {tag}");
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -222,3 +222,82 @@ fn a_second_till_on_the_same_outbox_is_refused() {
     assert!(third.status.success(), "{}", stderr(&third));
     assert!(String::from_utf8_lossy(&third.stdout).contains("outbox empty"));
 }
+
+/// `till provision`: a key the board can read, and a console line the
+/// board's check takes exactly once.
+#[test]
+fn provision_writes_a_key_and_tags_a_ca_change() {
+    use till_core::provision::{authorize, ProvisionError, ProvisioningKey, Setting};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let made = till(dir.path(), &["provision", "new-key", "board.key"], false);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let again = till(dir.path(), &["provision", "new-key", "board.key"], false);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "an existing key is never overwritten"
+    );
+    let text = std::fs::read_to_string(dir.path().join("board.key")).expect("key");
+    let key = ProvisioningKey::from_hex(&text).expect("64 hex digits");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("board.key"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let der = [0x30u8, 0x03, 0x02, 0x01, 0x07];
+    std::fs::write(
+        dir.path().join("ca.pem"),
+        "-----BEGIN CERTIFICATE-----\nMAMCAQc=\n-----END CERTIFICATE-----\n",
+    )
+    .expect("CA");
+    let out = till(
+        dir.path(),
+        &[
+            "provision",
+            "ca",
+            "ca.pem",
+            "--key-file",
+            "board.key",
+            "--counter",
+            "4",
+        ],
+        false,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = String::from_utf8_lossy(&out.stdout);
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words[..4], ["config", "ca", "MAMCAQc=", "4"], "{line}");
+    assert_eq!(
+        authorize(Some(&key), 3, Setting::Ca, 4, &der, words[4]),
+        Ok(4)
+    );
+    assert_eq!(
+        authorize(Some(&key), 4, Setting::Ca, 4, &der, words[4]),
+        Err(ProvisionError::Replayed { last: 4 })
+    );
+
+    let bad = till(
+        dir.path(),
+        &[
+            "provision",
+            "ca",
+            "ca.pem",
+            "--key-file",
+            "ca.pem",
+            "--counter",
+            "5",
+        ],
+        false,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("ca.pem: a tag or key is 64 hex digits"),
+        "{}",
+        stderr(&bad)
+    );
+}
