@@ -47,6 +47,9 @@ const HEALTHCHECK_PERIOD: Duration = Duration::from_secs(60);
 const SNTP_RETRY: Duration = Duration::from_secs(5);
 /// When nothing is pending, the flusher still looks this often.
 const FLUSH_IDLE: Duration = Duration::from_secs(30);
+/// How often the wait for a network (DHCP, link) marks progress for the
+/// watchdog: well inside `watchdog::PROGRESS_LIMIT_MS`.
+const NETWORK_WAIT_MARK: Duration = Duration::from_secs(10);
 
 /// One CSPRNG shared by the TLS layer and the terminal (ids, keys,
 /// jitter). Each call borrows it briefly; no borrow spans an await.
@@ -150,10 +153,16 @@ where
     let mut apis = or_halt(settings.apis(), &mut console, "configuration").await;
 
     // Network, then the wall clock: no TLS before the time is known.
-    stack.wait_config_up().await;
+    // Waiting for a network is progress (the watchdog must not reset a
+    // terminal whose cable is out): marked every few seconds.
+    while !stack.is_config_up() {
+        crate::watchdog::progress();
+        let _ = embassy_time::with_timeout(NETWORK_WAIT_MARK, stack.wait_config_up()).await;
+    }
     let resolver = Resolver::new(stack, &settings.hosts);
     let mut clock = EmbassyClock::default();
     while !clock.synced() {
+        crate::watchdog::progress();
         let synced = match sync_time(stack, &resolver, &settings, &mut rng).await {
             Ok(unix) => clock
                 .set(unix, embassy_time::Instant::now())
@@ -236,6 +245,7 @@ where
     // (each holds a TLS session and a flow: tens of KiB).
     let mut next_health = embassy_time::Instant::now() + HEALTHCHECK_PERIOD;
     loop {
+        crate::watchdog::progress();
         let flush_at = match app.term.next_wakeup() {
             Some(at) => embassy_time::Instant::from_millis(at.as_millis()),
             None => embassy_time::Instant::now() + FLUSH_IDLE,
@@ -277,6 +287,8 @@ async fn halt<W: Write, E: core::fmt::Debug>(console: &mut W, what: &str, e: E) 
     let mut answer = Answer::new();
     answer.line(format_args!("till cannot start: {what}: {e:?}"));
     loop {
+        // Halted on purpose, for an operator: not a hang to reset from.
+        crate::watchdog::progress();
         let _ = console::write(console, &answer.0).await;
         Timer::after_secs(10).await;
     }

@@ -59,6 +59,9 @@ impl EmbassyClock {
 
 impl Clock for EmbassyClock {
     fn now(&mut self) -> Now {
+        // Every flow and driver step reads the clock: the watchdog's
+        // progress mark.
+        crate::watchdog::progress();
         let instant = Instant::from_millis(embassy_time::Instant::now().as_millis());
         let unix = self.wall.at(instant);
         if let Some(unix) = unix {

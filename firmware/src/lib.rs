@@ -20,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod net;
+pub mod watchdog;
 
 use core::ops::Range;
 

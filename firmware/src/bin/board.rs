@@ -35,19 +35,25 @@ fn main() -> ! {
 }
 
 /// A panic is a bug (till never panics on network input): it is logged,
-/// then a HardFault stops the core and probe-rs prints the backtrace (the
-/// release build keeps debug info), which says where. The handler does not
-/// look at the `PanicInfo` at all: formatting its message — even reading
-/// its location keeps the message alive — pulls `core::fmt` in for every
-/// panic message of every crate, 36 KB of flash.
+/// then the terminal resets and boots as after a power cut — the outbox
+/// is restored from flash and every pending record delivered again. (The
+/// watchdog would reset it too, after its timeout; this is at once.) With
+/// a debugger attached it stops instead, on a HardFault, so that probe-rs
+/// prints the backtrace (the release build keeps debug info). The handler
+/// does not look at the `PanicInfo` at all: formatting its message — even
+/// reading its location keeps the message alive — pulls `core::fmt` in for
+/// every panic message of every crate, 36 KB of flash.
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     static PANICKED: AtomicBool = AtomicBool::new(false);
     cortex_m::interrupt::disable();
     if !PANICKED.swap(true, Ordering::Relaxed) {
-        defmt::error!("panic: see the probe's backtrace");
+        defmt::error!("panic: the terminal resets (pending advices are restored on boot)");
     }
-    cortex_m::asm::udf()
+    if cortex_m::peripheral::DCB::is_debugger_attached() {
+        cortex_m::asm::udf()
+    }
+    cortex_m::peripheral::SCB::sys_reset()
 }
 
 /// The app task. The TLS handshake runs in here (on the one MSP stack).

@@ -20,9 +20,10 @@ use embassy_executor::Spawner;
 use embassy_net::StackResources;
 use embassy_stm32::eth::{Ethernet, GenericPhy, PacketQueue, Sma};
 use embassy_stm32::flash::{Async, Flash};
-use embassy_stm32::peripherals::{ETH, ETH_SMA, RNG, USART3};
+use embassy_stm32::peripherals::{ETH, ETH_SMA, IWDG1, RNG, USART3};
 use embassy_stm32::rng::Rng;
 use embassy_stm32::usart::BufferedUart;
+use embassy_stm32::wdg::IndependentWatchdog;
 use embassy_stm32::{bind_interrupts, eth, flash, rng, usart};
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::mutex::Mutex;
@@ -142,6 +143,27 @@ fn mac_address() -> [u8; 6] {
     mac
 }
 
+/// Feeds IWDG1 while the app makes progress (`till_firmware::watchdog`).
+#[embassy_executor::task]
+async fn watchdog_task(mut watchdog: IndependentWatchdog<'static, IWDG1>) -> ! {
+    use till_firmware::watchdog::{making_progress, FEED_PERIOD_MS, PROGRESS_LIMIT_MS};
+    watchdog.unleash();
+    let mut starving = false;
+    loop {
+        if making_progress() {
+            watchdog.pet();
+            starving = false;
+        } else if !starving {
+            defmt::error!(
+                "watchdog: no progress for {} ms: the terminal resets",
+                PROGRESS_LIMIT_MS
+            );
+            starving = true;
+        }
+        embassy_time::Timer::after_millis(FEED_PERIOD_MS).await;
+    }
+}
+
 #[embassy_executor::task]
 async fn net_task(mut runner: embassy_net::Runner<'static, Device>) -> ! {
     runner.run().await
@@ -158,6 +180,19 @@ pub fn init(spawner: Spawner) -> BoardParts {
         Some(mut core) => core.SCB.enable_icache(),
         None => warn!("core peripherals already taken: instruction cache left off"),
     }
+
+    // The watchdog first: whatever hangs from here on resets the board.
+    // It stops while a debugger halts the core (DBGMCU), so a breakpoint
+    // does not reset the board under the probe.
+    embassy_stm32::pac::DBGMCU
+        .apb4fzr1()
+        .modify(|w| w.set_iwdg1(true));
+    till_firmware::watchdog::progress();
+    let watchdog = IndependentWatchdog::new(
+        p.IWDG1,
+        till_firmware::watchdog::HARDWARE_TIMEOUT_MS * 1_000,
+    );
+    spawner.spawn(unwrap!(watchdog_task(watchdog)));
 
     let mut rng = Rng::new(p.RNG, Irqs);
     let seed = rand_core::RngCore::next_u64(&mut rng);
