@@ -18,8 +18,29 @@
 //! record, any record that is not encrypted; a handshake record that is not
 //! the first record (the ServerHello); a record type TLS 1.3 does not
 //! have. The connection then ends like any other broken one.
+//!
+//! A third panic needs the record keys: after the handshake, embedded-tls
+//! parses a decrypted handshake message and reaches `unimplemented!()` on
+//! any but a NewSessionTicket (a KeyUpdate it refuses cleanly). The
+//! guard cannot read inside encrypted records, so [`GuardedAes`] — the
+//! cipher of [`Suite`], our TLS_AES_128_GCM_SHA256 — looks at each
+//! record's plaintext right after decrypting it, and fails the decryption
+//! (the connection then ends with a crypto error) on a handshake message
+//! where TLS 1.3 allows none: after the Finished under the handshake keys,
+//! or under application keys anything but a NewSessionTicket or a
+//! KeyUpdate. Which keys a cipher holds it tells from its first record:
+//! the handshake keys' first message is always EncryptedExtensions. (A
+//! server that sends an EncryptedExtensions as its first record under the
+//! application keys is not caught; only the authenticated server itself
+//! can, and on the board that panic now resets the terminal, whose outbox
+//! makes it money-safe.)
 
+use core::cell::Cell;
+
+use aes_gcm::aead::{self, AeadCore, AeadInPlace, KeyInit, KeySizeUser};
+use aes_gcm::Aes128Gcm;
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use embedded_tls::{Aes128GcmSha256, TlsCipherSuite};
 
 /// A TLS record header: type, version (2), length (2).
 const HEADER_LEN: usize = 5;
@@ -166,9 +187,205 @@ impl<S: Write> Write for RecordGuard<S> {
     }
 }
 
+/// TLS_AES_128_GCM_SHA256 with [`GuardedAes`] as its cipher.
+pub(crate) struct Suite;
+
+impl TlsCipherSuite for Suite {
+    const CODE_POINT: u16 = Aes128GcmSha256::CODE_POINT;
+    type Cipher = GuardedAes;
+    type KeyLen = <Aes128GcmSha256 as TlsCipherSuite>::KeyLen;
+    type IvLen = <Aes128GcmSha256 as TlsCipherSuite>::IvLen;
+    type Hash = <Aes128GcmSha256 as TlsCipherSuite>::Hash;
+    type LabelBufferSize = <Aes128GcmSha256 as TlsCipherSuite>::LabelBufferSize;
+}
+
+/// Handshake message types (RFC 8446 §4).
+const NEW_SESSION_TICKET: u8 = 4;
+const ENCRYPTED_EXTENSIONS: u8 = 8;
+const FINISHED: u8 = 20;
+const KEY_UPDATE: u8 = 24;
+
+/// What a cipher's records have shown of its keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    /// Nothing decrypted yet.
+    Fresh,
+    /// The handshake keys (the first message was EncryptedExtensions),
+    /// before their Finished.
+    Handshake,
+    /// The handshake keys after their Finished: nothing more may come.
+    HandshakeDone,
+    /// Application keys.
+    Application,
+}
+
+/// AES-128-GCM that refuses the decrypted handshake messages embedded-tls
+/// would panic on (see the module docs).
+pub(crate) struct GuardedAes {
+    aes: Aes128Gcm,
+    keys: Cell<Keys>,
+}
+
+impl GuardedAes {
+    /// Follow the handshake messages of a decrypted record (`plaintext`:
+    /// content, content type, zero padding); `false` if one is not
+    /// allowed under these keys.
+    fn admits(&self, plaintext: &[u8]) -> bool {
+        let Some(end) = plaintext.iter().rposition(|&b| b != 0) else {
+            return true; // no content type: embedded-tls refuses it
+        };
+        let (content, kind) = (plaintext.get(..end).unwrap_or_default(), plaintext.get(end));
+        if kind != Some(&HANDSHAKE) {
+            if self.keys.get() == Keys::Fresh {
+                self.keys.set(Keys::Application);
+            }
+            return true;
+        }
+        let mut rest = content;
+        while let [message, a, b, c, body @ ..] = rest {
+            let len = usize::from(*a) << 16 | usize::from(*b) << 8 | usize::from(*c);
+            let next = match (self.keys.get(), *message) {
+                (Keys::Fresh, ENCRYPTED_EXTENSIONS) => Keys::Handshake,
+                (Keys::Fresh | Keys::Application, NEW_SESSION_TICKET | KEY_UPDATE) => {
+                    Keys::Application
+                }
+                (Keys::Handshake, FINISHED) => Keys::HandshakeDone,
+                (Keys::Handshake, m) if m != ENCRYPTED_EXTENSIONS => Keys::Handshake,
+                _ => return false,
+            };
+            self.keys.set(next);
+            // A message split over records: embedded-tls refuses it.
+            rest = body.get(len..).unwrap_or_default();
+        }
+        true
+    }
+}
+
+impl KeySizeUser for GuardedAes {
+    type KeySize = <Aes128Gcm as KeySizeUser>::KeySize;
+}
+
+impl KeyInit for GuardedAes {
+    fn new(key: &aead::Key<Self>) -> Self {
+        Self {
+            aes: Aes128Gcm::new(key),
+            keys: Cell::new(Keys::Fresh),
+        }
+    }
+}
+
+impl AeadCore for GuardedAes {
+    type NonceSize = <Aes128Gcm as AeadCore>::NonceSize;
+    type TagSize = <Aes128Gcm as AeadCore>::TagSize;
+    type CiphertextOverhead = <Aes128Gcm as AeadCore>::CiphertextOverhead;
+}
+
+impl AeadInPlace for GuardedAes {
+    fn encrypt_in_place_detached(
+        &self,
+        nonce: &aead::Nonce<Self>,
+        associated_data: &[u8],
+        buffer: &mut [u8],
+    ) -> aead::Result<aead::Tag<Self>> {
+        self.aes
+            .encrypt_in_place_detached(nonce, associated_data, buffer)
+    }
+
+    fn decrypt_in_place_detached(
+        &self,
+        nonce: &aead::Nonce<Self>,
+        associated_data: &[u8],
+        buffer: &mut [u8],
+        tag: &aead::Tag<Self>,
+    ) -> aead::Result<()> {
+        self.aes
+            .decrypt_in_place_detached(nonce, associated_data, buffer, tag)?;
+        if self.admits(buffer) {
+            Ok(())
+        } else {
+            warn!("https: a handshake message TLS 1.3 does not allow there: refused");
+            Err(aead::Error)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cipher() -> GuardedAes {
+        GuardedAes::new(&[7u8; 16].into())
+    }
+
+    /// A decrypted record: handshake messages of `types` (4 body bytes
+    /// each), content type 22, two bytes of padding.
+    fn handshake(types: &[u8]) -> std::vec::Vec<u8> {
+        let mut out = std::vec::Vec::new();
+        for &t in types {
+            out.extend_from_slice(&[t, 0, 0, 4, 1, 2, 3, 4]);
+        }
+        out.extend_from_slice(&[HANDSHAKE, 0, 0]);
+        out
+    }
+
+    const APP_DATA: &[u8] = b"HTTP/1.1 200 OK\r\n\x17";
+
+    #[test]
+    fn the_handshake_and_what_may_follow_pass() {
+        let hs = cipher();
+        assert!(hs.admits(&handshake(&[8, 11])));
+        assert!(hs.admits(&handshake(&[15, 20])));
+        let app = cipher();
+        assert!(app.admits(APP_DATA));
+        assert!(app.admits(&handshake(&[4, 4])));
+        assert!(app.admits(&handshake(&[24])));
+        let app = cipher();
+        assert!(app.admits(&handshake(&[4])), "a ticket first");
+        assert!(app.admits(APP_DATA));
+        // All of the handshake in one record, a CertificateRequest too.
+        assert!(cipher().admits(&handshake(&[8, 13, 11, 15, 20])));
+    }
+
+    #[test]
+    fn handshake_messages_where_none_may_be_are_refused() {
+        // Under application keys: embedded-tls's `unimplemented!()`.
+        for t in [2, 8, 11, 13, 15, 20] {
+            let app = cipher();
+            assert!(app.admits(APP_DATA));
+            assert!(!app.admits(&handshake(&[t])), "type {t} after app data");
+            let app = cipher();
+            assert!(!app.admits(&handshake(&[4, t])), "type {t} after a ticket");
+        }
+        // Under handshake keys, after their Finished, or a second
+        // EncryptedExtensions.
+        let hs = cipher();
+        assert!(hs.admits(&handshake(&[8, 11, 15, 20])));
+        assert!(!hs.admits(&handshake(&[4])));
+        assert!(!cipher().admits(&handshake(&[8, 8])));
+    }
+
+    #[test]
+    fn a_refused_record_fails_the_decryption() {
+        let sender = cipher();
+        let receiver = cipher();
+        let nonce = [1u8; 12].into();
+        let mut ok = APP_DATA.to_vec();
+        let tag = sender
+            .encrypt_in_place_detached(&nonce, b"aad", &mut ok)
+            .unwrap();
+        assert!(receiver
+            .decrypt_in_place_detached(&nonce, b"aad", &mut ok, &tag)
+            .is_ok());
+        let mut bad = handshake(&[13]);
+        let nonce = [2u8; 12].into();
+        let tag = sender
+            .encrypt_in_place_detached(&nonce, b"aad", &mut bad)
+            .unwrap();
+        assert_eq!(
+            receiver.decrypt_in_place_detached(&nonce, b"aad", &mut bad, &tag),
+            Err(aead::Error)
+        );
+    }
 
     fn record(kind: u8, len: usize) -> std::vec::Vec<u8> {
         let mut out = std::vec![kind, 3, 3];

@@ -59,9 +59,8 @@ use digest::Digest as _;
 use embedded_io_async::{ErrorType, Read, Write};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
 use embedded_tls::{
-    Aes128GcmSha256, CertificateEntryRef, CertificateRef, CertificateVerifyRef, CryptoProvider,
-    CryptoRng, CryptoRngCore, SignatureScheme, TlsConfig, TlsConnection, TlsContext, TlsError,
-    TlsVerifier,
+    CertificateEntryRef, CertificateRef, CertificateVerifyRef, CryptoProvider, CryptoRng,
+    CryptoRngCore, SignatureScheme, TlsConfig, TlsConnection, TlsContext, TlsError, TlsVerifier,
 };
 use heapless::{String, Vec};
 use p256::ecdsa::signature::Verifier as _;
@@ -529,7 +528,7 @@ async fn exchange<S: Read + Write>(
 }
 
 /// The TLS connection as reqwless sees it.
-struct Conn<'a, S: Read + Write + 'a>(TlsConnection<'a, S, Aes128GcmSha256>);
+struct Conn<'a, S: Read + Write + 'a>(TlsConnection<'a, S, guard::Suite>);
 
 impl<'a, S: Read + Write + 'a> ErrorType for Conn<'a, S> {
     type Error = TlsError;
@@ -591,7 +590,7 @@ enum Proof {
 }
 
 /// The handshake transcript's running hash (SHA-256).
-type TranscriptHash = <Aes128GcmSha256 as embedded_tls::TlsCipherSuite>::Hash;
+type TranscriptHash = <guard::Suite as embedded_tls::TlsCipherSuite>::Hash;
 
 /// RFC 8446 §4.4.3: what the server's CertificateVerify signs is 64 spaces,
 /// this context string (with its terminating 0) and the transcript hash.
@@ -600,7 +599,7 @@ const SERVER_CONTEXT: &[u8] = b"TLS 1.3, server CertificateVerify\x00";
 /// The signed content: 64 + 34 + 32 bytes.
 const SIGNED_LEN: usize = 64 + SERVER_CONTEXT.len() + 32;
 
-impl TlsVerifier<Aes128GcmSha256> for Verifier<'_> {
+impl TlsVerifier<guard::Suite> for Verifier<'_> {
     fn set_hostname_verification(&mut self, _hostname: &str) -> Result<(), TlsError> {
         // `host` is the endpoint's, given at construction: the same name.
         Ok(())
@@ -671,14 +670,14 @@ impl TlsVerifier<Aes128GcmSha256> for Verifier<'_> {
 }
 
 impl<R: RngCore + CryptoRng> CryptoProvider for Provider<'_, R> {
-    type CipherSuite = Aes128GcmSha256;
+    type CipherSuite = guard::Suite;
     type Signature = [u8; 0];
 
     fn rng(&mut self) -> impl CryptoRngCore {
         &mut *self.rng
     }
 
-    fn verifier(&mut self) -> Result<&mut impl TlsVerifier<Aes128GcmSha256>, TlsError> {
+    fn verifier(&mut self) -> Result<&mut impl TlsVerifier<guard::Suite>, TlsError> {
         Ok(&mut self.verifier)
     }
 }
