@@ -38,6 +38,11 @@
 //! - [`net`] (feature `net`): HTTPS over any embedded-nal-async stack with
 //!   our own certificate verification; [`flash`] (feature `flash`): the
 //!   outbox store on any NorFlash.
+//! - [`sntp`]: the checks an SNTP reply must pass and a wall clock that
+//!   never goes before the build or back; [`provision`]: the tags that
+//!   authenticate a configuration change from a console.
+//! - `fuzz` (feature `fuzz`, hidden): the parsers' entry points for the
+//!   fuzz targets in the repository's `fuzz/`.
 //!
 //! Every fixed capacity is a named constant next to the type that uses it,
 //! with the reason for its size.
