@@ -5,26 +5,19 @@
 //! the boot after it restores the record again.
 //!
 //! Needs `qemu-system-arm` and the thumbv7em-none-eabihf target; without
-//! QEMU it reports SKIPPED, and `TILL_REQUIRE_QEMU=1` makes that a failure.
+//! either it says SKIPPED and what to install, and `TILL_REQUIRE_QEMU=1`
+//! makes that a failure.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const QEMU: &str = "qemu-system-arm";
+mod support;
+use support::QEMU;
 
 /// Three boots take well under a second of emulation; a reset that never
 /// comes (the program hanging in its loop) is cut here.
 const QEMU_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn qemu_available() -> bool {
-    Command::new(QEMU)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 fn build() -> PathBuf {
     // The stack test's target directory (its own, not the outer cargo's).
@@ -50,12 +43,7 @@ fn build() -> PathBuf {
 
 #[test]
 fn a_panic_and_a_hang_reset_the_terminal_and_its_outbox_is_restored() {
-    if !qemu_available() {
-        assert!(
-            std::env::var_os("TILL_REQUIRE_QEMU").is_none(),
-            "TILL_REQUIRE_QEMU is set but {QEMU} cannot run"
-        );
-        eprintln!("SKIPPED: {QEMU} not installed (apt-get install qemu-system-arm)");
+    if !support::ready() {
         return;
     }
     let elf = build();

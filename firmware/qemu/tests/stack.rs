@@ -12,7 +12,8 @@
 //!    polling them.
 //!
 //! The figure goes to `target/tmp/till-qemu-stack.txt` (printed by
-//! `.ci/run`). Without `qemu-system-arm` the test says SKIPPED and passes;
+//! `.ci/run`). Without `qemu-system-arm` or the thumbv7em-none-eabihf
+//! target the test says SKIPPED and what to install, and passes;
 //! `TILL_REQUIRE_QEMU=1` (set by `.ci/run`) makes that a failure.
 
 use std::path::{Path, PathBuf};
@@ -25,7 +26,8 @@ use till_qemu::record::RecordingTcp;
 use till_qemu::{sales, BoardBuffers, Recording, Site};
 use till_sandbox::{Sandbox, SandboxConfig};
 
-const QEMU: &str = "qemu-system-arm";
+mod support;
+use support::QEMU;
 
 /// The recorder's thread stack (a debug build of the sales).
 const RECORDER_STACK: usize = 64 << 20;
@@ -35,15 +37,6 @@ const QEMU_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn qemu_available() -> bool {
-    Command::new(QEMU)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// Make the three sales against a fresh sandbox, recording the server's
@@ -171,12 +164,7 @@ const STACK_CEILING: usize = 120 * 1024;
 
 #[test]
 fn the_tls_path_runs_on_cortex_m_and_its_peak_stack_is_measured() {
-    if !qemu_available() {
-        assert!(
-            std::env::var_os("TILL_REQUIRE_QEMU").is_none(),
-            "TILL_REQUIRE_QEMU is set but {QEMU} cannot run"
-        );
-        eprintln!("SKIPPED: {QEMU} not installed (apt-get install qemu-system-arm)");
+    if !support::ready() {
         return;
     }
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
