@@ -21,8 +21,21 @@
 //! word is never written twice. Item reads never touch marker words
 //! (items live between them), so they pass through unchanged.
 //!
-//! This relies on sequential-storage 8's page layout, which only changes
-//! with a major version (its in-flash format is semver-covered).
+//! The guard also stands in front of a panic: sequential-storage 8.0.2
+//! reads an item whose header is intact and whose length is zero as a
+//! valid item, and then both its lookup and its iterator slice past the
+//! end of the data for the key (`map.rs`: `data_len - item_key_len`,
+//! `[..data_len][key_len..]`). It never writes such an item (every map
+//! item holds its key), but flash damage can leave one — the
+//! `flash_image` fuzz target found it — and on the board a panic at every
+//! boot is a terminal that resets forever. The only header that reads so
+//! is one constant, [`EMPTY_ITEM_HEADER`] (its checksums are those of no
+//! data); the guard changes one bit of its data checksum as it is read,
+//! so the item reads as damaged — skipped like any item whose checksum
+//! fails, and reported by the store's generation check if it mattered.
+//!
+//! This relies on sequential-storage 8's page and item layout, which only
+//! change with a major version (its in-flash format is semver-covered).
 
 use embedded_storage_async::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 
@@ -35,6 +48,13 @@ pub(crate) struct MarkerGuard<F> {
 
 /// The value of an erased byte.
 const ERASED: u8 = 0xFF;
+
+/// The header of an item of length 0 that passes sequential-storage 8's
+/// checks: data CRC (u32 LE) of no data, length 0 (u16 LE), length CRC
+/// (u16 LE) of that length. `crc32` of no data with its initial value
+/// 0xEEEE_EEEE is 0x1111_1111; its CRC-16 of `[0, 0]` is 0xE203 (both
+/// checked against their definitions in the tests).
+pub(crate) const EMPTY_ITEM_HEADER: [u8; 8] = [0x11, 0x11, 0x11, 0x11, 0x00, 0x00, 0x03, 0xE2];
 
 impl<F: NorFlash> MarkerGuard<F> {
     /// The address of the marker word that holds all of
@@ -68,6 +88,13 @@ impl<F: NorFlash> ReadNorFlash for MarkerGuard<F> {
     async fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
         self.flash.read(offset, bytes).await?;
         let Some(start) = Self::marker_word(offset, bytes.len()) else {
+            // Item headers start on a word; see `EMPTY_ITEM_HEADER`.
+            let on_word = usize::try_from(offset).is_ok_and(|o| o % flash_word::<F>() == 0);
+            if on_word && bytes.starts_with(&EMPTY_ITEM_HEADER) {
+                if let Some(first) = bytes.first_mut() {
+                    *first ^= 1;
+                }
+            }
             return Ok(());
         };
         let mut programmed = bytes.iter().any(|b| *b != ERASED);
@@ -100,5 +127,51 @@ impl<F: NorFlash> NorFlash for MarkerGuard<F> {
 
     async fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Self::Error> {
         self.flash.write(offset, bytes).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EMPTY_ITEM_HEADER;
+
+    /// sequential-storage 8's `crc32` (Castagnoli, initial 0xEEEE_EEEE,
+    /// inverted) and `crc16` (polynomial 0x1A2E, reflected, inverted),
+    /// written again from their definitions.
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xEEEE_EEEEu32;
+        for &byte in data {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0x82F6_3B78
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    fn crc16(data: &[u8]) -> u16 {
+        let mut crc = 0xFFFFu16;
+        for &byte in data {
+            crc ^= u16::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0x1A2E
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn the_empty_item_header_is_the_one_of_no_data() {
+        let mut header = [0u8; 8];
+        header[..4].copy_from_slice(&crc32(&[]).to_le_bytes());
+        header[6..].copy_from_slice(&crc16(&[0, 0]).to_le_bytes());
+        assert_eq!(header, EMPTY_ITEM_HEADER);
     }
 }

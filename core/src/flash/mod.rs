@@ -48,7 +48,17 @@
 //! once (a value and the commit item after it) can hide a lost value.
 //!
 //! A value of a newer [`FORMAT_VERSION`] stops the store from opening
-//! ([`FlashStoreError::Format`]) rather than being misread or dropped.
+//! ([`FlashStoreError::Format`]) rather than being misread or dropped. A
+//! value whose checksum passes but that this layout never writes damages
+//! its slot the same way; an unreadable commit item counts as none.
+//!
+//! Damaged pages (found by the `flash_image` fuzz target) can make a write
+//! succeed where the next boot's reads never look, or make a lookup and a
+//! pass over the map disagree. So every write is read back as the next
+//! boot would read it — a pass over the map, before and after its commit
+//! item — and a put that does not read back fails
+//! ([`FlashStoreError::Unreadable`]) before the request it protects
+//! leaves; a record the lookup misses is looked for in such a pass.
 //!
 //! # Why this is safe on ECC flash
 //!
@@ -292,7 +302,13 @@ impl Stored<'_> {
 fn versioned<E>(bytes: &[u8]) -> Result<&[u8], FlashStoreError<E>> {
     match bytes.split_first() {
         Some((&FORMAT_VERSION, rest)) => Ok(rest),
-        Some((&found, _)) => Err(FlashStoreError::Format { found }),
+        // A newer firmware's value: left alone (see `Format`). 0xFF, the
+        // erased byte, is never a version.
+        Some((&found, _)) if found > FORMAT_VERSION && found != 0xFF => {
+            Err(FlashStoreError::Format { found })
+        }
+        // A version before the first, or the erased byte: not ours.
+        Some(_) => Err(FlashStoreError::Corrupt),
         // This module never writes an empty value.
         None => Err(FlashStoreError::Corrupt),
     }
@@ -559,35 +575,65 @@ impl<F: NorFlash> FlashStore<F> {
         self.repair_if_needed().await?;
         let mut newest: [Option<(u32, SlotState)>; STORE_CAPACITY] = [None; STORE_CAPACITY];
         let mut committed = [0u32; STORE_CAPACITY];
+        // Slots holding a value this layout never writes (its checksum
+        // passed, so flash damage hit before it was written, or someone
+        // else wrote it): damaged, like one whose value is unreadable.
+        let mut foreign = [false; STORE_CAPACITY];
         let mut items = self.map.fetch_all_items(&mut self.buf.0).await?;
         while let Some((key, bytes)) = items.next::<&[u8]>(&mut self.buf.0).await? {
             if key == COMMIT_KEY {
-                committed = parse_commit(bytes)?;
+                // An unreadable commit item counts as none: the one
+                // before it stays, which is behind, never ahead.
+                match parse_commit::<F::Error>(bytes) {
+                    Ok(generations) => committed = generations,
+                    Err(FlashStoreError::Format { found }) => {
+                        return Err(FlashStoreError::Format { found })
+                    }
+                    Err(_) => {}
+                }
                 continue;
             }
-            let stored = parse_slot(bytes)?;
-            let entry = newest
-                .get_mut(usize::from(key))
-                .ok_or(FlashStoreError::Corrupt)?;
+            // A key past the last slot is not ours either; it holds no
+            // record of this terminal's.
+            let (Some(entry), Some(foreign)) = (
+                newest.get_mut(usize::from(key)),
+                foreign.get_mut(usize::from(key)),
+            ) else {
+                continue;
+            };
+            let stored = match parse_slot::<F::Error>(bytes) {
+                Ok(stored) => stored,
+                Err(FlashStoreError::Format { found }) => {
+                    return Err(FlashStoreError::Format { found })
+                }
+                Err(_) => {
+                    *foreign = true;
+                    continue;
+                }
+            };
+            // A readable value after the foreign one (flash order is write
+            // order) is newer than it.
+            *foreign = false;
             let generation = stored.generation();
             if entry.is_none_or(|(g, _)| generation >= g) {
                 *entry = Some((generation, stored.state()));
             }
         }
         let mut behind = false;
-        for (((slot, generation), newest), committed) in self
+        for ((((slot, generation), newest), committed), foreign) in self
             .slots
             .iter_mut()
             .zip(self.generations.iter_mut())
             .zip(newest)
             .zip(committed)
+            .zip(foreign)
         {
             (*slot, *generation) = match newest {
-                Some((g, state)) if g >= committed => {
+                Some((g, state)) if g >= committed && !foreign => {
                     behind |= g > committed;
                     (state, g)
                 }
-                None if committed == 0 => (SlotState::Free, 0),
+                None if committed == 0 && !foreign => (SlotState::Free, 0),
                 older => {
                     let previous = match older {
                         Some((_, SlotState::Used(key))) => Some(key),
@@ -676,41 +722,87 @@ impl<F: NorFlash> FlashStore<F> {
             self.index_valid = false;
             return Err(e.into());
         }
-        self.read_back(slot, generation).await?;
+        let stored = match record {
+            Some((key, record)) => Stored::Used {
+                generation,
+                key,
+                record,
+            },
+            None => Stored::Free { generation },
+        };
+        self.read_back(slot, &stored, false).await?;
         if let (Some(g), Some(state)) = (self.generations.get_mut(i), self.slots.get_mut(i)) {
             *g = generation;
             *state = record.map_or(SlotState::Free, |(key, _)| SlotState::Used(key));
         }
-        self.commit().await
+        self.commit().await?;
+        self.read_back(slot, &stored, true).await
     }
 
-    /// Check that `slot`'s newest value is the one of `generation` just
-    /// written. On pages damaged behind sequential-storage's back (a
-    /// half-programmed marker, an item header it cannot follow), a write
-    /// can succeed where its reads never look: found by the `flash_image`
-    /// fuzz target. Without this check the record would be reported
-    /// stored, the request it protects sent, and the record found damaged
-    /// only at the next boot; with it the put fails, before the request
-    /// leaves. The slot keeps its older value, the commit item is not
-    /// written, and the index is rebuilt before the next operation.
+    /// Check that the next boot would find `written` as `slot`'s newest
+    /// value — and, with `committed`, the commit item naming its
+    /// generation: one pass over the map as [`Self::rebuild_index`] makes
+    /// it, not a lookup through the key cache (which points at the item
+    /// just written whatever the pages around it say).
+    ///
+    /// On pages damaged behind sequential-storage's back (a half-written
+    /// page marker, an item header it cannot follow, another value of the
+    /// same generation) a write can succeed where the next boot's reads
+    /// never look, and the commit item written after it with it: the
+    /// record would be gone without a trace. Found by the `flash_image`
+    /// fuzz target. With the check the put fails — before the request it
+    /// protects leaves — and the index is rebuilt before the next
+    /// operation. Checked before the commit item is written (the slot then
+    /// keeps its older value) and after it (garbage collection on the
+    /// commit's write can move or lose items).
     async fn read_back(
         &mut self,
         slot: u8,
-        generation: u32,
+        written: &Stored<'_>,
+        committed: bool,
     ) -> Result<(), FlashStoreError<F::Error>> {
-        let value = self.map.fetch_item::<&[u8]>(&mut self.buf.0, &slot).await;
-        let written = match value {
-            Ok(Some(bytes)) => {
-                parse_slot::<F::Error>(bytes).is_ok_and(|s| s.generation() == generation)
+        let seen = self.boot_view(slot, written).await;
+        let ok = match seen {
+            Ok((Some((generation, same)), commit)) => {
+                same && generation == written.generation()
+                    && (!committed || commit == Some(generation))
             }
             _ => false,
         };
-        if written {
+        if ok {
             Ok(())
         } else {
             self.index_valid = false;
             Err(FlashStoreError::Unreadable)
         }
+    }
+
+    /// What a pass over the map finds for `slot`: the generation of its
+    /// newest readable value and whether that value is `written`, and the
+    /// generation the last commit item gives it.
+    async fn boot_view(
+        &mut self,
+        slot: u8,
+        written: &Stored<'_>,
+    ) -> Result<(Option<(u32, bool)>, Option<u32>), FlashStoreError<F::Error>> {
+        let mut newest: Option<(u32, bool)> = None;
+        let mut commit = None;
+        let mut items = self.map.fetch_all_items(&mut self.buf.0).await?;
+        while let Some((key, bytes)) = items.next::<&[u8]>(&mut self.buf.0).await? {
+            if key == COMMIT_KEY {
+                commit = parse_commit::<F::Error>(bytes)
+                    .ok()
+                    .and_then(|g| g.get(usize::from(slot)).copied());
+            } else if key == slot {
+                if let Ok(stored) = parse_slot::<F::Error>(bytes) {
+                    let generation = stored.generation();
+                    if newest.is_none_or(|(g, _)| generation >= g) {
+                        newest = Some((generation, stored == *written));
+                    }
+                }
+            }
+        }
+        Ok((newest, commit))
     }
 
     /// Write the commit item: every slot's generation.
@@ -732,28 +824,44 @@ impl<F: NorFlash> FlashStore<F> {
     /// The record in `slot`, which the index says belongs to `key`.
     async fn read_slot(&mut self, slot: u8, key: Uuid) -> Result<&[u8], FlashStoreError<F::Error>> {
         let expected = self.generations.get(usize::from(slot)).copied();
-        let value = self.map.fetch_item::<&[u8]>(&mut self.buf.0, &slot).await;
-        let stored = match value {
-            Ok(Some(bytes)) => parse_slot(bytes),
-            Ok(None) => Err(FlashStoreError::Corrupt),
-            Err(e) => Err(e.into()),
-        };
-        match stored {
+        // Where in the work buffer the record is, if `bytes` is the value
+        // the index expects: never another key's record or an older value.
+        let base = self.buf.0.as_ptr() as usize;
+        let wanted = |bytes: &[u8]| match parse_slot::<F::Error>(bytes) {
             Ok(Stored::Used {
                 generation,
                 key: found,
                 record,
-            }) if found == key && Some(generation) == expected => Ok(record),
-            Ok(_) => {
-                // Never hand out another key's record or an older value:
-                // the next operation rebuilds the index and reports the
+            }) if found == key && Some(generation) == expected => {
+                Some((record.as_ptr() as usize - base, record.len()))
+            }
+            _ => None,
+        };
+        let mut at = match self.map.fetch_item::<&[u8]>(&mut self.buf.0, &slot).await {
+            Ok(Some(bytes)) => wanted(bytes),
+            _ => None,
+        };
+        if at.is_none() {
+            // On damaged pages the lookup and the pass the index was built
+            // from can disagree; the pass is what the index says.
+            if let Ok(mut items) = self.map.fetch_all_items(&mut self.buf.0).await {
+                while let Ok(Some((found, bytes))) = items.next::<&[u8]>(&mut self.buf.0).await {
+                    if found == slot {
+                        if let Some(place) = wanted(bytes) {
+                            at = Some(place);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        match at.and_then(|(offset, len)| self.buf.0.get(offset..offset.checked_add(len)?)) {
+            Some(record) => Ok(record),
+            None => {
+                // The next operation rebuilds the index and reports the
                 // slot damaged.
                 self.index_valid = false;
                 Err(FlashStoreError::Corrupt)
-            }
-            Err(e) => {
-                self.index_valid = false;
-                Err(e)
             }
         }
     }
@@ -836,14 +944,14 @@ impl<F: NorFlash> Store for FlashStore<F> {
                 self.slots.get(i),
                 self.generations.get(i),
             ) else {
-                self.index_valid = false;
-                return Err(FlashStoreError::Corrupt);
+                continue; // a key past the last slot: not ours
             };
-            let Stored::Used {
+            // Foreign values were judged by the index already.
+            let Ok(Stored::Used {
                 generation: g,
                 key,
                 record,
-            } = parse_slot(bytes)?
+            }) = parse_slot::<F::Error>(bytes)
             else {
                 continue;
             };

@@ -379,26 +379,42 @@ fn erase_all_empties_the_store() {
 }
 
 #[test]
-fn foreign_value_is_corrupt() {
+fn a_foreign_value_damages_its_slot_and_nothing_else() {
     // A map written by someone else: values this format never writes
     // (too short for a generation, a record key cut short, an empty
-    // value, a commit item of the wrong length, a slot past the last).
-    for (key, value) in [
+    // value, a version before the first). The slot is damaged (it may
+    // have held a record), the store opens, and the other slots work.
+    for (slot, value) in [
         (0u8, &[FORMAT_VERSION, 2, 3][..]),
         (0, &[FORMAT_VERSION, 0, 0, 0, 0, 9, 9][..]),
         (3, &[][..]),
+        (5, &[0, 1, 0, 0, 0][..]),
+    ] {
+        let mut flash = foreign(slot, value);
+        let mut store = open(&mut flash);
+        assert_eq!(store.damaged(), 1, "{slot}: {value:?}");
+        assert_eq!(
+            store.slots()[usize::from(slot)],
+            SlotState::Damaged { previous: None }
+        );
+        block_on(store.put(key(1), &record(1, 1))).unwrap();
+        assert_eq!(get(&mut store, key(1)), Some(record(1, 1)));
+        let mut store = open(&mut flash);
+        assert_eq!(all(&mut store), vec![(key(1), record(1, 1))]);
+        assert_eq!(store.damaged(), 1, "still reported until acknowledged");
+    }
+    // A commit item of the wrong length counts as none; a key past the
+    // last slot holds nothing of ours: neither hides a record.
+    for (key_, value) in [
         (COMMIT_KEY, &[FORMAT_VERSION, 1, 0, 0, 0][..]),
         (SLOT_COUNT, &[FORMAT_VERSION, 1, 0, 0, 0][..]),
     ] {
-        let mut flash = foreign(key, value);
-        let range = flash.range();
-        assert!(
-            matches!(
-                block_on(FlashStore::open(&mut flash, range)),
-                Err(FlashStoreError::Corrupt)
-            ),
-            "{key}: {value:?}"
-        );
+        let mut flash = foreign(key_, value);
+        let mut store = open(&mut flash);
+        assert_eq!(store.damaged(), 0, "{key_}: {value:?}");
+        block_on(store.put(key(2), &record(2, 2))).unwrap();
+        let mut store = open(&mut flash);
+        assert_eq!(all(&mut store), vec![(key(2), record(2, 2))]);
     }
 }
 
