@@ -482,3 +482,17 @@ mod tests {
         }
     }
 }
+
+/// End the QEMU run (semihosting): exit status 0 if `ok`, 1 otherwise.
+#[cfg(target_os = "none")]
+pub fn exit(ok: bool) -> ! {
+    use cortex_m_semihosting::debug;
+    debug::exit(if ok {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    loop {
+        cortex_m::asm::wfi();
+    }
+}

@@ -30,10 +30,10 @@ mod qemu {
     use core::task::{Context, Poll, Waker};
 
     use cortex_m_rt::entry;
-    use cortex_m_semihosting::{debug, hprintln};
+    use cortex_m_semihosting::hprintln;
     use static_cell::ConstStaticCell;
     use till_core::flow::Money;
-    use till_qemu::{sales, BoardBuffers, Loopback, Recording, ReplayTcp};
+    use till_qemu::{exit, sales, BoardBuffers, Loopback, Recording, ReplayTcp};
 
     static RECORDING: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/replay.bin"));
 
@@ -47,17 +47,6 @@ mod qemu {
     /// How many times in a row the sales may be pending: every replayed
     /// read and write is ready at once, so they never should be.
     const MAX_PENDING: u32 = 1000;
-
-    fn exit(ok: bool) -> ! {
-        debug::exit(if ok {
-            debug::EXIT_SUCCESS
-        } else {
-            debug::EXIT_FAILURE
-        });
-        loop {
-            cortex_m::asm::wfi();
-        }
-    }
 
     #[entry]
     fn main() -> ! {

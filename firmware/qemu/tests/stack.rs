@@ -16,9 +16,8 @@
 //! target the test says SKIPPED and what to install, and passes;
 //! `TILL_REQUIRE_QEMU=1` (set by `.ci/run`) makes that a failure.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use till_core::flow::Money;
 use till_host::net::{pem_to_der, TokioDns, TokioTcp};
@@ -27,17 +26,12 @@ use till_qemu::{sales, BoardBuffers, Recording, Site};
 use till_sandbox::{Sandbox, SandboxConfig};
 
 mod support;
-use support::QEMU;
 
 /// The recorder's thread stack (a debug build of the sales).
 const RECORDER_STACK: usize = 64 << 20;
 
 /// QEMU runs the replay in well under a second; a hung run is cut here.
 const QEMU_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// Make the three sales against a fresh sandbox, recording the server's
 /// bytes: the recording and how many connections it holds.
@@ -86,74 +80,6 @@ fn record() -> (Vec<u8>, usize) {
     })
 }
 
-/// Build till-qemu with `recording` built in; the ELF's path.
-fn build(recording: &Path) -> PathBuf {
-    // A target directory of its own: the outer `cargo test` holds ours.
-    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("qemu-target");
-    let status = Command::new(env!("CARGO"))
-        .current_dir(workspace())
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "till-qemu",
-            "--bin",
-            "till-qemu",
-            "--target",
-            "thumbv7em-none-eabihf",
-        ])
-        .env("TILL_REPLAY", recording)
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .status()
-        .expect("cargo runs");
-    assert!(
-        status.success(),
-        "till-qemu builds for thumbv7em-none-eabihf"
-    );
-    target_dir.join("thumbv7em-none-eabihf/release/till-qemu")
-}
-
-/// Run `elf` on QEMU; its exit status and what it printed.
-fn run(elf: &Path) -> (bool, String) {
-    let mut child = Command::new(QEMU)
-        .args([
-            "-cpu",
-            "cortex-m4",
-            "-machine",
-            "mps2-an386",
-            "-nographic",
-            "-monitor",
-            "none",
-            "-semihosting-config",
-            "enable=on,target=native",
-            "-kernel",
-        ])
-        .arg(elf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("qemu starts");
-    let started = Instant::now();
-    loop {
-        if child.try_wait().expect("qemu status").is_some() {
-            break;
-        }
-        if started.elapsed() > QEMU_TIMEOUT {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().expect("qemu output");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
-
 /// What a terminal MCU of the 256 KiB class can give the stack: 48 KiB.
 const STACK_BUDGET: usize = 48 * 1024;
 
@@ -178,8 +104,8 @@ fn the_tls_path_runs_on_cortex_m_and_its_peak_stack_is_measured() {
         .join()
         .expect("the recording runs");
     std::fs::write(&recording, bytes).expect("write the recording");
-    let elf = build(&recording);
-    let (ok, printed) = run(&elf);
+    let elf = support::build("till-qemu", &[("TILL_REPLAY", &recording)]);
+    let (ok, printed) = support::run(&elf, QEMU_TIMEOUT);
     assert!(ok, "the replayed sales charge on QEMU:\n{printed}");
     for sale in ["bill", "momo", "airtime"] {
         assert!(printed.contains(&format!("{sale}: charged")), "{printed}");

@@ -35,7 +35,7 @@ mod qemu {
     use core::task::{Context, Poll, Waker};
 
     use cortex_m_rt::entry;
-    use cortex_m_semihosting::{debug, hprintln};
+    use cortex_m_semihosting::hprintln;
     use embedded_storage_async::nor_flash::{
         ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
     };
@@ -43,6 +43,7 @@ mod qemu {
     use till_core::id::Uuid;
     use till_core::outbox::{self, Advice, Outbox, Record, Store, RECORD_MAX_LEN};
     use till_core::time::{Instant, UnixTime};
+    use till_qemu::exit;
 
     /// Flash page and word: the host's page, the STM32H7's 256-bit word.
     const PAGE: usize = 4096;
@@ -181,17 +182,6 @@ mod qemu {
                 create: None,
             },
             attention: None,
-        }
-    }
-
-    fn exit(ok: bool) -> ! {
-        debug::exit(if ok {
-            debug::EXIT_SUCCESS
-        } else {
-            debug::EXIT_FAILURE
-        });
-        loop {
-            cortex_m::asm::wfi();
         }
     }
 
