@@ -762,13 +762,8 @@ impl<F: NorFlash> FlashStore<F> {
         committed: bool,
     ) -> Result<(), FlashStoreError<F::Error>> {
         let seen = self.boot_view(slot, written).await;
-        let ok = match seen {
-            Ok((Some((generation, same)), commit)) => {
-                same && generation == written.generation()
-                    && (!committed || commit == Some(generation))
-            }
-            _ => false,
-        };
+        let ok = matches!(seen, Ok((Some((_, true)), commit))
+            if !committed || commit == Some(written.generation()));
         if ok {
             Ok(())
         } else {
@@ -833,7 +828,7 @@ impl<F: NorFlash> FlashStore<F> {
                 key: found,
                 record,
             }) if found == key && Some(generation) == expected => {
-                Some((record.as_ptr() as usize - base, record.len()))
+                Some(((record.as_ptr() as usize).checked_sub(base)?, record.len()))
             }
             _ => None,
         };
