@@ -516,8 +516,16 @@ const NEW_KEY_SALT: u32 = 0x0000_0500;
 impl Flow for Delivery<'_> {
     type Outcome = Delivered;
 
+    fn outcome(&self) -> Option<&Delivered> {
+        self.outcome.as_ref()
+    }
+
+    fn take_outcome(&mut self) -> Option<Delivered> {
+        self.outcome.take()
+    }
+
     #[inline(never)]
-    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<Delivered>, FlowError> {
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
         match self.state {
             State::Start => {
                 if self.needs_momo_token(now) {
@@ -583,8 +591,8 @@ impl Flow for Delivery<'_> {
             }
             State::Final => self
                 .outcome
-                .take()
-                .map(Output::Done)
+                .as_ref()
+                .map(|_| Output::Done)
                 .ok_or(FlowError::Finished),
             State::AwaitingToken
             | State::Awaiting

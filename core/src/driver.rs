@@ -257,10 +257,10 @@ impl Write {
     }
 }
 
-/// Drive `flow` to its outcome: the loop of the module docs of
-/// [`crate::flow`]. Every `Persist` is completed before the next `poll`.
-/// Requests go out on sessions of `connect`: one session for as long as it
-/// [accepts](Transport::accepts) the next request, then a fresh one.
+/// Drive `flow` to its outcome and take it: [`drive`], then
+/// [`Flow::take_outcome`]. For outcomes of a few hundred bytes; larger ones
+/// are read in place after [`drive`] (a value returned through a poll
+/// function is a temporary in its stack frame).
 pub async fn run<F, T, S, C>(
     flow: &mut F,
     connect: &mut T,
@@ -268,6 +268,29 @@ pub async fn run<F, T, S, C>(
     clock: &mut C,
     bufs: Buffers<'_>,
 ) -> Result<F::Outcome, DriveError<S::Error>>
+where
+    F: Flow,
+    T: Connect,
+    S: Store,
+    C: Clock,
+{
+    drive(flow, connect, store, clock, bufs).await?;
+    flow.take_outcome()
+        .ok_or(DriveError::Flow(FlowError::Finished))
+}
+
+/// Drive `flow` until it is done: the loop of the module docs of
+/// [`crate::flow`]. Every `Persist` is completed before the next `poll`.
+/// Requests go out on sessions of `connect`: one session for as long as it
+/// [accepts](Transport::accepts) the next request, then a fresh one. The
+/// outcome stays in the flow ([`Flow::outcome`]).
+pub async fn drive<F, T, S, C>(
+    flow: &mut F,
+    connect: &mut T,
+    store: &mut S,
+    clock: &mut C,
+    bufs: Buffers<'_>,
+) -> Result<(), DriveError<S::Error>>
 where
     F: Flow,
     T: Connect,
@@ -285,8 +308,8 @@ where
                 // never alive beside the exchange's: the store record and
                 // the flow's output stay out of this future's resident part.
                 let next = advance(flow, store, clock, bufs.body, bufs.record, &mut pending);
-                if let Some(outcome) = outlined(next).await? {
-                    return Ok(outcome);
+                if outlined(next).await? {
+                    return Ok(());
                 }
             }
             let Some(tx) = pending.as_ref() else {
@@ -332,7 +355,7 @@ where
 }
 
 /// Poll `flow`, completing every `Persist` and `Wait` it asks for, until it
-/// is done (its outcome) or has a request to send (into `pending`, `None`
+/// is done (`true`) or has a request to send (into `pending`, `false`
 /// returned). The request is stored, not returned: a `Transmit` moved
 /// through the future's `Poll` is copied word by word (80 KiB of code).
 async fn advance<F, S, C>(
@@ -342,7 +365,7 @@ async fn advance<F, S, C>(
     body: &mut [u8],
     record: &mut [u8],
     pending: &mut Option<crate::flow::Transmit>,
-) -> Result<Option<F::Outcome>, DriveError<S::Error>>
+) -> Result<bool, DriveError<S::Error>>
 where
     F: Flow,
     S: Store,
@@ -351,14 +374,14 @@ where
     loop {
         let now = clock.now();
         // The flow's output is taken apart before anything is awaited: it
-        // can hold the flow's whole outcome or a record (kilobytes), which
-        // must not stay alive in this future across an await. A record is
-        // encoded into the record buffer first; only its key is kept.
+        // can hold a record (kilobytes), which must not stay alive in this
+        // future across an await. A record is encoded into the record
+        // buffer first; only its key is kept.
         let next = match flow.poll(now, body).map_err(DriveError::Flow)? {
-            Output::Done(outcome) => return Ok(Some(outcome)),
+            Output::Done => return Ok(true),
             Output::Send(tx) => {
                 *pending = Some(tx);
-                return Ok(None);
+                return Ok(false);
             }
             Output::Persist(op) => Next::Write(Write::encode(&op, record)?),
             Output::Wait(until) => Next::Wait(until),

@@ -13,10 +13,16 @@
 //!             flow.handle(input, now);
 //!         }
 //!         Output::Wait(until) => clock.sleep_until(until).await,
-//!         Output::Done(outcome) => return outcome,
+//!         Output::Done => return,                      // flow.outcome() holds it
 //!     }
 //! }
 //! ```
+//!
+//! **Outcomes stay in the flow.** `Done` carries nothing: the outcome (an
+//! Electrum sale's is 11 KB) is read where it was made, through
+//! [`Flow::outcome`], or moved out once with [`Flow::take_outcome`]. A value
+//! returned through every poll function it passes would be copied into
+//! each one's stack frame.
 //!
 //! **Drain order.** After construction and after every `handle`, call
 //! `poll` until it returns `Send`, `Wait` or `Done`; `Persist` outputs come
@@ -103,15 +109,15 @@ pub enum Input<'a> {
 // No heap to box into: the value is moved once and then consumed.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
-pub enum Output<O> {
+pub enum Output {
     /// Write (or remove) an outbox record durably, then poll again.
     Persist(StoreOp),
     /// Send this request, then `handle` what comes back.
     Send(Transmit),
     /// Nothing to do before this instant (backoff, polling interval).
     Wait(Instant),
-    /// The flow is over.
-    Done(O),
+    /// The flow is over: [`Flow::outcome`] says how.
+    Done,
 }
 
 /// A flow could not produce its next output: a bug or a configuration
@@ -126,7 +132,8 @@ pub enum FlowError {
     },
     /// A path or header did not fit its capacity.
     Head(crate::http::HeadError),
-    /// `poll` was called after `Done`.
+    /// `poll` was called after `Done` and the outcome was taken, or the
+    /// flow's state did not allow the step (a bug).
     Finished,
     /// `poll` was called while the flow waits for the answer to its `Send`.
     AwaitingInput,
@@ -170,8 +177,16 @@ pub trait Flow {
     type Outcome;
 
     /// The next thing to do. Encodes a request body into `body` when it
-    /// returns [`Output::Send`].
-    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<Self::Outcome>, FlowError>;
+    /// returns [`Output::Send`]. Once it returned [`Output::Done`] it
+    /// keeps returning it while the outcome is in the flow.
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError>;
+
+    /// The outcome, once `poll` returned [`Output::Done`] (and until it is
+    /// taken).
+    fn outcome(&self) -> Option<&Self::Outcome>;
+
+    /// Move the outcome out of the flow (once).
+    fn take_outcome(&mut self) -> Option<Self::Outcome>;
 
     /// Feed the answer (or failure) for the last `Send`.
     fn handle(&mut self, input: Input<'_>, now: Now);
@@ -306,7 +321,7 @@ where
     type Outcome = Result<T, CallError<E>>;
 
     #[inline(never)]
-    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<Self::Outcome>, FlowError> {
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
         match self.state {
             CallState::Sending { at } if now.instant < at => Ok(Output::Wait(at)),
             CallState::Sending { .. } => {
@@ -323,10 +338,18 @@ where
             CallState::Awaiting => Err(FlowError::AwaitingInput),
             CallState::Final => self
                 .outcome
-                .take()
-                .map(Output::Done)
+                .as_ref()
+                .map(|_| Output::Done)
                 .ok_or(FlowError::Finished),
         }
+    }
+
+    fn outcome(&self) -> Option<&Self::Outcome> {
+        self.outcome.as_ref()
+    }
+
+    fn take_outcome(&mut self) -> Option<Self::Outcome> {
+        self.outcome.take()
     }
 
     fn handle(&mut self, input: Input<'_>, now: Now) {

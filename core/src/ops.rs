@@ -7,6 +7,13 @@
 //! Each sale checks the outbox has room first and hands a pending record
 //! to the outbox before it returns. Inputs are checked before anything is
 //! sent; a refused input is an [`OpError::Input`] naming it.
+//!
+//! A sale's outcome (kilobytes: an Electrum sale's slip data is 8 KB) is
+//! shown where it was made: each operation takes `report`, called with the
+//! outcome while it is still inside the flow, and returns what `report`
+//! returns (the console renders the slip; the desktop may keep a copy).
+//! Returned by value it would be copied into the stack frame of every poll
+//! function it passed on the way out.
 
 use core::fmt;
 
@@ -27,7 +34,7 @@ use crate::electrum::wire::{
     AccountType, Amounts, LedgerAmount, Msisdn, Product, PurchaseRequest, Tender, TenderType,
     Tenders, VoucherRequest,
 };
-use crate::flow::{CallError, FlowError};
+use crate::flow::{CallError, Flow, FlowError};
 use crate::http::{Api, Status};
 use crate::id::{ExternalReference, Uuid};
 use crate::momo::flow::{Payment, PaymentOutcome, PaymentRequest};
@@ -114,11 +121,23 @@ impl<E: fmt::Debug> fmt::Display for OpError<E> {
 /// The result of an operation on a terminal whose store fails with `E`.
 pub type OpResult<T, E> = Result<T, OpError<E>>;
 
-fn refused<E, B>(step: Step) -> impl FnOnce(CallError<B>) -> OpError<E> {
-    move |e| match e {
-        CallError::Refused(status, _) => OpError::Refused(step, Some(status)),
-        CallError::Unreachable => OpError::Refused(step, None),
+/// The value a call of `step` answered, read in place; a refusal or no
+/// answer is the step's [`OpError::Refused`].
+fn answered<'f, F, T: 'f, B: 'f, E>(call: &'f F, step: Step) -> OpResult<&'f T, E>
+where
+    F: Flow<Outcome = Result<T, CallError<B>>>,
+{
+    match call.outcome() {
+        Some(Ok(value)) => Ok(value),
+        Some(Err(CallError::Refused(status, _))) => Err(OpError::Refused(step, Some(*status))),
+        Some(Err(CallError::Unreachable)) => Err(OpError::Refused(step, None)),
+        None => Err(OpError::Flow(FlowError::Finished)),
     }
+}
+
+/// The outcome of a flow `drive` finished.
+fn outcome_of<F: Flow, E>(flow: &F) -> OpResult<&F::Outcome, E> {
+    flow.outcome().ok_or(OpError::Flow(FlowError::Finished))
 }
 
 fn text<const N: usize, E>(what: &'static str, value: &str) -> OpResult<String<N>, E> {
@@ -161,11 +180,12 @@ pub fn electrum_config<E>(apis: &Apis) -> OpResult<&electrum_flow::Config, E> {
 
 /// Pay one item (a bill or an order) in a transaction completed with cash
 /// (the primitive flow).
-async fn pay_item<T, S, C, R>(
+async fn pay_item<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
     cfg: &conductor_flow::Config,
     item: Item,
-) -> OpResult<BillOutcome, S::Error>
+    report: impl FnOnce(&BillOutcome) -> X,
+) -> OpResult<X, S::Error>
 where
     T: Connect,
     S: Store,
@@ -191,36 +211,41 @@ where
         now,
         &mut term.rng,
     );
-    finish_bill(term, &mut pay).await
+    finish_bill(term, &mut pay, report).await
 }
 
-async fn finish_bill<T, S, C, R>(
+async fn finish_bill<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
     pay: &mut BillPayment<'_>,
-) -> OpResult<BillOutcome, S::Error>
+    report: impl FnOnce(&BillOutcome) -> X,
+) -> OpResult<X, S::Error>
 where
     T: Connect,
     S: Store,
     C: Clock,
     R: RngCore,
 {
-    let outcome = term.run(pay).await?;
-    if let BillOutcome::Pending(record) = &outcome {
+    term.drive(pay).await?;
+    let outcome = outcome_of(pay)?;
+    if let BillOutcome::Pending(record) = outcome {
         term.adopt(record)?;
     }
-    Ok(outcome)
+    Ok(report(outcome))
 }
 
 /// Conductor primitive flow: look the account up, pay its first bill
-/// (`amount`, or the amount due), complete with cash.
-pub async fn pay_bill<T, S, C, R>(
+/// (`amount`, or the amount due), complete with cash; `report` sees the
+/// outcome.
+#[allow(clippy::too_many_arguments)] // one per operator input, and the report
+pub async fn pay_bill<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
     apis: &Apis,
     biller: &str,
     customer: &str,
     reference: Option<&str>,
     amount: Option<Amount>,
-) -> OpResult<BillOutcome, S::Error>
+    report: impl FnOnce(&BillOutcome) -> X,
+) -> OpResult<X, S::Error>
 where
     T: Connect,
     S: Store,
@@ -241,10 +266,8 @@ where
         let now = term.now();
         let mut call =
             conductor_flow::account_enquiry::<AccountBills>(cfg, &enquiry, now, &mut term.rng)?;
-        let account = term
-            .run(&mut call)
-            .await?
-            .map_err(refused(Step::AccountEnquiry))?;
+        term.drive(&mut call).await?;
+        let account = answered(&call, Step::AccountEnquiry)?;
         let bill = account
             .bills
             .as_ref()
@@ -268,19 +291,21 @@ where
         description: None,
         amount: Some(WireMoney::from(amount)),
     };
-    pay_item(term, cfg, item).await
+    pay_item(term, cfg, item, report).await
 }
 
 /// Conductor composite flow: a partner transaction for `amount`, then
-/// complete with cash.
-pub async fn pay_partner<T, S, C, R>(
+/// complete with cash; `report` sees the outcome.
+#[allow(clippy::too_many_arguments)] // one per operator input, and the report
+pub async fn pay_partner<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
     apis: &Apis,
     biller: &str,
     customer: &str,
     reference: Option<&str>,
     amount: Amount,
-) -> OpResult<BillOutcome, S::Error>
+    report: impl FnOnce(&BillOutcome) -> X,
+) -> OpResult<X, S::Error>
 where
     T: Connect,
     S: Store,
@@ -308,14 +333,14 @@ where
         now,
         &mut term.rng,
     );
-    finish_bill(term, &mut pay).await
+    finish_bill(term, &mut pay, report).await
 }
 
 /// Catalogue order: read the catalogue one level under `category`, order
 /// `quantity` of `product` for the customer, pay the order in a
-/// transaction completed with cash.
-#[allow(clippy::too_many_arguments)] // one per operator input
-pub async fn order<T, S, C, R>(
+/// transaction completed with cash; `report` sees the outcome.
+#[allow(clippy::too_many_arguments)] // one per operator input, and the report
+pub async fn order<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
     apis: &Apis,
     biller: &str,
@@ -323,7 +348,8 @@ pub async fn order<T, S, C, R>(
     category: &str,
     product: &str,
     quantity: u32,
-) -> OpResult<BillOutcome, S::Error>
+    report: impl FnOnce(&BillOutcome) -> X,
+) -> OpResult<X, S::Error>
 where
     T: Connect,
     S: Store,
@@ -334,11 +360,10 @@ where
     let cfg = conductor_config(apis)?;
     let now = term.now();
     let mut call = conductor_flow::get_catalogs(cfg, Some(category), Some(1), now, &mut term.rng)?;
-    let catalog = term
-        .run(&mut call)
-        .await?
-        .map_err(refused(Step::Catalogue))?
+    term.drive(&mut call).await?;
+    let catalog = answered(&call, Step::Catalogue)?
         .data
+        .as_ref()
         .ok_or(OpError::Refused(Step::Catalogue, None))?;
     let mut products = Vec::new();
     products
@@ -353,31 +378,32 @@ where
         products,
     };
     let now = term.now();
-    let mut call = conductor_flow::create_order(cfg, &catalog, &request, now, &mut term.rng)
+    let mut call = conductor_flow::create_order(cfg, catalog, &request, now, &mut term.rng)
         .map_err(OpError::Order)?;
-    let order = term
-        .run(&mut call)
-        .await?
-        .map_err(refused(Step::Order))?
+    term.drive(&mut call).await?;
+    let order = answered(&call, Step::Order)?
         .data
+        .as_ref()
         .ok_or(OpError::Refused(Step::Order, None))?;
     let item = Item {
         id: order.id.clone(),
         reference: None,
         description: None,
-        amount: order.amount,
+        amount: order.amount.clone(),
     };
-    pay_item(term, cfg, item).await
+    pay_item(term, cfg, item, report).await
 }
 
-/// MoMo: request `amount` from the payer `msisdn`, poll to a final status.
-pub async fn momo_pay<T, S, C, R>(
+/// MoMo: request `amount` from the payer `msisdn`, poll to a final
+/// status; `report` sees the outcome.
+pub async fn momo_pay<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
     apis: &mut Apis,
     msisdn: &str,
     amount: Amount,
     provider: &str,
-) -> OpResult<PaymentOutcome, S::Error>
+    report: impl FnOnce(&PaymentOutcome) -> X,
+) -> OpResult<X, S::Error>
 where
     T: Connect,
     S: Store,
@@ -396,11 +422,12 @@ where
     let Apis { momo, tokens, .. } = apis;
     let cfg = momo.as_ref().ok_or(OpError::NotConfigured(Api::MoMo))?;
     let mut pay = Payment::new(cfg, tokens, request, seq, now, &mut term.rng);
-    let outcome = term.run(&mut pay).await?;
-    if let PaymentOutcome::Pending { record, .. } = &outcome {
+    term.drive(&mut pay).await?;
+    let outcome = outcome_of(&pay)?;
+    if let PaymentOutcome::Pending { record, .. } = outcome {
         term.adopt(record)?;
     }
-    Ok(outcome)
+    Ok(report(outcome))
 }
 
 /// What an airtime purchase and a voucher order alike carry: the amounts,
@@ -419,18 +446,20 @@ fn order_parts<E>(product: &str, amount: Amount) -> OpResult<(Amounts, Product, 
     Ok((Amounts::request(ledger), product, tenders))
 }
 
-async fn finish_sale<T, S, C, R>(
+async fn finish_sale<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
     sale: &mut Sale<'_>,
-) -> OpResult<SaleOutcome, S::Error>
+    report: impl FnOnce(&SaleOutcome) -> X,
+) -> OpResult<X, S::Error>
 where
     T: Connect,
     S: Store,
     C: Clock,
     R: RngCore,
 {
-    let outcome = term.run(sale).await?;
-    match &outcome {
+    term.drive(sale).await?;
+    let outcome = outcome_of(sale)?;
+    match outcome {
         SaleOutcome::Pending(record)
         | SaleOutcome::Sold {
             confirmation: Confirmation::Pending(record) | Confirmation::NeedsAttention(record),
@@ -438,20 +467,22 @@ where
         } => term.adopt(record)?,
         _ => {}
     }
-    Ok(outcome)
+    Ok(report(outcome))
 }
 
 /// Electrum airtime (or data): optionally a trial first, then the
 /// purchase with its reversal stored before it leaves, then the
-/// confirmation.
-pub async fn airtime<T, S, C, R>(
+/// confirmation; `report` sees the outcome.
+#[allow(clippy::too_many_arguments)] // one per operator input, and the report
+pub async fn airtime<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
     apis: &Apis,
     msisdn: &str,
     product: &str,
     amount: Amount,
     trial: bool,
-) -> OpResult<SaleOutcome, S::Error>
+    report: impl FnOnce(&SaleOutcome) -> X,
+) -> OpResult<X, S::Error>
 where
     T: Connect,
     S: Store,
@@ -470,7 +501,7 @@ where
         term.now(),
         &mut term.rng,
     );
-    finish_sale(term, &mut sale).await
+    finish_sale(term, &mut sale, report).await
 }
 
 /// The airtime purchase request, checked by a trial purchase when asked
@@ -518,18 +549,21 @@ where
             .map_err(|_| OpError::Input("purchase request"))?;
         let mut call = electrum_flow::trial(cfg, &request, now, &mut term.rng)
             .map_err(|_| OpError::Input("purchase request"))?;
-        term.run(&mut call).await?.map_err(refused(Step::Trial))?;
+        term.drive(&mut call).await?;
+        answered(&call, Step::Trial)?;
     }
     Ok(request)
 }
 
-/// Electrum voucher: provision, confirm; the slip carries the PIN.
-pub async fn voucher<T, S, C, R>(
+/// Electrum voucher: provision, confirm; the slip carries the PIN;
+/// `report` sees the outcome.
+pub async fn voucher<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
     apis: &Apis,
     product: &str,
     amount: Amount,
-) -> OpResult<SaleOutcome, S::Error>
+    report: impl FnOnce(&SaleOutcome) -> X,
+) -> OpResult<X, S::Error>
 where
     T: Connect,
     S: Store,
@@ -546,7 +580,7 @@ where
         term.now(),
         &mut term.rng,
     );
-    finish_sale(term, &mut sale).await
+    finish_sale(term, &mut sale, report).await
 }
 
 fn voucher_request<E>(
@@ -591,8 +625,7 @@ where
     let cfg = conductor_config(apis)?;
     let now = term.now();
     let mut call = conductor_flow::healthcheck(cfg, now, &mut term.rng)?;
-    term.run(&mut call)
-        .await?
-        .map_err(refused(Step::Healthcheck))?;
+    term.drive(&mut call).await?;
+    answered(&call, Step::Healthcheck)?;
     Ok(())
 }

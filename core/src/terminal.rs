@@ -184,14 +184,15 @@ where
         self.outbox.next_wakeup()
     }
 
-    /// Drive `flow` to its outcome.
-    pub async fn run<F: Flow>(&mut self, flow: &mut F) -> Result<F::Outcome, DriveError<S::Error>> {
+    /// Drive `flow` until it is done; its outcome stays in it
+    /// ([`Flow::outcome`]): see [`driver::drive`].
+    pub async fn drive<F: Flow>(&mut self, flow: &mut F) -> Result<(), DriveError<S::Error>> {
         let bufs = Buffers {
             body: &mut *self.bufs.body,
             response: &mut *self.bufs.response,
             record: &mut *self.bufs.record,
         };
-        driver::outlined(driver::run(
+        driver::outlined(driver::drive(
             flow,
             &mut self.connect,
             &mut self.store,
@@ -199,6 +200,14 @@ where
             bufs,
         ))
         .await
+    }
+
+    /// Drive `flow` to its outcome and take it (small outcomes: see
+    /// [`driver::run`]).
+    pub async fn run<F: Flow>(&mut self, flow: &mut F) -> Result<F::Outcome, DriveError<S::Error>> {
+        self.drive(flow).await?;
+        flow.take_outcome()
+            .ok_or(DriveError::Flow(crate::flow::FlowError::Finished))
     }
 
     /// Take over the record a flow left pending (already in the store);

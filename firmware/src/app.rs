@@ -419,9 +419,10 @@ where
                     Some(Some(a)) => Some(a),
                     None => None,
                 };
-                match outlined(ops::pay_bill(term, apis, biller, customer, reference, a)).await {
-                    Ok(o) => out.line(format_args!("{}", BillSlip("Bill payment", &o))),
-                    Err(e) => out.line(format_args!("error: {e}")),
+                let slip = |o: &_| out.line(format_args!("{}", BillSlip("Bill payment", o)));
+                let done = ops::pay_bill(term, apis, biller, customer, reference, a, slip);
+                if let Err(e) = outlined(done).await {
+                    out.line(format_args!("error: {e}"));
                 }
             }
             Command::Partner {
@@ -433,27 +434,19 @@ where
                 let Some(a) = amount(a, *shop) else {
                     return out.line(format_args!("error: amount {a:?}"));
                 };
-                match outlined(ops::pay_partner(
-                    term,
-                    apis,
-                    biller,
-                    customer,
-                    Some(reference),
-                    a,
-                ))
-                .await
-                {
-                    Ok(o) => out.line(format_args!("{}", BillSlip("Bill payment", &o))),
-                    Err(e) => out.line(format_args!("error: {e}")),
+                let slip = |o: &_| out.line(format_args!("{}", BillSlip("Bill payment", o)));
+                let done = ops::pay_partner(term, apis, biller, customer, Some(reference), a, slip);
+                if let Err(e) = outlined(done).await {
+                    out.line(format_args!("error: {e}"));
                 }
             }
             Command::Momo { msisdn, amount: a } => {
                 let Some(a) = amount(a, *momo_currency) else {
                     return out.line(format_args!("error: amount {a:?}"));
                 };
-                match outlined(ops::momo_pay(term, apis, msisdn, a, "till")).await {
-                    Ok(o) => out.line(format_args!("{}", MomoSlip(&o))),
-                    Err(e) => out.line(format_args!("error: {e}")),
+                let slip = |o: &_| out.line(format_args!("{}", MomoSlip(o)));
+                if let Err(e) = outlined(ops::momo_pay(term, apis, msisdn, a, "till", slip)).await {
+                    out.line(format_args!("error: {e}"));
                 }
             }
             Command::Airtime {
@@ -464,18 +457,19 @@ where
                 let Some(a) = amount(a, *shop) else {
                     return out.line(format_args!("error: amount {a:?}"));
                 };
-                match outlined(ops::airtime(term, apis, msisdn, product, a, true)).await {
-                    Ok(o) => out.line(format_args!("{}", SaleSlip("Airtime", &o))),
-                    Err(e) => out.line(format_args!("error: {e}")),
+                let slip = |o: &_| out.line(format_args!("{}", SaleSlip("Airtime", o)));
+                let done = ops::airtime(term, apis, msisdn, product, a, true, slip);
+                if let Err(e) = outlined(done).await {
+                    out.line(format_args!("error: {e}"));
                 }
             }
             Command::Voucher { product, amount: a } => {
                 let Some(a) = amount(a, *shop) else {
                     return out.line(format_args!("error: amount {a:?}"));
                 };
-                match outlined(ops::voucher(term, apis, product, a)).await {
-                    Ok(o) => out.line(format_args!("{}", SaleSlip("Voucher", &o))),
-                    Err(e) => out.line(format_args!("error: {e}")),
+                let slip = |o: &_| out.line(format_args!("{}", SaleSlip("Voucher", o)));
+                if let Err(e) = outlined(ops::voucher(term, apis, product, a, slip)).await {
+                    out.line(format_args!("error: {e}"));
                 }
             }
             Command::Status => {

@@ -687,7 +687,7 @@ impl<'a> BillPayment<'a> {
         }
     }
 
-    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output<BillOutcome> {
+    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output {
         self.set_state(next);
         Output::Send(Transmit { head, body_len })
     }
@@ -711,12 +711,20 @@ impl<'a> BillPayment<'a> {
 impl Flow for BillPayment<'_> {
     type Outcome = BillOutcome;
 
+    fn outcome(&self) -> Option<&BillOutcome> {
+        self.outcome.as_ref()
+    }
+
+    fn take_outcome(&mut self) -> Option<BillOutcome> {
+        self.outcome.take()
+    }
+
     fn deadline(&self) -> Option<Instant> {
         Some(self.step_started + self.config.deadline)
     }
 
     #[inline(never)]
-    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<BillOutcome>, FlowError> {
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
         match self.state {
             State::PersistingCreate => {
                 let record = self.create_record();
@@ -763,8 +771,8 @@ impl Flow for BillPayment<'_> {
             }
             State::Final => self
                 .outcome
-                .take()
-                .map(Output::Done)
+                .as_ref()
+                .map(|_| Output::Done)
                 .ok_or(FlowError::Finished),
             State::AwaitingCreate | State::AwaitingSettle | State::AwaitingCheck => {
                 Err(FlowError::AwaitingInput)

@@ -352,7 +352,7 @@ enum Answer {
     None,
     /// The purchase or voucher, until the confirmation settles.
     Sold(Sold),
-    /// The outcome, until `poll` hands it over.
+    /// The outcome, read in place or taken once the sale is over.
     Outcome(SaleOutcome),
 }
 
@@ -785,7 +785,7 @@ impl<'a> Sale<'a> {
         self.repeat(now, |at| State::Checking { at }, Self::pending);
     }
 
-    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output<SaleOutcome> {
+    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output {
         self.set_state(next);
         Output::Send(Transmit { head, body_len })
     }
@@ -794,12 +794,29 @@ impl<'a> Sale<'a> {
 impl Flow for Sale<'_> {
     type Outcome = SaleOutcome;
 
+    fn outcome(&self) -> Option<&SaleOutcome> {
+        match &self.answer {
+            Answer::Outcome(outcome) => Some(outcome),
+            _ => None,
+        }
+    }
+
+    fn take_outcome(&mut self) -> Option<SaleOutcome> {
+        match core::mem::replace(&mut self.answer, Answer::None) {
+            Answer::Outcome(outcome) => Some(outcome),
+            other => {
+                self.answer = other;
+                None
+            }
+        }
+    }
+
     fn deadline(&self) -> Option<Instant> {
         Some(self.step_started + self.config.deadline)
     }
 
     #[inline(never)]
-    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<SaleOutcome>, FlowError> {
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
         match self.state {
             State::PersistingOrder => {
                 self.persisted = true;
@@ -871,12 +888,9 @@ impl Flow for Sale<'_> {
                 self.set_state(State::Final);
                 Ok(Output::Persist(StoreOp::Remove(self.sale)))
             }
-            State::Final => match core::mem::replace(&mut self.answer, Answer::None) {
-                Answer::Outcome(outcome) => Ok(Output::Done(outcome)),
-                other => {
-                    self.answer = other;
-                    Err(FlowError::Finished)
-                }
+            State::Final => match self.answer {
+                Answer::Outcome(_) => Ok(Output::Done),
+                _ => Err(FlowError::Finished),
             },
             State::AwaitingOrder
             | State::AwaitingConfirm

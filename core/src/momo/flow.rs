@@ -599,7 +599,7 @@ impl<'a> Payment<'a> {
         self.later(now, |at| State::Polling { at });
     }
 
-    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output<PaymentOutcome> {
+    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output {
         self.set_state(next);
         Output::Send(Transmit { head, body_len })
     }
@@ -608,12 +608,20 @@ impl<'a> Payment<'a> {
 impl Flow for Payment<'_> {
     type Outcome = PaymentOutcome;
 
+    fn outcome(&self) -> Option<&PaymentOutcome> {
+        self.outcome.as_ref()
+    }
+
+    fn take_outcome(&mut self) -> Option<PaymentOutcome> {
+        self.outcome.take()
+    }
+
     fn deadline(&self) -> Option<Instant> {
         Some(Payment::deadline(self))
     }
 
     #[inline(never)]
-    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<PaymentOutcome>, FlowError> {
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
         loop {
             match self.state {
                 State::Token { then, at } => {
@@ -670,8 +678,8 @@ impl Flow for Payment<'_> {
                 State::Final => {
                     return self
                         .outcome
-                        .take()
-                        .map(Output::Done)
+                        .as_ref()
+                        .map(|_| Output::Done)
                         .ok_or(FlowError::Finished);
                 }
                 State::AwaitingToken { .. } | State::AwaitingCreate | State::AwaitingStatus => {

@@ -114,8 +114,12 @@ impl<F: Flow> Harness<F> {
                     self.transcript.push(format!("send {}", sent.line()));
                     return Step::Send(sent);
                 }
-                Output::Done(outcome) => {
+                Output::Done => {
                     self.transcript.push("done".to_string());
+                    let outcome = self
+                        .flow
+                        .take_outcome()
+                        .expect("Done leaves the outcome in the flow");
                     return Step::Done(outcome);
                 }
             }

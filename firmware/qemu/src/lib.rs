@@ -409,20 +409,20 @@ pub async fn sales<T: TcpConnect, D: Dns>(
         "8604275423086",
         Some("SUBS"),
         None,
+        |o| o.money(),
     ))
     .await
-    .map_err(|e| ScenarioError::Op("bill", e))?
-    .money();
+    .map_err(|e| ScenarioError::Op("bill", e))?;
     let momo = outlined(ops::momo_pay(
         &mut term,
         &mut apis,
         "46733123999",
         Amount::from_minor(2500, Currency::EUR),
         "till",
+        |o| o.money(),
     ))
     .await
-    .map_err(|e| ScenarioError::Op("momo", e))?
-    .money();
+    .map_err(|e| ScenarioError::Op("momo", e))?;
     let airtime = outlined(ops::airtime(
         &mut term,
         &apis,
@@ -430,10 +430,10 @@ pub async fn sales<T: TcpConnect, D: Dns>(
         "759",
         Amount::from_minor(5000, Currency::ZAR),
         true,
+        |o| o.money(),
     ))
     .await
-    .map_err(|e| ScenarioError::Op("airtime", e))?
-    .money();
+    .map_err(|e| ScenarioError::Op("airtime", e))?;
     Ok(Sold {
         bill,
         momo,

@@ -247,8 +247,16 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
         "DStv bill payment (Conductor primitive flow)",
         Money::Charged,
         async |term, apis, _| {
-            let outcome =
-                ops::pay_bill(term, apis, "za_dstv", "8604275423086", Some("SUBS"), None).await?;
+            let outcome = ops::pay_bill(
+                term,
+                apis,
+                "za_dstv",
+                "8604275423086",
+                Some("SUBS"),
+                None,
+                Clone::clone,
+            )
+            .await?;
             Ok((
                 outcome.money(),
                 slip::bill("DStv ZA — Sihle Gambu", &outcome),
@@ -262,8 +270,16 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
         Money::Charged,
         async |term, apis, _| {
             let amount = Amount::from_minor(190_000, Currency::ZAR);
-            let outcome =
-                ops::pay_partner(term, apis, "za_dstv", "1234567890", Some("SUBS"), amount).await?;
+            let outcome = ops::pay_partner(
+                term,
+                apis,
+                "za_dstv",
+                "1234567890",
+                Some("SUBS"),
+                amount,
+                Clone::clone,
+            )
+            .await?;
             Ok((
                 outcome.money(),
                 slip::bill("DStv ZA partner payment", &outcome),
@@ -284,6 +300,7 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
                 "ng_entertainment_cabletv_dstv",
                 "ng_dstv_compe36",
                 1,
+                Clone::clone,
             )
             .await?;
             Ok((
@@ -299,8 +316,15 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
         Money::Charged,
         async |term, apis, _| {
             let amount = Amount::from_minor(2500, Currency::EUR);
-            let outcome =
-                ops::momo_pay(term, apis, "46733123999", amount, "Electricity Inc.").await?;
+            let outcome = ops::momo_pay(
+                term,
+                apis,
+                "46733123999",
+                amount,
+                "Electricity Inc.",
+                Clone::clone,
+            )
+            .await?;
             Ok((outcome.money(), slip::momo(&outcome), None))
         },
     )
@@ -310,8 +334,15 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
         Money::NotCharged,
         async |term, apis, _| {
             let amount = Amount::from_minor(2500, Currency::EUR);
-            let outcome =
-                ops::momo_pay(term, apis, "46733123451", amount, "Electricity Inc.").await?;
+            let outcome = ops::momo_pay(
+                term,
+                apis,
+                "46733123451",
+                amount,
+                "Electricity Inc.",
+                Clone::clone,
+            )
+            .await?;
             let problem = match &outcome {
                 till_core::momo::flow::PaymentOutcome::Failed {
                     reason: Some(_), ..
@@ -327,7 +358,8 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
         Money::Charged,
         async |term, apis, _| {
             let amount = Amount::from_minor(5000, Currency::ZAR);
-            let outcome = ops::airtime(term, apis, "27821234567", "759", amount, true).await?;
+            let outcome =
+                ops::airtime(term, apis, "27821234567", "759", amount, true, Clone::clone).await?;
             Ok((
                 outcome.money(),
                 slip::sale("Airtime R50.00", &outcome),
@@ -341,7 +373,7 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
         Money::Charged,
         async |term, apis, _| {
             let amount = Amount::from_minor(1000, Currency::ZAR);
-            let outcome = ops::voucher(term, apis, "VCH10", amount).await?;
+            let outcome = ops::voucher(term, apis, "VCH10", amount, Clone::clone).await?;
             Ok((
                 outcome.money(),
                 slip::sale("Voucher R10.00", &outcome),
@@ -373,7 +405,16 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
             );
             let ledger_before = sandbox.ledger().len();
             let amount = Amount::from_minor(5000, Currency::ZAR);
-            let outcome = ops::airtime(term, apis, "27821234567", "759", amount, false).await?;
+            let outcome = ops::airtime(
+                term,
+                apis,
+                "27821234567",
+                "759",
+                amount,
+                false,
+                Clone::clone,
+            )
+            .await?;
             let mut lines = slip::sale("Airtime R50.00", &outcome);
             let till_core::electrum::flow::SaleOutcome::Pending(_) = &outcome else {
                 return Ok((

@@ -476,17 +476,19 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
     let money = match command {
         Command::Conductor(ConductorCommand::Pay { bill, amount: a }) => {
             let a = a.map(|a| amount(&a, shop)).transpose()?;
-            let outcome = ops::pay_bill(
+            ops::pay_bill(
                 &mut term,
                 &apis,
                 &bill.biller,
                 &bill.customer,
                 bill.reference.as_deref(),
                 a,
+                |o| {
+                    print(&slip::bill("Bill payment", o));
+                    o.money()
+                },
             )
-            .await?;
-            print(&slip::bill("Bill payment", &outcome));
-            outcome.money()
+            .await?
         }
         Command::Conductor(ConductorCommand::Partner {
             bill,
@@ -494,17 +496,19 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
             currency: c,
         }) => {
             let c = c.map(|c| currency(&c)).transpose()?.unwrap_or(shop);
-            let outcome = ops::pay_partner(
+            ops::pay_partner(
                 &mut term,
                 &apis,
                 &bill.biller,
                 &bill.customer,
                 bill.reference.as_deref(),
                 amount(&a, c)?,
+                |o| {
+                    print(&slip::bill("Bill payment", o));
+                    o.money()
+                },
             )
-            .await?;
-            print(&slip::bill("Bill payment", &outcome));
-            outcome.money()
+            .await?
         }
         Command::Conductor(ConductorCommand::Order {
             biller,
@@ -513,12 +517,20 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
             product,
             quantity,
         }) => {
-            let outcome = ops::order(
-                &mut term, &apis, &biller, &customer, &category, &product, quantity,
+            ops::order(
+                &mut term,
+                &apis,
+                &biller,
+                &customer,
+                &category,
+                &product,
+                quantity,
+                |o| {
+                    print(&slip::bill("Order", o));
+                    o.money()
+                },
             )
-            .await?;
-            print(&slip::bill("Order", &outcome));
-            outcome.money()
+            .await?
         }
         Command::Momo(MomoCommand::Pay {
             msisdn,
@@ -530,10 +542,18 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
                 Some(c) => currency(&c)?,
                 None => config.momo.as_ref().map(|m| m.currency).unwrap_or(shop),
             };
-            let outcome =
-                ops::momo_pay(&mut term, &mut apis, &msisdn, amount(&a, c)?, &provider).await?;
-            print(&slip::momo(&outcome));
-            outcome.money()
+            ops::momo_pay(
+                &mut term,
+                &mut apis,
+                &msisdn,
+                amount(&a, c)?,
+                &provider,
+                |o| {
+                    print(&slip::momo(o));
+                    o.money()
+                },
+            )
+            .await?
         }
         Command::Electrum(ElectrumCommand::Airtime {
             msisdn,
@@ -541,22 +561,26 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
             amount: a,
             no_trial,
         }) => {
-            let outcome = ops::airtime(
+            ops::airtime(
                 &mut term,
                 &apis,
                 &msisdn,
                 &product,
                 amount(&a, shop)?,
                 !no_trial,
+                |o| {
+                    print(&slip::sale("Airtime", o));
+                    o.money()
+                },
             )
-            .await?;
-            print(&slip::sale("Airtime", &outcome));
-            outcome.money()
+            .await?
         }
         Command::Electrum(ElectrumCommand::Voucher { product, amount: a }) => {
-            let outcome = ops::voucher(&mut term, &apis, &product, amount(&a, shop)?).await?;
-            print(&slip::sale("Voucher", &outcome));
-            outcome.money()
+            ops::voucher(&mut term, &apis, &product, amount(&a, shop)?, |o| {
+                print(&slip::sale("Voucher", o));
+                o.money()
+            })
+            .await?
         }
         Command::Outbox(OutboxCommand::List) => {
             let records = term.records().await?;

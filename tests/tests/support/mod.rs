@@ -168,47 +168,62 @@ impl Sale {
     {
         let result = match self {
             Self::BillPrimitive => {
-                ops::pay_bill(term, apis, "za_dstv", "8604275423086", Some("SUBS"), None)
-                    .await
-                    .map(|o| o.money())
+                ops::pay_bill(
+                    term,
+                    apis,
+                    "za_dstv",
+                    "8604275423086",
+                    Some("SUBS"),
+                    None,
+                    |o| o.money(),
+                )
+                .await
             }
-            Self::BillComposite => ops::pay_partner(
-                term,
-                apis,
-                "za_dstv",
-                "1234567890",
-                Some("SUBS"),
-                Amount::from_minor(190_000, Currency::ZAR),
-            )
-            .await
-            .map(|o| o.money()),
-            Self::Momo => ops::momo_pay(
-                term,
-                apis,
-                "46733123999",
-                Amount::from_minor(2_500, Currency::EUR),
-                "Electricity Inc.",
-            )
-            .await
-            .map(|o| o.money()),
-            Self::Airtime => ops::airtime(
-                term,
-                apis,
-                "27821234567",
-                "759",
-                Amount::from_minor(5_000, Currency::ZAR),
-                false,
-            )
-            .await
-            .map(|o| o.money()),
-            Self::Voucher => ops::voucher(
-                term,
-                apis,
-                "VCH10",
-                Amount::from_minor(1_000, Currency::ZAR),
-            )
-            .await
-            .map(|o| o.money()),
+            Self::BillComposite => {
+                ops::pay_partner(
+                    term,
+                    apis,
+                    "za_dstv",
+                    "1234567890",
+                    Some("SUBS"),
+                    Amount::from_minor(190_000, Currency::ZAR),
+                    |o| o.money(),
+                )
+                .await
+            }
+            Self::Momo => {
+                ops::momo_pay(
+                    term,
+                    apis,
+                    "46733123999",
+                    Amount::from_minor(2_500, Currency::EUR),
+                    "Electricity Inc.",
+                    |o| o.money(),
+                )
+                .await
+            }
+            Self::Airtime => {
+                ops::airtime(
+                    term,
+                    apis,
+                    "27821234567",
+                    "759",
+                    Amount::from_minor(5_000, Currency::ZAR),
+                    false,
+                    |o| o.money(),
+                )
+                .await
+            }
+            Self::Voucher => {
+                ops::voucher(
+                    term,
+                    apis,
+                    "VCH10",
+                    Amount::from_minor(1_000, Currency::ZAR),
+                    |o| o.money(),
+                )
+                .await
+            }
         };
         result.map_err(|e| e.to_string())
     }
