@@ -389,7 +389,7 @@ where
         id: order.id.clone(),
         reference: None,
         description: None,
-        amount: order.amount.clone(),
+        amount: order.amount,
     };
     pay_item(term, cfg, item, report).await
 }
