@@ -125,6 +125,21 @@ impl<T: Decode, E: Decode> Answer<T, E> {
     }
 }
 
+impl<E: Decode> Answer<(), E> {
+    /// Like [`Answer::read`], with a 2xx body decoded by `decode` where the
+    /// caller keeps it (`true`: it was read). A large body is then never a
+    /// temporary here.
+    pub fn read_with(input: Input<'_>, decode: impl FnOnce(&[u8]) -> bool) -> Self {
+        let mut answer = Self::empty(input);
+        if let Input::Response { head, body } = input {
+            if head.status.is_success() && decode(body) {
+                answer.value = Some(());
+            }
+        }
+        answer
+    }
+}
+
 impl<T, E: Decode> Answer<T, E> {
     /// Decode only the error body of `input`; a 2xx counts as read
     /// whatever its body (the operation documents none, or the caller

@@ -335,25 +335,17 @@ pub struct Sale<'a> {
     state: State,
     step_started: Instant,
     persisted: bool,
-    /// Electrum's answer, then the sale's outcome (see [`Answer`]).
-    answer: Answer,
+    /// What the sale has come to, changed in place as it goes on. Once
+    /// Electrum's answer is read: `Sold`, with the confirmation `Pending`
+    /// on the record that confirms it (what the outcome is if the sale
+    /// ends there); then the final outcome, which [`Flow::outcome`] shows
+    /// in the `Final` state. The answer (8 KB) is decoded here and never
+    /// moved: each copy would be stack the TLS session cannot use.
+    outcome: Option<SaleOutcome>,
     duplicates: u32,
     retry: Retry,
     /// Fresh ids for `DUPLICATE_RECORD` retries, drawn at construction.
     spare_ids: [Uuid; MAX_DUPLICATE_RETRIES as usize],
-}
-
-/// What Electrum answered, and then the outcome made of it. One at a time,
-/// so the two share their space (kilobytes each) in the sale.
-#[derive(Debug, Clone)]
-#[allow(clippy::large_enum_variant)] // no heap; one per sale
-enum Answer {
-    /// Nothing yet.
-    None,
-    /// The purchase or voucher, until the confirmation settles.
-    Sold(Sold),
-    /// The outcome, read in place or taken once the sale is over.
-    Outcome(SaleOutcome),
 }
 
 impl<'a> Sale<'a> {
@@ -378,7 +370,7 @@ impl<'a> Sale<'a> {
             state: State::PersistingOrder,
             step_started: now.instant,
             persisted: false,
-            answer: Answer::None,
+            outcome: None,
             duplicates: 0,
             retry: Retry::new(rng.next_u32()),
             spare_ids: [Uuid::new_v4(rng), Uuid::new_v4(rng)],
@@ -386,7 +378,7 @@ impl<'a> Sale<'a> {
     }
 
     fn refuse(mut self, e: RequestError) -> Self {
-        self.answer = Answer::Outcome(SaleOutcome::NotSold(NotSold::Invalid(e)));
+        self.outcome = Some(SaleOutcome::NotSold(NotSold::Invalid(e)));
         self.state = State::Final;
         self
     }
@@ -486,8 +478,9 @@ impl<'a> Sale<'a> {
         }
     }
 
+    /// The record that confirms what Electrum sold.
     fn confirm_record(&self) -> Option<Record> {
-        let Answer::Sold(sold) = &self.answer else {
+        let Some(SaleOutcome::Sold { sold, .. }) = &self.outcome else {
             return None;
         };
         let advice = match sold {
@@ -528,30 +521,43 @@ impl<'a> Sale<'a> {
         Some(self.record(advice))
     }
 
-    fn finish(&mut self, outcome: SaleOutcome) {
-        info!("electrum sale {}: {}", self.order.id(), outcome.money());
-        let next = match &outcome {
-            SaleOutcome::Pending(r)
-            | SaleOutcome::Sold {
-                confirmation: Confirmation::Pending(r) | Confirmation::NeedsAttention(r),
-                ..
-            } if r.attention.is_some() => State::SettingAside,
-            SaleOutcome::Pending(_)
-            | SaleOutcome::Sold {
-                confirmation: Confirmation::Pending(_),
-                ..
-            } => State::Final,
+    /// End with nothing sold.
+    fn not_sold(&mut self, why: NotSold) {
+        self.outcome = Some(SaleOutcome::NotSold(why));
+        self.finished();
+    }
+
+    /// End with the outcome as it stands: set its record aside, remove the
+    /// sale's record, or report.
+    fn finished(&mut self) {
+        let next = match &self.outcome {
+            Some(
+                SaleOutcome::Pending(r)
+                | SaleOutcome::Sold {
+                    confirmation: Confirmation::Pending(r) | Confirmation::NeedsAttention(r),
+                    ..
+                },
+            ) if r.attention.is_some() => State::SettingAside,
+            Some(
+                SaleOutcome::Pending(_)
+                | SaleOutcome::Sold {
+                    confirmation: Confirmation::Pending(_),
+                    ..
+                },
+            ) => State::Final,
             _ if self.persisted => State::Removing,
             _ => State::Final,
         };
-        self.answer = Answer::Outcome(outcome);
+        if let Some(outcome) = &self.outcome {
+            info!("electrum sale {}: {}", self.order.id(), outcome.money());
+        }
         self.set_state(next);
     }
 
     /// The record the outcome set aside, if any.
     fn set_aside_record(&self) -> Option<&Record> {
-        match &self.answer {
-            Answer::Outcome(
+        match &self.outcome {
+            Some(
                 SaleOutcome::Pending(r)
                 | SaleOutcome::Sold {
                     confirmation: Confirmation::Pending(r) | Confirmation::NeedsAttention(r),
@@ -562,13 +568,22 @@ impl<'a> Sale<'a> {
         }
     }
 
-    fn sold_outcome(&mut self, confirmation: Confirmation) -> Option<SaleOutcome> {
-        match core::mem::replace(&mut self.answer, Answer::None) {
-            Answer::Sold(sold) => Some(SaleOutcome::Sold { sold, confirmation }),
-            other => {
-                self.answer = other;
-                None
-            }
+    /// Where the confirmation of what was sold stands.
+    fn confirmation(&mut self) -> Option<&mut Confirmation> {
+        match &mut self.outcome {
+            Some(SaleOutcome::Sold { confirmation, .. }) => Some(confirmation),
+            _ => None,
+        }
+    }
+
+    /// The record that confirms the sale, while the confirmation runs.
+    fn pending_confirmation(&self) -> Option<&Record> {
+        match &self.outcome {
+            Some(SaleOutcome::Sold {
+                confirmation: Confirmation::Pending(record),
+                ..
+            }) => Some(record),
+            _ => None,
         }
     }
 
@@ -604,31 +619,47 @@ impl<'a> Sale<'a> {
     }
 
     fn pending(&mut self) {
-        let record = self.undo_record();
-        self.finish(SaleOutcome::Pending(record));
+        self.outcome = Some(SaleOutcome::Pending(self.undo_record()));
+        self.finished();
     }
 
-    /// Read the sale's answer into `self.answer` (decoded where it is kept:
-    /// an answer is 8 KB, and each copy of it is stack the TLS session
-    /// below this frame cannot use). `false`, and no answer, when it cannot
-    /// be read.
-    fn read_sold(&mut self, input: Input<'_>) -> bool {
-        let Input::Response { body, .. } = input else {
-            return false;
-        };
-        self.answer = match self.order {
-            Order::Airtime(_) => Answer::Sold(Sold::Purchase(PurchaseResponse::placeholder())),
-            Order::Voucher(_) => Answer::Sold(Sold::Voucher(VoucherResponse::placeholder())),
-        };
-        let read = match &mut self.answer {
-            Answer::Sold(Sold::Purchase(p)) => json::decode_in(body, p).is_ok(),
-            Answer::Sold(Sold::Voucher(v)) => json::decode_in(body, v).is_ok(),
+    /// Read what Electrum sold from `body` into `self.outcome`, decoded
+    /// where it is kept (see [`Sale::outcome`](Self)), with the
+    /// confirmation pending on its record. `false`, and no outcome, when
+    /// it cannot be read.
+    fn read_sold(&mut self, body: &[u8]) -> bool {
+        // Confirmed for the moment of decoding only: the record that
+        // confirms it replaces it below, or the outcome is cleared.
+        self.outcome = Some(SaleOutcome::Sold {
+            sold: match self.order {
+                Order::Airtime(_) => Sold::Purchase(PurchaseResponse::placeholder()),
+                Order::Voucher(_) => Sold::Voucher(VoucherResponse::placeholder()),
+            },
+            confirmation: Confirmation::Confirmed,
+        });
+        let read = match &mut self.outcome {
+            Some(SaleOutcome::Sold {
+                sold: Sold::Purchase(p),
+                ..
+            }) => json::decode_in(body, p).is_ok(),
+            Some(SaleOutcome::Sold {
+                sold: Sold::Voucher(v),
+                ..
+            }) => json::decode_in(body, v).is_ok(),
             _ => false,
         };
-        if !read {
-            self.answer = Answer::None;
+        match self.confirm_record().filter(|_| read) {
+            Some(record) => {
+                if let Some(confirmation) = self.confirmation() {
+                    *confirmation = Confirmation::Pending(record);
+                }
+                true
+            }
+            None => {
+                self.outcome = None;
+                false
+            }
         }
-        read
     }
 
     fn on_order(&mut self, input: Input<'_>, now: Now) {
@@ -640,7 +671,11 @@ impl<'a> Sale<'a> {
         };
         match verdict {
             Verdict::Success => {
-                if self.read_sold(input) {
+                let read = match input {
+                    Input::Response { body, .. } => self.read_sold(body),
+                    Input::Failed(_) => false,
+                };
+                if read {
                     self.start_step(State::PersistingConfirm, now);
                 } else {
                     warn!("electrum: unreadable answer to the sale");
@@ -652,7 +687,7 @@ impl<'a> Sale<'a> {
             Verdict::Repeat | Verdict::Renew => self.repeat(
                 now,
                 |at| State::Ordering { at },
-                |s| s.finish(SaleOutcome::NotSold(NotSold::Unreachable)),
+                |s| s.not_sold(NotSold::Unreachable),
             ),
             Verdict::Refused => {
                 let status = answer.status.unwrap_or(Status(0));
@@ -664,7 +699,7 @@ impl<'a> Sale<'a> {
                 }
                 warn!("electrum: sale declined with {}", status);
                 let error = answer.error.map(|e| e.error_type);
-                self.finish(SaleOutcome::NotSold(NotSold::Declined(status, error)));
+                self.not_sold(NotSold::Declined(status, error));
             }
         }
     }
@@ -696,14 +731,15 @@ impl<'a> Sale<'a> {
         let answer = OutcomeAnswer::<(), ErrorDetail>::status_only(input);
         match outcome::verdict(Op::Confirm, Attempt::Repeat, &answer.reply()) {
             Verdict::Success => {
-                if let Some(outcome) = self.sold_outcome(Confirmation::Confirmed) {
-                    self.finish(outcome);
+                if let Some(confirmation) = self.confirmation() {
+                    *confirmation = Confirmation::Confirmed;
+                    self.finished();
                 }
             }
             Verdict::Refused if outcome::refusal(answer.error.as_ref()) == Refusal::Settled => {
                 // Reversed meanwhile: a reversed purchase cannot be confirmed.
                 error!("electrum: confirmation refused, the sale was reversed");
-                self.finish(SaleOutcome::NotSold(NotSold::Reversed));
+                self.not_sold(NotSold::Reversed);
             }
             Verdict::Refused => {
                 // Final: the sale stands unconfirmed; an operator must see it.
@@ -712,32 +748,27 @@ impl<'a> Sale<'a> {
                     "electrum: confirmation refused with {}; needs attention",
                     status
                 );
-                let outcome = self.confirm_record().and_then(|record| {
-                    self.sold_outcome(Confirmation::NeedsAttention(record.set_aside(status)))
-                });
-                if let Some(outcome) = outcome {
-                    self.finish(outcome);
+                if let Some(c @ Confirmation::Pending(_)) = self.confirmation() {
+                    if let Confirmation::Pending(record) =
+                        core::mem::replace(c, Confirmation::Confirmed)
+                    {
+                        *c = Confirmation::NeedsAttention(record.set_aside(status));
+                    }
+                    self.finished();
                 }
             }
-            Verdict::Repeat | Verdict::Resolve | Verdict::Renew => self.repeat(
-                now,
-                |at| State::Confirming { at },
-                |s| {
-                    let outcome = s
-                        .confirm_record()
-                        .and_then(|record| s.sold_outcome(Confirmation::Pending(record)));
-                    if let Some(outcome) = outcome {
-                        s.finish(outcome);
-                    }
-                },
-            ),
+            // At the deadline the confirmation stays pending: the outbox
+            // repeats it.
+            Verdict::Repeat | Verdict::Resolve | Verdict::Renew => {
+                self.repeat(now, |at| State::Confirming { at }, Self::finished)
+            }
         }
     }
 
     fn on_reversal(&mut self, input: Input<'_>, now: Now) {
         let answer = OutcomeAnswer::<(), ErrorDetail>::status_only(input);
         match outcome::verdict(Op::Reverse, Attempt::Repeat, &answer.reply()) {
-            Verdict::Success => self.finish(SaleOutcome::NotSold(NotSold::Reversed)),
+            Verdict::Success => self.not_sold(NotSold::Reversed),
             Verdict::Refused if outcome::refusal(answer.error.as_ref()) == Refusal::Settled => {
                 // Already confirmed: final, the sale stands — but this
                 // terminal has no slip for it. Say so loudly and leave the
@@ -753,8 +784,8 @@ impl<'a> Sale<'a> {
                     "electrum: reversal refused with {}; needs attention",
                     status
                 );
-                let record = self.undo_record().set_aside(status);
-                self.finish(SaleOutcome::Pending(record));
+                self.outcome = Some(SaleOutcome::Pending(self.undo_record().set_aside(status)));
+                self.finished();
             }
             // Not final: the same reversal again; at the deadline the
             // outbox keeps it.
@@ -765,24 +796,108 @@ impl<'a> Sale<'a> {
     }
 
     fn on_check(&mut self, input: Input<'_>, now: Now) {
-        let answer = OutcomeAnswer::<PurchaseResponse, ErrorDetail>::read(input);
+        // The purchase, decoded where the sale keeps it (see `read_sold`).
+        let answer =
+            OutcomeAnswer::<(), ErrorDetail>::read_with(input, |body| self.read_sold(body));
         match outcome::verdict(Op::Status, Attempt::Repeat, &answer.reply()) {
-            Verdict::Success => {
-                if let Some(response) = answer.value {
-                    self.answer = Answer::Sold(Sold::Purchase(response));
-                    self.start_step(State::PersistingConfirm, now);
-                    return;
-                }
+            Verdict::Success if answer.value.is_some() => {
+                self.start_step(State::PersistingConfirm, now);
+                return;
             }
+            Verdict::Success => {}
             Verdict::Refused => {
                 // Electrum has no such purchase: it never arrived.
                 let status = answer.status.unwrap_or(Status(0));
-                self.finish(SaleOutcome::NotSold(NotSold::Declined(status, None)));
+                self.not_sold(NotSold::Declined(status, None));
                 return;
             }
             Verdict::Repeat | Verdict::Resolve | Verdict::Renew => {}
         }
+        // Not final: what was read (a 2xx the table doubts) is not kept.
+        self.outcome = None;
         self.repeat(now, |at| State::Checking { at }, Self::pending);
+    }
+
+    /// The steps of [`Flow::poll`], never inlined into it.
+    #[inline(never)]
+    fn persist_undo(&self) -> Result<Output, FlowError> {
+        Ok(Output::Persist(StoreOp::Put(self.undo_record())))
+    }
+
+    #[inline(never)]
+    fn send_order(&mut self, body: &mut [u8]) -> Result<Output, FlowError> {
+        let (head, len) = match &self.order {
+            Order::Airtime(r) => (path::purchase()?, json::encode(r, body)?),
+            Order::Voucher(r) => (path::provision_voucher(&r.id)?, json::encode(r, body)?),
+        };
+        let head = self.config.head(head, true)?;
+        Ok(self.send(head, len, State::AwaitingOrder))
+    }
+
+    #[inline(never)]
+    fn persist_confirmation(&self) -> Result<Output, FlowError> {
+        let record = self
+            .pending_confirmation()
+            .cloned()
+            .ok_or(FlowError::Finished)?;
+        Ok(Output::Persist(StoreOp::Put(record)))
+    }
+
+    #[inline(never)]
+    fn send_confirmation(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
+        // Sent stamped with the time it is sent; the record keeps the
+        // time it was stored with (stamped for the encoding only: a copy
+        // of the record is kilobytes of stack).
+        let time = now.unix.to_timestamp();
+        let Some(Confirmation::Pending(record)) = self.confirmation() else {
+            return Err(FlowError::Finished);
+        };
+        let (head, len) = match &mut record.advice {
+            Advice::ElectrumPurchaseConfirmation(a) => {
+                let stored = core::mem::replace(&mut a.time, time);
+                let len = json::encode(&*a, body);
+                a.time = stored;
+                (path::purchase_confirmation()?, len?)
+            }
+            Advice::ElectrumVoucherConfirmation(a) => {
+                let stored = core::mem::replace(&mut a.time, time);
+                let len = json::encode(&*a, body);
+                a.time = stored;
+                (path::confirm_voucher(&a.request_id, &a.id)?, len?)
+            }
+            _ => return Err(FlowError::Finished),
+        };
+        let head = self.config.head(head, true)?;
+        Ok(self.send(head, len, State::AwaitingConfirm))
+    }
+
+    #[inline(never)]
+    fn send_reversal(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
+        let reversal = self.reversal(now.unix.to_timestamp());
+        let head = match &self.order {
+            Order::Airtime(_) => path::purchase_reversal()?,
+            Order::Voucher(r) => path::reverse_voucher(&r.id, &reversal.id)?,
+        };
+        let len = json::encode(&reversal, body)?;
+        let head = self.config.head(head, true)?;
+        Ok(self.send(head, len, State::AwaitingReversal))
+    }
+
+    #[inline(never)]
+    fn send_check(&mut self) -> Result<Output, FlowError> {
+        let head = self
+            .config
+            .head(path::purchase_status(&self.order.id())?, false)?;
+        Ok(self.send(head, 0, State::AwaitingCheck))
+    }
+
+    #[inline(never)]
+    fn persist_set_aside(&self) -> Result<Output, FlowError> {
+        let record = self
+            .set_aside_record()
+            .cloned()
+            .ok_or(FlowError::Finished)?;
+        Ok(Output::Persist(StoreOp::Put(record)))
     }
 
     fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output {
@@ -795,19 +910,13 @@ impl Flow for Sale<'_> {
     type Outcome = SaleOutcome;
 
     fn outcome(&self) -> Option<&SaleOutcome> {
-        match &self.answer {
-            Answer::Outcome(outcome) => Some(outcome),
-            _ => None,
-        }
+        self.outcome.as_ref().filter(|_| self.state == State::Final)
     }
 
     fn take_outcome(&mut self) -> Option<SaleOutcome> {
-        match core::mem::replace(&mut self.answer, Answer::None) {
-            Answer::Outcome(outcome) => Some(outcome),
-            other => {
-                self.answer = other;
-                None
-            }
+        match self.state {
+            State::Final => self.outcome.take(),
+            _ => None,
         }
     }
 
@@ -817,80 +926,42 @@ impl Flow for Sale<'_> {
 
     #[inline(never)]
     fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
+        // Each step in a function of its own: a record, a head and a body
+        // are kilobytes each, and one frame holding every step's would add
+        // them up.
         match self.state {
             State::PersistingOrder => {
                 self.persisted = true;
                 self.set_state(State::Ordering { at: now.instant });
-                Ok(Output::Persist(StoreOp::Put(self.undo_record())))
+                self.persist_undo()
             }
             State::Ordering { at } if now.instant < at => Ok(Output::Wait(at)),
-            State::Ordering { .. } => {
-                let (head, len) = match &self.order {
-                    Order::Airtime(r) => (path::purchase()?, json::encode(r, body)?),
-                    Order::Voucher(r) => (path::provision_voucher(&r.id)?, json::encode(r, body)?),
-                };
-                let head = self.config.head(head, true)?;
-                Ok(self.send(head, len, State::AwaitingOrder))
-            }
+            State::Ordering { .. } => self.send_order(body),
             State::PersistingConfirm => {
-                let record = self.confirm_record().ok_or(FlowError::Finished)?;
                 self.set_state(State::Confirming { at: now.instant });
-                Ok(Output::Persist(StoreOp::Put(record)))
+                self.persist_confirmation()
             }
             State::Confirming { at } if now.instant < at => Ok(Output::Wait(at)),
-            State::Confirming { .. } => {
-                let mut record = self.confirm_record().ok_or(FlowError::Finished)?;
-                record.advice.stamp(now.unix.to_timestamp());
-                let (head, len) = match &record.advice {
-                    Advice::ElectrumPurchaseConfirmation(a) => {
-                        (path::purchase_confirmation()?, json::encode(a, body)?)
-                    }
-                    Advice::ElectrumVoucherConfirmation(a) => (
-                        path::confirm_voucher(&a.request_id, &a.id)?,
-                        json::encode(a, body)?,
-                    ),
-                    _ => return Err(FlowError::Finished),
-                };
-                let head = self.config.head(head, true)?;
-                Ok(self.send(head, len, State::AwaitingConfirm))
-            }
+            State::Confirming { .. } => self.send_confirmation(now, body),
             State::PersistingReversal => {
                 self.set_state(State::Reversing { at: now.instant });
-                Ok(Output::Persist(StoreOp::Put(self.undo_record())))
+                self.persist_undo()
             }
             State::Reversing { at } if now.instant < at => Ok(Output::Wait(at)),
-            State::Reversing { .. } => {
-                let reversal = self.reversal(now.unix.to_timestamp());
-                let head = match &self.order {
-                    Order::Airtime(_) => path::purchase_reversal()?,
-                    Order::Voucher(r) => path::reverse_voucher(&r.id, &reversal.id)?,
-                };
-                let len = json::encode(&reversal, body)?;
-                let head = self.config.head(head, true)?;
-                Ok(self.send(head, len, State::AwaitingReversal))
-            }
+            State::Reversing { .. } => self.send_reversal(now, body),
             State::Checking { at } if now.instant < at => Ok(Output::Wait(at)),
-            State::Checking { .. } => {
-                let head = self
-                    .config
-                    .head(path::purchase_status(&self.order.id())?, false)?;
-                Ok(self.send(head, 0, State::AwaitingCheck))
-            }
+            State::Checking { .. } => self.send_check(),
             State::SettingAside => {
-                let record = self
-                    .set_aside_record()
-                    .cloned()
-                    .ok_or(FlowError::Finished)?;
                 self.set_state(State::Final);
-                Ok(Output::Persist(StoreOp::Put(record)))
+                self.persist_set_aside()
             }
             State::Removing => {
                 self.set_state(State::Final);
                 Ok(Output::Persist(StoreOp::Remove(self.sale)))
             }
-            State::Final => match self.answer {
-                Answer::Outcome(_) => Ok(Output::Done),
-                _ => Err(FlowError::Finished),
+            State::Final => match self.outcome {
+                Some(_) => Ok(Output::Done),
+                None => Err(FlowError::Finished),
             },
             State::AwaitingOrder
             | State::AwaitingConfirm
