@@ -2,8 +2,8 @@
 //!
 //! Firmware and host implement three small traits — [`Transport`] (one
 //! HTTPS exchange), [`crate::outbox::Store`] (durable records) and [`Clock`]
-//! (both clocks and a timer) — and call [`run`]. They never re-implement a
-//! flow.
+//! (both clocks and a timer) — and call [`drive`] (or [`run`]). They never
+//! re-implement a flow.
 
 use core::fmt;
 use core::future::Future;
@@ -47,7 +47,7 @@ pub trait Transport {
 
     /// How long the whole exchange of `head` may take, connection and
     /// handshake included, until the last byte of the answer: the driver
-    /// ends it then (see [`run`]).
+    /// ends it then (see [`drive`]).
     fn deadline(&self, head: &RequestHead) -> Duration {
         let _ = head;
         EXCHANGE_DEADLINE

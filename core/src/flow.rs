@@ -193,7 +193,7 @@ pub trait Flow {
 
     /// When the current step must be over (monotonic): the driver ends an
     /// exchange still unanswered then as a lost answer
-    /// ([`crate::driver::run`]). `None`: only the transport's deadline.
+    /// ([`crate::driver::drive`]). `None`: only the transport's deadline.
     fn deadline(&self) -> Option<Instant> {
         None
     }

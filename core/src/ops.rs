@@ -28,7 +28,7 @@ use crate::conductor::wire::{
     CustomerIdentifier, IdentifierKind, IdentifierValue, Item, Money as WireMoney,
     OrderProductItem, PartnerCreateTransactionRequest, PaymentMethod,
 };
-use crate::driver::{Clock, Connect, DriveError};
+use crate::driver::{self, Clock, Connect, DriveError};
 use crate::electrum::flow::{self as electrum_flow, Confirmation, Sale, SaleOutcome};
 use crate::electrum::wire::{
     AccountType, Amounts, LedgerAmount, Msisdn, Product, PurchaseRequest, Tender, TenderType,
@@ -135,6 +135,24 @@ where
     }
 }
 
+/// Build a flow (or a request) into `slot`, where the caller's future
+/// keeps it, in a frame of its own: a sale is 17 KB, and built in the
+/// caller's poll function it would be a temporary there for as long as
+/// that function is on the stack (the whole sale).
+#[inline(never)]
+fn build<F>(slot: &mut Option<F>, make: impl FnOnce() -> F) -> &mut F {
+    slot.insert(make())
+}
+
+/// [`build`], for a flow whose inputs may be refused.
+#[inline(never)]
+fn try_build<F, E>(
+    slot: &mut Option<F>,
+    make: impl FnOnce() -> OpResult<F, E>,
+) -> OpResult<&mut F, E> {
+    Ok(slot.insert(make()?))
+}
+
 /// The outcome of a flow `drive` finished.
 fn outcome_of<F: Flow, E>(flow: &F) -> OpResult<&F::Outcome, E> {
     flow.outcome().ok_or(OpError::Flow(FlowError::Finished))
@@ -203,15 +221,18 @@ where
         meta_data: None,
     };
     let (seq, now) = (term.next_seq(), term.now());
-    let mut pay = BillPayment::primitive(
-        cfg,
-        request,
-        Settle::Complete(PaymentMethod::Cash),
-        seq,
-        now,
-        &mut term.rng,
-    );
-    finish_bill(term, &mut pay, report).await
+    let mut pay = None;
+    let pay = build(&mut pay, || {
+        BillPayment::primitive(
+            cfg,
+            request,
+            Settle::Complete(PaymentMethod::Cash),
+            seq,
+            now,
+            &mut term.rng,
+        )
+    });
+    finish_bill(term, pay, report).await
 }
 
 async fn finish_bill<T, S, C, R, X>(
@@ -325,15 +346,18 @@ where
         meta_data: None,
     };
     let (seq, now) = (term.next_seq(), term.now());
-    let mut pay = BillPayment::composite(
-        cfg,
-        request,
-        Settle::Complete(PaymentMethod::Cash),
-        seq,
-        now,
-        &mut term.rng,
-    );
-    finish_bill(term, &mut pay, report).await
+    let mut pay = None;
+    let pay = build(&mut pay, || {
+        BillPayment::composite(
+            cfg,
+            request,
+            Settle::Complete(PaymentMethod::Cash),
+            seq,
+            now,
+            &mut term.rng,
+        )
+    });
+    finish_bill(term, pay, report).await
 }
 
 /// Catalogue order: read the catalogue one level under `category`, order
@@ -358,38 +382,43 @@ where
 {
     term.admits_sale()?;
     let cfg = conductor_config(apis)?;
-    let now = term.now();
-    let mut call = conductor_flow::get_catalogs(cfg, Some(category), Some(1), now, &mut term.rng)?;
-    term.drive(&mut call).await?;
-    let catalog = answered(&call, Step::Catalogue)?
-        .data
-        .as_ref()
-        .ok_or(OpError::Refused(Step::Catalogue, None))?;
-    let mut products = Vec::new();
-    products
-        .push(OrderProductItem {
-            code: text("product", product)?,
-            quantity,
-        })
-        .map_err(|_| OpError::Input("product"))?;
-    let request = CreateOrderRequest {
-        biller_code: text("biller", biller)?,
-        identifier: identifier(customer)?,
-        products,
-    };
-    let now = term.now();
-    let mut call = conductor_flow::create_order(cfg, catalog, &request, now, &mut term.rng)
-        .map_err(OpError::Order)?;
-    term.drive(&mut call).await?;
-    let order = answered(&call, Step::Order)?
-        .data
-        .as_ref()
-        .ok_or(OpError::Refused(Step::Order, None))?;
-    let item = Item {
-        id: order.id.clone(),
-        reference: None,
-        description: None,
-        amount: order.amount,
+    // The catalogue's and the order's calls end with this block: only the
+    // item goes on to the payment.
+    let item = {
+        let now = term.now();
+        let mut call =
+            conductor_flow::get_catalogs(cfg, Some(category), Some(1), now, &mut term.rng)?;
+        term.drive(&mut call).await?;
+        let catalog = answered(&call, Step::Catalogue)?
+            .data
+            .as_ref()
+            .ok_or(OpError::Refused(Step::Catalogue, None))?;
+        let mut products = Vec::new();
+        products
+            .push(OrderProductItem {
+                code: text("product", product)?,
+                quantity,
+            })
+            .map_err(|_| OpError::Input("product"))?;
+        let request = CreateOrderRequest {
+            biller_code: text("biller", biller)?,
+            identifier: identifier(customer)?,
+            products,
+        };
+        let now = term.now();
+        let mut call = conductor_flow::create_order(cfg, catalog, &request, now, &mut term.rng)
+            .map_err(OpError::Order)?;
+        term.drive(&mut call).await?;
+        let order = answered(&call, Step::Order)?
+            .data
+            .as_ref()
+            .ok_or(OpError::Refused(Step::Order, None))?;
+        Item {
+            id: order.id.clone(),
+            reference: None,
+            description: None,
+            amount: order.amount,
+        }
     };
     pay_item(term, cfg, item, report).await
 }
@@ -421,9 +450,12 @@ where
     let (seq, now) = (term.next_seq(), term.now());
     let Apis { momo, tokens, .. } = apis;
     let cfg = momo.as_ref().ok_or(OpError::NotConfigured(Api::MoMo))?;
-    let mut pay = Payment::new(cfg, tokens, request, seq, now, &mut term.rng);
-    term.drive(&mut pay).await?;
-    let outcome = outcome_of(&pay)?;
+    let mut pay = None;
+    let pay = build(&mut pay, || {
+        Payment::new(cfg, tokens, request, seq, now, &mut term.rng)
+    });
+    term.drive(pay).await?;
+    let outcome = outcome_of(pay)?;
     if let PaymentOutcome::Pending { record, .. } = outcome {
         term.adopt(record)?;
     }
@@ -491,21 +523,46 @@ where
 {
     term.admits_sale()?;
     let cfg = electrum_config(apis)?;
-    // The request is a temporary of this statement: it lives on inside
-    // the sale, not beside it in this future.
-    let mut sale = Sale::airtime(
-        cfg,
-        airtime_request(term, cfg, msisdn, product, amount, trial).await?,
-        true,
-        term.next_seq(),
-        term.now(),
-        &mut term.rng,
-    );
-    finish_sale(term, &mut sale, report).await
+    // The request, then the sale, each built where this future keeps
+    // them, in one space: the request moves into the sale.
+    let mut kept = None;
+    driver::outlined(airtime_request(
+        term, cfg, msisdn, product, amount, trial, &mut kept,
+    ))
+    .await?;
+    let (seq, now) = (term.next_seq(), term.now());
+    let sale = sale_of_request(&mut kept, |request| {
+        Sale::airtime(cfg, request, true, seq, now, &mut term.rng)
+    })?;
+    finish_sale(term, sale, report).await
 }
 
-/// The airtime purchase request, checked by a trial purchase when asked
-/// (its call and answer end here, before the sale's future begins).
+/// What an airtime sale's future keeps: the request, then the sale that
+/// took it over (the two never live at once).
+#[allow(clippy::large_enum_variant)] // no heap; one at a time
+enum Airtime<'c> {
+    Request(PurchaseRequest),
+    Sale(Sale<'c>),
+}
+
+/// The request in `kept`, turned into its sale, in a frame of its own (see
+/// [`build`]).
+#[inline(never)]
+fn sale_of_request<'k, 'c, E>(
+    kept: &'k mut Option<Airtime<'c>>,
+    make: impl FnOnce(PurchaseRequest) -> Sale<'c>,
+) -> OpResult<&'k mut Sale<'c>, E> {
+    if let Some(Airtime::Request(request)) = kept.take() {
+        *kept = Some(Airtime::Sale(make(request)));
+    }
+    match kept {
+        Some(Airtime::Sale(sale)) => Ok(sale),
+        _ => Err(OpError::Flow(FlowError::Finished)),
+    }
+}
+
+/// The airtime purchase request, into `kept`, checked by a trial purchase
+/// when asked (its call and answer end here, before the sale begins).
 async fn airtime_request<T, S, C, R>(
     term: &mut Terminal<'_, T, S, C, R>,
     cfg: &electrum_flow::Config,
@@ -513,46 +570,52 @@ async fn airtime_request<T, S, C, R>(
     product: &str,
     amount: Amount,
     trial: bool,
-) -> OpResult<PurchaseRequest, S::Error>
+    kept: &mut Option<Airtime<'_>>,
+) -> OpResult<(), S::Error>
 where
     T: Connect,
     S: Store,
     C: Clock,
     R: RngCore,
 {
-    let (amounts, product, tenders) = order_parts(product, amount)?;
-    let mut request = PurchaseRequest {
-        transaction_labels: None,
-        id: Uuid::from_bytes([0; 16]),
-        time: UnixTime::from_millis(0).to_timestamp(),
-        originator: cfg.originator.clone(),
-        client: cfg.client.clone(),
-        settlement_entity: None,
-        receiver: None,
-        third_party_identifiers: Vec::new(),
-        basket_ref: None,
-        tran_type: None,
-        src_acc_type: None,
-        dest_acc_type: None,
-        stan: None,
-        rrn: None,
-        amounts: Some(amounts),
-        product,
-        tenders: Some(tenders),
-        payment_methods: None,
-        recipient_msisdn: Msisdn::new(msisdn),
-        sender_msisdn: None,
+    let built = try_build(kept, || {
+        let (amounts, product, tenders) = order_parts(product, amount)?;
+        Ok(Airtime::Request(PurchaseRequest {
+            transaction_labels: None,
+            id: Uuid::from_bytes([0; 16]),
+            time: UnixTime::from_millis(0).to_timestamp(),
+            originator: cfg.originator.clone(),
+            client: cfg.client.clone(),
+            settlement_entity: None,
+            receiver: None,
+            third_party_identifiers: Vec::new(),
+            basket_ref: None,
+            tran_type: None,
+            src_acc_type: None,
+            dest_acc_type: None,
+            stan: None,
+            rrn: None,
+            amounts: Some(amounts),
+            product,
+            tenders: Some(tenders),
+            payment_methods: None,
+            recipient_msisdn: Msisdn::new(msisdn),
+            sender_msisdn: None,
+        }))
+    })?;
+    let Airtime::Request(request) = built else {
+        return Err(OpError::Flow(FlowError::Finished));
     };
     if trial {
         let now = term.now();
-        electrum_flow::prepare(cfg, &mut request, now, &mut term.rng)
+        electrum_flow::prepare(cfg, request, now, &mut term.rng)
             .map_err(|_| OpError::Input("purchase request"))?;
-        let mut call = electrum_flow::trial(cfg, &request, now, &mut term.rng)
+        let mut call = electrum_flow::trial(cfg, request, now, &mut term.rng)
             .map_err(|_| OpError::Input("purchase request"))?;
         term.drive(&mut call).await?;
         answered(&call, Step::Trial)?;
     }
-    Ok(request)
+    Ok(())
 }
 
 /// Electrum voucher: provision, confirm; the slip carries the PIN;
@@ -572,15 +635,14 @@ where
 {
     term.admits_sale()?;
     let cfg = electrum_config(apis)?;
-    // The request is a temporary of this statement (see `airtime`).
-    let mut sale = Sale::voucher(
-        cfg,
-        voucher_request(cfg, product, amount)?,
-        term.next_seq(),
-        term.now(),
-        &mut term.rng,
-    );
-    finish_sale(term, &mut sale, report).await
+    // Built where this future keeps it (see `airtime`).
+    let mut sale = None;
+    let sale = try_build(&mut sale, || {
+        let request = voucher_request(cfg, product, amount)?;
+        let (seq, now) = (term.next_seq(), term.now());
+        Ok(Sale::voucher(cfg, request, seq, now, &mut term.rng))
+    })?;
+    finish_sale(term, sale, report).await
 }
 
 fn voucher_request<E>(

@@ -32,8 +32,10 @@ const TCP_SOCKETS: usize = 1;
 /// a train of full-size segments in flight.
 const TCP_RX: usize = 4096;
 /// TCP send buffer: requests are a few KiB, written as TLS records of at
-/// most `TLS_WRITE_BUFFER` bytes; 2 KiB holds a record while it drains.
-const TCP_TX: usize = 2048;
+/// most `TLS_WRITE_BUFFER` bytes, which wait for the buffer to drain; 1 KiB
+/// sends a 2 KiB record in two windows (requests are under 4 KiB: a few
+/// round trips at most), and leaves the RAM to the sales' futures.
+const TCP_TX: usize = 1024;
 /// Request bodies: an Electrum purchase with tenders is under 3 KiB.
 pub const BODY_BUFFER: usize = 4096;
 /// Response bodies: the terminal's answers (slips included) stay under
@@ -420,8 +422,13 @@ where
                     None => None,
                 };
                 let slip = |o: &_| out.line(format_args!("{}", BillSlip("Bill payment", o)));
-                let done = ops::pay_bill(term, apis, biller, customer, reference, a, slip);
-                if let Err(e) = outlined(done).await {
+                // One future, moved into `outlined` as it is made (a named
+                // future would be kept beside its moved copy).
+                if let Err(e) = outlined(ops::pay_bill(
+                    term, apis, biller, customer, reference, a, slip,
+                ))
+                .await
+                {
                     out.line(format_args!("error: {e}"));
                 }
             }
@@ -435,8 +442,19 @@ where
                     return out.line(format_args!("error: amount {a:?}"));
                 };
                 let slip = |o: &_| out.line(format_args!("{}", BillSlip("Bill payment", o)));
-                let done = ops::pay_partner(term, apis, biller, customer, Some(reference), a, slip);
-                if let Err(e) = outlined(done).await {
+                // One future, moved into `outlined` as it is made (a named
+                // future would be kept beside its moved copy).
+                if let Err(e) = outlined(ops::pay_partner(
+                    term,
+                    apis,
+                    biller,
+                    customer,
+                    Some(reference),
+                    a,
+                    slip,
+                ))
+                .await
+                {
                     out.line(format_args!("error: {e}"));
                 }
             }
@@ -458,8 +476,11 @@ where
                     return out.line(format_args!("error: amount {a:?}"));
                 };
                 let slip = |o: &_| out.line(format_args!("{}", SaleSlip("Airtime", o)));
-                let done = ops::airtime(term, apis, msisdn, product, a, true, slip);
-                if let Err(e) = outlined(done).await {
+                // One future, moved into `outlined` as it is made (a named
+                // future would be kept beside its moved copy).
+                if let Err(e) =
+                    outlined(ops::airtime(term, apis, msisdn, product, a, true, slip)).await
+                {
                     out.line(format_args!("error: {e}"));
                 }
             }
@@ -598,25 +619,17 @@ where
                 counter,
                 tag,
             } => {
-                let mut der: Vec<u8, CA_DER_CAP> = Vec::new();
-                if config::base64_decode(text, &mut der).is_none() || der.is_empty() {
-                    return out.line(format_args!("error: not base64 DER"));
-                }
-                let stored = match ConfigArea::open(&mut **config_flash, config_range.clone()).await
-                {
-                    Ok(mut area) => area.change_ca(&der, counter, tag).await,
-                    Err(e) => Err(e),
-                };
-                match stored {
-                    Ok(()) => out.line(format_args!(
-                        "CA stored ({} bytes, change {counter}); restart to use it",
-                        der.len()
-                    )),
-                    Err(e) => {
-                        warn!("console: config ca refused: {}", e);
-                        out.line(format_args!("error: config ca refused: {e}"))
-                    }
-                }
+                // In a future of its own: the certificate's buffer lives
+                // only while it runs, not beside every other command's.
+                config_ca(
+                    &mut **config_flash,
+                    config_range.clone(),
+                    text,
+                    counter,
+                    tag,
+                    out,
+                )
+                .await
             }
             Command::Help => out.line(format_args!("{}", console::HELP)),
         }
@@ -656,5 +669,34 @@ where
             warn!("healthcheck: Conductor is not answering");
         }
         *healthy = Some(ok);
+    }
+}
+
+/// `config ca`: store a CA certificate, authenticated by its tag.
+async fn config_ca<CF: NorFlash>(
+    config_flash: &mut CF,
+    config_range: core::ops::Range<u32>,
+    text: &str,
+    counter: u32,
+    tag: &str,
+    out: &mut Answer,
+) {
+    let mut der: Vec<u8, CA_DER_CAP> = Vec::new();
+    if config::base64_decode(text, &mut der).is_none() || der.is_empty() {
+        return out.line(format_args!("error: not base64 DER"));
+    }
+    let stored = match ConfigArea::open(&mut *config_flash, config_range).await {
+        Ok(mut area) => area.change_ca(&der, counter, tag).await,
+        Err(e) => Err(e),
+    };
+    match stored {
+        Ok(()) => out.line(format_args!(
+            "CA stored ({} bytes, change {counter}); restart to use it",
+            der.len()
+        )),
+        Err(e) => {
+            warn!("console: config ca refused: {}", e);
+            out.line(format_args!("error: config ca refused: {e}"))
+        }
     }
 }

@@ -170,6 +170,42 @@ pub trait Encode {
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError>;
 }
 
+/// A body that must read as `T`, checked and then dropped: for answers
+/// whose verdict needs them read but whose content nothing uses (a trial
+/// purchase's 8 KB response). The `T` lives only in the decoder's frame,
+/// never in the flow that waits for the answer.
+pub struct Checked<T>(core::marker::PhantomData<fn() -> T>);
+
+impl<T> fmt::Debug for Checked<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Checked")
+    }
+}
+
+impl<T> Clone for Checked<T> {
+    fn clone(&self) -> Self {
+        Self(core::marker::PhantomData)
+    }
+}
+
+impl<T> PartialEq for Checked<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T: Decode> Decode for Checked<T> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut place = T::placeholder();
+        T::decode_in(r, &mut place)?;
+        Ok(Self(core::marker::PhantomData))
+    }
+
+    fn placeholder() -> Self {
+        Self(core::marker::PhantomData)
+    }
+}
+
 /// Decode one JSON body into `T`: the only JSON entry point of the core
 /// (with [`decode_into`], for large answers).
 pub fn decode<T: Decode>(body: &[u8]) -> Result<T, DecodeError> {
