@@ -144,15 +144,6 @@ fn build<F>(slot: &mut Option<F>, make: impl FnOnce() -> F) -> &mut F {
     slot.insert(make())
 }
 
-/// [`build`], for a flow whose inputs may be refused.
-#[inline(never)]
-fn try_build<F, E>(
-    slot: &mut Option<F>,
-    make: impl FnOnce() -> OpResult<F, E>,
-) -> OpResult<&mut F, E> {
-    Ok(slot.insert(make()?))
-}
-
 /// The outcome of a flow `drive` finished.
 fn outcome_of<F: Flow, E>(flow: &F) -> OpResult<&F::Outcome, E> {
     flow.outcome().ok_or(OpError::Flow(FlowError::Finished))
@@ -531,8 +522,8 @@ where
     ))
     .await?;
     let (seq, now) = (term.next_seq(), term.now());
-    let sale = sale_of_request(&mut kept, |request| {
-        Sale::airtime(cfg, request, true, seq, now, &mut term.rng)
+    let sale = sale_of_request(&mut kept, |slot, request| {
+        Sale::airtime_in(slot, cfg, request, true, seq, now, &mut term.rng)
     })?;
     finish_sale(term, sale, report).await
 }
@@ -542,7 +533,8 @@ where
 #[allow(clippy::large_enum_variant)] // no heap; one at a time
 enum Airtime<'c> {
     Request(PurchaseRequest),
-    Sale(Sale<'c>),
+    /// Built in place ([`Sale::airtime_in`]).
+    Sale(Option<Sale<'c>>),
 }
 
 /// The request in `kept`, turned into its sale, in a frame of its own (see
@@ -550,14 +542,14 @@ enum Airtime<'c> {
 #[inline(never)]
 fn sale_of_request<'k, 'c, E>(
     kept: &'k mut Option<Airtime<'c>>,
-    make: impl FnOnce(PurchaseRequest) -> Sale<'c>,
+    make: impl for<'s> FnOnce(&'s mut Option<Sale<'c>>, PurchaseRequest) -> &'s mut Sale<'c>,
 ) -> OpResult<&'k mut Sale<'c>, E> {
-    if let Some(Airtime::Request(request)) = kept.take() {
-        *kept = Some(Airtime::Sale(make(request)));
-    }
-    match kept {
-        Some(Airtime::Sale(sale)) => Ok(sale),
-        _ => Err(OpError::Flow(FlowError::Finished)),
+    let Some(Airtime::Request(request)) = kept.take() else {
+        return Err(OpError::Flow(FlowError::Finished));
+    };
+    match kept.insert(Airtime::Sale(None)) {
+        Airtime::Sale(slot) => Ok(make(slot, request)),
+        Airtime::Request(_) => Err(OpError::Flow(FlowError::Finished)),
     }
 }
 
@@ -578,34 +570,7 @@ where
     C: Clock,
     R: RngCore,
 {
-    let built = try_build(kept, || {
-        let (amounts, product, tenders) = order_parts(product, amount)?;
-        Ok(Airtime::Request(PurchaseRequest {
-            transaction_labels: None,
-            id: Uuid::from_bytes([0; 16]),
-            time: UnixTime::from_millis(0).to_timestamp(),
-            originator: cfg.originator.clone(),
-            client: cfg.client.clone(),
-            settlement_entity: None,
-            receiver: None,
-            third_party_identifiers: Vec::new(),
-            basket_ref: None,
-            tran_type: None,
-            src_acc_type: None,
-            dest_acc_type: None,
-            stan: None,
-            rrn: None,
-            amounts: Some(amounts),
-            product,
-            tenders: Some(tenders),
-            payment_methods: None,
-            recipient_msisdn: Msisdn::new(msisdn),
-            sender_msisdn: None,
-        }))
-    })?;
-    let Airtime::Request(request) = built else {
-        return Err(OpError::Flow(FlowError::Finished));
-    };
+    let request = request_in(kept, cfg, msisdn, product, amount)?;
     if trial {
         let now = term.now();
         electrum_flow::prepare(cfg, request, now, &mut term.rng)
@@ -616,6 +581,44 @@ where
         answered(&call, Step::Trial)?;
     }
     Ok(())
+}
+
+/// The airtime request, built in `kept` in a frame of its own (see
+/// [`build`]; no `Result` around it: each wrapping is a copy of the slot).
+#[inline(never)]
+fn request_in<'k, E>(
+    kept: &'k mut Option<Airtime<'_>>,
+    cfg: &electrum_flow::Config,
+    msisdn: &str,
+    product: &str,
+    amount: Amount,
+) -> OpResult<&'k mut PurchaseRequest, E> {
+    let (amounts, product, tenders) = order_parts(product, amount)?;
+    match kept.insert(Airtime::Request(PurchaseRequest {
+        transaction_labels: None,
+        id: Uuid::from_bytes([0; 16]),
+        time: UnixTime::from_millis(0).to_timestamp(),
+        originator: cfg.originator.clone(),
+        client: cfg.client.clone(),
+        settlement_entity: None,
+        receiver: None,
+        third_party_identifiers: Vec::new(),
+        basket_ref: None,
+        tran_type: None,
+        src_acc_type: None,
+        dest_acc_type: None,
+        stan: None,
+        rrn: None,
+        amounts: Some(amounts),
+        product,
+        tenders: Some(tenders),
+        payment_methods: None,
+        recipient_msisdn: Msisdn::new(msisdn),
+        sender_msisdn: None,
+    })) {
+        Airtime::Request(request) => Ok(request),
+        Airtime::Sale(_) => Err(OpError::Flow(FlowError::Finished)),
+    }
 }
 
 /// Electrum voucher: provision, confirm; the slip carries the PIN;
@@ -637,12 +640,25 @@ where
     let cfg = electrum_config(apis)?;
     // Built where this future keeps it (see `airtime`).
     let mut sale = None;
-    let sale = try_build(&mut sale, || {
-        let request = voucher_request(cfg, product, amount)?;
-        let (seq, now) = (term.next_seq(), term.now());
-        Ok(Sale::voucher(cfg, request, seq, now, &mut term.rng))
-    })?;
+    let (seq, now) = (term.next_seq(), term.now());
+    let sale = start_voucher(&mut sale, cfg, product, amount, seq, now, &mut term.rng)?;
     finish_sale(term, sale, report).await
+}
+
+/// The voucher sale, built in `slot` in a frame of its own (see
+/// [`build`]).
+#[inline(never)]
+fn start_voucher<'s, 'c, E>(
+    slot: &'s mut Option<Sale<'c>>,
+    cfg: &'c electrum_flow::Config,
+    product: &str,
+    amount: Amount,
+    seq: u32,
+    now: crate::flow::Now,
+    rng: &mut impl RngCore,
+) -> OpResult<&'s mut Sale<'c>, E> {
+    let request = voucher_request(cfg, product, amount)?;
+    Ok(Sale::voucher_in(slot, cfg, request, seq, now, rng))
 }
 
 fn voucher_request<E>(

@@ -135,6 +135,22 @@ pub enum TrialError {
     Head(HeadError),
 }
 
+/// Fill a voucher request's `id`, `time`, originator, client and
+/// identifiers, and check it against Electrum's rules.
+fn prepare_voucher(
+    config: &Config,
+    request: &mut VoucherRequest,
+    now: Now,
+    rng: &mut impl RngCore,
+) -> Result<(), RequestError> {
+    request.id = Uuid::new_v4(rng);
+    request.time = now.unix.to_timestamp();
+    request.originator = config.originator.clone();
+    request.client = config.client.clone();
+    request.third_party_identifiers = config.identifiers(&request.id);
+    request.validate()
+}
+
 /// Give `request` a fresh `id`, the time, and this terminal's originator,
 /// client and identifiers, then check it against Electrum's rules. A trial
 /// and the purchase after it each get their own id.
@@ -406,6 +422,24 @@ impl<'a> Sale<'a> {
         sale
     }
 
+    /// [`Sale::airtime`], built in `slot`: where the caller keeps it (a
+    /// sale is 17 KB; returned by value it is copied on the stack).
+    pub fn airtime_in<'s>(
+        slot: &'s mut Option<Self>,
+        config: &'a Config,
+        mut request: PurchaseRequest,
+        reversible: bool,
+        seq: u32,
+        now: Now,
+        rng: &mut impl RngCore,
+    ) -> &'s mut Self {
+        let check = prepare(config, &mut request, now, rng);
+        let order = Order::Airtime(request);
+        let sale = slot.insert(Self::new(config, order, reversible, seq, now, rng));
+        sale.refuse_if(check);
+        sale
+    }
+
     /// Provision a voucher (vouchers are always reversible).
     pub fn voucher(
         config: &'a Config,
@@ -414,13 +448,24 @@ impl<'a> Sale<'a> {
         now: Now,
         rng: &mut impl RngCore,
     ) -> Self {
-        request.id = Uuid::new_v4(rng);
-        request.time = now.unix.to_timestamp();
-        request.originator = config.originator.clone();
-        request.client = config.client.clone();
-        request.third_party_identifiers = config.identifiers(&request.id);
-        let check = request.validate();
+        let check = prepare_voucher(config, &mut request, now, rng);
         let mut sale = Self::new(config, Order::Voucher(request), true, seq, now, rng);
+        sale.refuse_if(check);
+        sale
+    }
+
+    /// [`Sale::voucher`], built in `slot` (see [`Sale::airtime_in`]).
+    pub fn voucher_in<'s>(
+        slot: &'s mut Option<Self>,
+        config: &'a Config,
+        mut request: VoucherRequest,
+        seq: u32,
+        now: Now,
+        rng: &mut impl RngCore,
+    ) -> &'s mut Self {
+        let check = prepare_voucher(config, &mut request, now, rng);
+        let order = Order::Voucher(request);
+        let sale = slot.insert(Self::new(config, order, true, seq, now, rng));
         sale.refuse_if(check);
         sale
     }
