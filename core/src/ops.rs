@@ -211,24 +211,16 @@ where
         payment_method: None,
         meta_data: None,
     };
-    let (seq, now) = (term.next_seq(), term.now());
-    let mut pay = None;
-    let pay = build(&mut pay, || {
-        BillPayment::primitive(
-            cfg,
-            request,
-            Settle::Complete(PaymentMethod::Cash),
-            seq,
-            now,
-            &mut term.rng,
-        )
-    });
-    finish_bill(term, pay, report).await
+    let pay =
+        |settle, seq, now, rng: &mut R| BillPayment::primitive(cfg, request, settle, seq, now, rng);
+    pay_in_cash(term, pay, report).await
 }
 
-async fn finish_bill<T, S, C, R, X>(
+/// The bill payment `make` builds, settled with cash: built in this
+/// future (see [`build`]), driven, its pending record adopted.
+async fn pay_in_cash<'c, T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
-    pay: &mut BillPayment<'_>,
+    make: impl FnOnce(Settle, u32, crate::flow::Now, &mut R) -> BillPayment<'c>,
     report: impl FnOnce(&BillOutcome) -> X,
 ) -> OpResult<X, S::Error>
 where
@@ -237,6 +229,10 @@ where
     C: Clock,
     R: RngCore,
 {
+    let (seq, now) = (term.next_seq(), term.now());
+    let mut pay = None;
+    let settle = Settle::Complete(PaymentMethod::Cash);
+    let pay = build(&mut pay, || make(settle, seq, now, &mut term.rng));
     term.drive(pay).await?;
     let outcome = outcome_of(pay)?;
     if let BillOutcome::Pending(record) = outcome {
@@ -336,19 +332,9 @@ where
         payment_method: None,
         meta_data: None,
     };
-    let (seq, now) = (term.next_seq(), term.now());
-    let mut pay = None;
-    let pay = build(&mut pay, || {
-        BillPayment::composite(
-            cfg,
-            request,
-            Settle::Complete(PaymentMethod::Cash),
-            seq,
-            now,
-            &mut term.rng,
-        )
-    });
-    finish_bill(term, pay, report).await
+    let pay =
+        |settle, seq, now, rng: &mut R| BillPayment::composite(cfg, request, settle, seq, now, rng);
+    pay_in_cash(term, pay, report).await
 }
 
 /// Catalogue order: read the catalogue one level under `category`, order
