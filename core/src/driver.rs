@@ -10,7 +10,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::flow::{Flow, FlowError, Input, Now, Output, TransportFailure};
+use crate::flow::{Flow, FlowError, Input, Now, Output, Steps, TransportFailure};
 use crate::http::{RequestHead, ResponseHead};
 use crate::json;
 use crate::outbox::{Store, StoreOp};
@@ -284,15 +284,14 @@ where
 /// Requests go out on sessions of `connect`: one session for as long as it
 /// [accepts](Transport::accepts) the next request, then a fresh one. The
 /// outcome stays in the flow ([`Flow::outcome`]).
-pub async fn drive<F, T, S, C>(
-    flow: &mut F,
+pub async fn drive<T, S, C>(
+    flow: &mut dyn Steps,
     connect: &mut T,
     store: &mut S,
     clock: &mut C,
     bufs: Buffers<'_>,
 ) -> Result<(), DriveError<S::Error>>
 where
-    F: Flow,
     T: Connect,
     S: Store,
     C: Clock,
@@ -323,7 +322,7 @@ where
             // flow step's (but never less than MIN_EXCHANGE_TIME).
             let start = clock.now().instant;
             let mut until = start + session.deadline(&tx.head);
-            if let Some(step) = flow.deadline() {
+            if let Some(step) = flow.step_deadline() {
                 until = until.min(step.max(start + MIN_EXCHANGE_TIME));
             }
             let result = outlined(Within {
@@ -339,12 +338,12 @@ where
             match result {
                 Some(Ok((head, len))) => {
                     let body = bufs.response.get(..len).unwrap_or_default();
-                    flow.handle(Input::Response { head: &head, body }, now);
+                    flow.handle_step(Input::Response { head: &head, body }, now);
                 }
-                Some(Err(failure)) => flow.handle(Input::Failed(failure), now),
+                Some(Err(failure)) => flow.handle_step(Input::Failed(failure), now),
                 None => {
                     let failure = session.interrupted();
-                    flow.handle(Input::Failed(failure), now);
+                    flow.handle_step(Input::Failed(failure), now);
                     // Its connection is gone: the next request gets a new
                     // session.
                     break;
@@ -358,8 +357,8 @@ where
 /// is done (`true`) or has a request to send (into `pending`, `false`
 /// returned). The request is stored, not returned: a `Transmit` moved
 /// through the future's `Poll` is copied word by word (80 KiB of code).
-async fn advance<F, S, C>(
-    flow: &mut F,
+async fn advance<S, C>(
+    flow: &mut dyn Steps,
     store: &mut S,
     clock: &mut C,
     body: &mut [u8],
@@ -367,7 +366,6 @@ async fn advance<F, S, C>(
     pending: &mut Option<crate::flow::Transmit>,
 ) -> Result<bool, DriveError<S::Error>>
 where
-    F: Flow,
     S: Store,
     C: Clock,
 {
@@ -377,7 +375,7 @@ where
         // can hold a record (kilobytes), which must not stay alive in this
         // future across an await. A record is encoded into the record
         // buffer first; only its key is kept.
-        let next = match flow.poll(now, body).map_err(DriveError::Flow)? {
+        let next = match flow.poll_step(now, body).map_err(DriveError::Flow)? {
             Output::Done => return Ok(true),
             Output::Send(tx) => {
                 *pending = Some(tx);

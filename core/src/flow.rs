@@ -199,6 +199,32 @@ pub trait Flow {
     }
 }
 
+/// The part of a [`Flow`] its driver needs, without the outcome's type.
+/// [`crate::driver::drive`] takes a `&mut dyn Steps`: its loop (persist,
+/// wait, send, feed the answer) is one function in the image, not one per
+/// flow type (eight flow types on the board, each with its own copy of the
+/// loop, its persists and its exchange).
+pub trait Steps {
+    /// [`Flow::poll`].
+    fn poll_step(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError>;
+    /// [`Flow::handle`].
+    fn handle_step(&mut self, input: Input<'_>, now: Now);
+    /// [`Flow::deadline`].
+    fn step_deadline(&self) -> Option<Instant>;
+}
+
+impl<F: Flow> Steps for F {
+    fn poll_step(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
+        self.poll(now, body)
+    }
+    fn handle_step(&mut self, input: Input<'_>, now: Now) {
+        self.handle(input, now)
+    }
+    fn step_deadline(&self) -> Option<Instant> {
+        self.deadline()
+    }
+}
+
 /// What happened to the customer's money, in the words a shop owner uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -11,7 +11,7 @@ use rand_core::RngCore;
 
 use crate::delivery::Context;
 use crate::driver::{self, Buffers, Clock, Connect, DriveError, FlushReport};
-use crate::flow::{Flow, Now};
+use crate::flow::{Flow, Now, Steps};
 use crate::momo::flow::TokenCache;
 use crate::outbox::{self, Outbox, OutboxError, Record, RestoreReport, Store};
 use crate::time::Instant;
@@ -186,7 +186,7 @@ where
 
     /// Drive `flow` until it is done; its outcome stays in it
     /// ([`Flow::outcome`]): see [`driver::drive`].
-    pub async fn drive<F: Flow>(&mut self, flow: &mut F) -> Result<(), DriveError<S::Error>> {
+    pub async fn drive(&mut self, flow: &mut dyn Steps) -> Result<(), DriveError<S::Error>> {
         let bufs = Buffers {
             body: &mut *self.bufs.body,
             response: &mut *self.bufs.response,
