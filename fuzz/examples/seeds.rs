@@ -34,6 +34,7 @@ fn main() {
     write(&corpus.join("flash_value"), values(&records));
     write(&corpus.join("sntp"), sntp());
     write(&corpus.join("guard"), guard());
+    write(&corpus.join("http"), http());
     write(&corpus.join("cert"), certs());
 }
 
@@ -220,6 +221,24 @@ fn sntp() -> Vec<Vec<u8>> {
         reply(0x24, 2, now)[..47].to_vec(),
     ]
 }
+
+/// HTTP/1.1 answers, prefixed by the piece length.
+fn http() -> Vec<Vec<u8>> {
+    HTTP_SEEDS
+        .iter()
+        .map(|(piece, answer)| [&[*piece][..], answer].concat())
+        .collect()
+}
+
+/// The `http` target's seeds: each framing, and each refusal.
+const HTTP_SEEDS: &[(u8, &[u8])] = &[
+    (3, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"),
+    (1, b"HTTP/1.1 201 Created\r\nLocation: /p/1\r\nTransfer-Encoding: chunked\r\n\r\n2;x=1\r\n{}\r\n0\r\nT: 1\r\n\r\n"),
+    (7, b"HTTP/1.0 200 OK\r\n\r\n{\"a\":1}"),
+    (5, b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"),
+    (2, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}{}{"),
+    (4, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\n"),
+];
 
 /// TLS record streams, prefixed by the piece length.
 fn guard() -> Vec<Vec<u8>> {

@@ -15,6 +15,7 @@
 //! | `record`      | an outbox record                        | what decodes re-encodes to the same record  |
 //! | `cert`        | a leaf and a trust anchor (DER)         | —                                           |
 //! | `guard`       | TLS records, read in pieces             | the verdict does not depend on the pieces   |
+//! | `http`        | an HTTP/1.1 answer, read in pieces      | read whole and in pieces: the same answer   |
 //! | `sntp`        | an SNTP reply                           | an accepted reply answers our request       |
 //! | `flash_value` | a slot or commit value                  | a value read has the documented layout      |
 //! | `flash_image` | a whole outbox flash range              | a record written is read back, also after a reopen |
@@ -59,6 +60,10 @@ pub static TARGETS: &[Target] = &[
     Target {
         name: "guard",
         run: guard,
+    },
+    Target {
+        name: "http",
+        run: http,
     },
     Target {
         name: "sntp",
@@ -178,6 +183,67 @@ pub fn guard(bytes: &[u8]) {
         passed, whole,
         "the verdict depends on how the stream is cut"
     );
+}
+
+/// The response buffer of the `http` target: small, so that the
+/// too-large paths are reached.
+const HTTP_BUFFER: usize = 512;
+
+/// An answer handed out in pieces of one length, then the end of the
+/// connection.
+struct Pieces<'a> {
+    rest: &'a [u8],
+    piece: usize,
+}
+
+impl embedded_io_async::ErrorType for Pieces<'_> {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io_async::Read for Pieces<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let n = buf.len().min(self.piece).min(self.rest.len());
+        let (now, later) = self.rest.split_at(n);
+        buf[..n].copy_from_slice(now);
+        self.rest = later;
+        Ok(n)
+    }
+}
+
+/// Status, body and keep-alive of `stream` read in pieces of `piece`.
+fn http_answer(stream: &[u8], piece: usize) -> Option<(u16, Vec<u8>, bool)> {
+    let mut buf = [0u8; HTTP_BUFFER];
+    let mut conn = Pieces {
+        rest: stream,
+        piece,
+    };
+    let answer = block_on(till_core::net::http1::read_response(&mut conn, &mut buf)).ok()?;
+    assert!(answer.len <= HTTP_BUFFER, "a body longer than its buffer");
+    Some((
+        answer.head.status.0,
+        buf[..answer.len].to_vec(),
+        answer.keep,
+    ))
+}
+
+/// `bytes` = piece length (1 byte; 0 reads as 1) ++ an answer: read in
+/// such pieces and read whole, it is the same answer (status and body)
+/// whenever both read; read whole, more of what follows the answer is
+/// seen, so it may only take away the connection's reuse, never grant it.
+pub fn http(bytes: &[u8]) {
+    let Some((&piece, stream)) = bytes.split_first() else {
+        return;
+    };
+    let whole = http_answer(stream, usize::MAX);
+    let pieces = http_answer(stream, usize::from(piece.max(1)));
+    if let (Some(whole), Some(pieces)) = (whole, pieces) {
+        assert_eq!(
+            (whole.0, &whole.1),
+            (pieces.0, &pieces.1),
+            "the answer depends on how it is cut"
+        );
+        assert!(pieces.2 || !whole.2, "reuse granted by reading more");
+    }
 }
 
 /// The server the `sntp` target's query asks.

@@ -1,4 +1,5 @@
-//! HTTPS for the terminal (feature `net`): reqwless as the HTTP/1.1 codec
+//! HTTPS for the terminal (feature `net`): our HTTP/1.1 (module
+//! [`http1`]: a request head, an answer read into the caller's buffer)
 //! over embedded-tls 0.19 (TLS 1.3, `TLS_AES_128_GCM_SHA256`, P-256), on
 //! any [`embedded_nal_async`] TCP stack — embassy-net on the board, tokio
 //! on the desktop. The same code runs on both.
@@ -6,7 +7,6 @@
 //! # Verification
 //!
 //! Certificates are checked by our own [`CryptoProvider`], never by
-//! reqwless's built-in verifier (no expiry check, CN-only names) nor by
 //! embedded-tls's (at most 3 DNS SANs of at most 64 bytes, no key usage,
 //! path length, name constraints or critical extensions, and a copy of
 //! the whole chain on the stack). Module `cert` reads the certificates in
@@ -50,8 +50,8 @@
 
 pub(crate) mod cert;
 pub(crate) mod guard;
+pub mod http1;
 
-use core::fmt::Write as _;
 use core::net::SocketAddr;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -62,16 +62,14 @@ use embedded_tls::{
     CertificateEntryRef, CertificateRef, CertificateVerifyRef, CryptoProvider, CryptoRng,
     CryptoRngCore, SignatureScheme, TlsConfig, TlsConnection, TlsContext, TlsError, TlsVerifier,
 };
-use heapless::{String, Vec};
+use heapless::Vec;
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::VerifyingKey;
 use rand_core::RngCore;
-use reqwless::request::{Request, RequestBuilder};
-use reqwless::response::Response;
 
 use crate::driver::{Connect, Transport};
 use crate::flow::TransportFailure;
-use crate::http::{Api, Method, RequestHead, ResponseHead, Status, MAX_HEADERS, PATH_CAP};
+use crate::http::{Api, RequestHead, ResponseHead};
 use crate::time::UnixTime;
 use guard::RecordGuard;
 
@@ -93,12 +91,6 @@ pub const HOST_CAP: usize = 64;
 
 /// Longest base path in front of an API's paths (`/api/v2`, …).
 pub const BASE_PATH_CAP: usize = 64;
-
-/// The `Host` header: the name, `:` and a 5-digit port.
-const HOST_HEADER_CAP: usize = HOST_CAP + 6;
-
-/// The request target: base path plus the API path.
-const TARGET_CAP: usize = BASE_PATH_CAP + PATH_CAP;
 
 /// Seconds since 1970 as last set by the platform; 0 = not known yet.
 /// A `u32` (good until 2106) because Cortex-M has no 64-bit atomics.
@@ -452,82 +444,33 @@ async fn exchange<S: Read + Write>(
     response: &mut [u8],
     phase: &mut Phase,
 ) -> Result<(ResponseHead, usize, bool), TransportFailure> {
-    let mut target: String<TARGET_CAP> = String::new();
-    let mut host: String<HOST_HEADER_CAP> = String::new();
-    write!(
-        target,
-        "{}{}",
-        endpoint.base_path.trim_end_matches('/'),
-        head.path()
-    )
-    .and_then(|()| write!(host, "{}:{}", endpoint.host, endpoint.port))
-    .map_err(|_| TransportFailure::BeforeWrite)?;
-    let mut headers: Vec<(&str, &str), { MAX_HEADERS + 1 }> = Vec::new();
-    for (name, value) in head.headers() {
-        headers
-            .push((name.as_str(), value))
-            .map_err(|_| TransportFailure::BeforeWrite)?;
-    }
-    if let Some(authorization) = head.authorization() {
-        headers
-            .push(("Authorization", authorization))
-            .map_err(|_| TransportFailure::BeforeWrite)?;
-    }
-    let method = match head.method() {
-        Method::Get => reqwless::request::Method::GET,
-        Method::Post => reqwless::request::Method::POST,
-    };
-    let builder = Request::new(method, &target).host(&host).headers(&headers);
-    let written = if body.is_empty() && matches!(head.method(), Method::Get) {
-        builder.build().write_header(conn).await
-    } else {
-        builder.body(body).build().write_header(conn).await
-    };
+    let target = (endpoint.base_path, head.path());
+    let host = (endpoint.host, endpoint.port);
+    let written = http1::write_head(conn, target, host, head, body.len()).await;
     if written.is_err() || conn.write_all(body).await.is_err() || conn.flush().await.is_err() {
         return Err(TransportFailure::BeforeWrite);
     }
     trace!("https: {} written", head);
     *phase = Phase::Reading;
 
-    let answer = Response::read(conn, method, response).await.map_err(|e| {
+    let answer = http1::read_response(conn, response).await.map_err(|e| {
         warn!("https: {}: no answer ({})", head, HttpFailure(e));
         TransportFailure::AfterWrite
     })?;
-    // reqwless would take an interim answer (1xx, 103 Early Hints) for the
-    // answer and leave the real one to be read as the next request's.
-    if answer.status.0 < 200 {
+    // An interim answer (1xx, 103 Early Hints) is not the answer: the real
+    // one would be left to be read as the next request's.
+    if answer.head.status.0 < 200 {
         warn!(
             "https: {}: an interim answer ({}): connection dropped",
-            head, answer.status.0
+            head, answer.head.status.0
         );
         return Err(TransportFailure::AfterWrite);
     }
-    let mut result = ResponseHead::new(Status(answer.status.0));
-    let mut keep = true;
-    for (name, value) in answer.headers() {
-        let value = core::str::from_utf8(value).unwrap_or("");
-        if name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case("close") {
-            keep = false;
-        }
-        result.header(name, value);
-    }
-    let body_known = answer.content_length.is_some()
-        || answer
-            .transfer_encoding
-            .contains(&reqwless::headers::TransferEncoding::Chunked);
-    // A body that runs to the end of the connection ends it.
-    keep &= body_known;
-    let len = match answer.body().read_to_end().await {
-        Ok(body) => body.len(),
-        Err(e) => {
-            warn!("https: {}: answer unreadable ({})", head, HttpFailure(e));
-            return Err(TransportFailure::AfterWrite);
-        }
-    };
-    Ok((result, len, keep))
+    Ok((answer.head, answer.len, answer.keep))
 }
 
-/// The TLS connection as reqwless sees it.
+/// The TLS connection as the HTTP layer sees it: a TLS close_notify is the
+/// end of the stream (`Ok(0)`), as a TCP FIN would be.
 struct Conn<'a, S: Read + Write + 'a>(TlsConnection<'a, S, guard::Suite>);
 
 impl<'a, S: Read + Write + 'a> ErrorType for Conn<'a, S> {
@@ -536,7 +479,10 @@ impl<'a, S: Read + Write + 'a> ErrorType for Conn<'a, S> {
 
 impl<'a, S: Read + Write + 'a> Read for Conn<'a, S> {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, TlsError> {
-        self.0.read(buf).await
+        match self.0.read(buf).await {
+            Err(TlsError::ConnectionClosed) => Ok(0),
+            other => other,
+        }
     }
 }
 
@@ -549,10 +495,6 @@ impl<'a, S: Read + Write + 'a> Write for Conn<'a, S> {
         self.0.flush().await
     }
 }
-
-// reqwless asks whether the connection can lend its buffer; ours reads
-// through the TLS record buffer already.
-impl<'a, S: Read + Write + 'a> reqwless::TryBufRead for Conn<'a, S> {}
 
 /// Our CryptoProvider: the caller's CSPRNG and a verifier against the
 /// endpoint's CA with the real clock.
@@ -703,12 +645,15 @@ impl defmt::Format for TlsFailure {
     }
 }
 
-/// An HTTP codec error for logs.
-struct HttpFailure(reqwless::Error);
+/// An HTTP error for logs.
+struct HttpFailure(http1::HttpError<TlsError>);
 
 impl core::fmt::Display for HttpFailure {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{:?}", self.0)
+        match self.0 {
+            http1::HttpError::Io(e) => TlsFailure(e).fmt(f),
+            ref other => other.fmt(f),
+        }
     }
 }
 

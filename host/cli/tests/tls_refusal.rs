@@ -1,4 +1,4 @@
-//! till's HTTPS transport (till-core feature `net`: reqwless over
+//! till's HTTPS transport (till-core feature `net`: till's HTTP/1.1 over
 //! embedded-tls 0.19 with till's own verifier) refuses the certificates it
 //! must refuse, and accepts the one it must accept.
 //!
@@ -29,10 +29,11 @@
 //! | the sandbox, under its own CA                   | accepted  |
 //! | the sandbox, under another sandbox's CA         | refused   |
 //!
-//! And two answers that must fail the exchange, not be taken or crash: one
-//! that begins with an interim 103, and a body longer than its
-//! Content-Length (reqwless underflows its counter: a panic where overflow
-//! checks are on, unless the workspace turns them off for it).
+//! And answers read through real TLS records: three that must fail the
+//! exchange, not be taken or crash (one that begins with an interim 103, a
+//! body longer than its Content-Length, a head with bare line feeds), and
+//! two that must be read whole (a chunked body split across records, a
+//! body that runs to the server's close_notify).
 //!
 //! The bad certificates are made by [`Pki::leaf`] from the same template
 //! as the good one with one field changed, and served by the same server,
@@ -419,6 +420,8 @@ fn set_clock_to_now() {
 struct Outcome {
     /// The HTTP status, or why the exchange failed.
     result: Result<u16, TransportFailure>,
+    /// The answer's body (empty when it failed).
+    body: Vec<u8>,
     /// The connector's counters afterwards.
     stats: NetStats,
     /// Warn and error log lines of the attempt.
@@ -455,16 +458,17 @@ async fn healthcheck(port: u16, ca_der: &[u8]) -> Outcome {
     let mut response = [0u8; 1024];
 
     capture_logs();
-    let result = {
+    let (result, body) = {
         let mut session = https.session();
-        session
-            .exchange(&head, b"", &mut response)
-            .await
-            .map(|(head, _)| head.status.0)
+        match session.exchange(&head, b"", &mut response).await {
+            Ok((head, len)) => (Ok(head.status.0), response[..len].to_vec()),
+            Err(failure) => (Err(failure), Vec::new()),
+        }
     };
     let logs = captured_logs();
     Outcome {
         result,
+        body,
         stats: https.stats(),
         logs,
     }
@@ -862,6 +866,39 @@ async fn a_body_longer_than_declared_fails_the_exchange_without_a_crash() {
     const LONGER_THAN_DECLARED: &[&[u8]] =
         &[b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", b"{}{}{"];
     let outcome = answered_with(LONGER_THAN_DECLARED, true).await;
+    assert_eq!(
+        outcome.result,
+        Err(TransportFailure::AfterWrite),
+        "{outcome:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_chunked_answer_in_records_of_its_own_is_read_whole() {
+    // Head, chunks (one with an extension) and the last chunk with a
+    // trailer, split across TLS records wherever they fall.
+    const CHUNKED: &[&[u8]] = &[
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nA;x=y\r\n{\"stat",
+        b"us\":\r\n6\r\n\"UP\"}\n\r",
+        b"\n0\r\nX-Trailer: 1\r\n\r\n",
+    ];
+    let outcome = answered_with(CHUNKED, false).await;
+    assert_eq!(outcome.result, Ok(200), "{outcome:#?}");
+    assert_eq!(outcome.body, b"{\"status\":\"UP\"}\n", "{outcome:#?}");
+}
+
+#[tokio::test]
+async fn an_answer_without_a_length_runs_to_the_close_notify() {
+    const TO_THE_END: &[&[u8]] = &[b"HTTP/1.1 200 OK\r\n\r\n{\"status\"", b":\"UP\"}"];
+    let outcome = answered_with(TO_THE_END, true).await;
+    assert_eq!(outcome.result, Ok(200), "{outcome:#?}");
+    assert_eq!(outcome.body, b"{\"status\":\"UP\"}", "{outcome:#?}");
+}
+
+#[tokio::test]
+async fn an_answer_with_bare_line_feeds_fails_the_exchange() {
+    const BARE_LF: &[&[u8]] = &[b"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}"];
+    let outcome = answered_with(BARE_LF, true).await;
     assert_eq!(
         outcome.result,
         Err(TransportFailure::AfterWrite),
