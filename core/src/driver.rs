@@ -207,20 +207,17 @@ pub enum DriveError<E> {
     Flow(FlowError),
 }
 
-impl<E: fmt::Debug> fmt::Display for DriveError<E> {
+impl<E: fmt::Display> fmt::Display for DriveError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Store(e) => write!(
-                f,
-                "store failed ({e:?}); the protected request was not sent"
-            ),
+            Self::Store(e) => write!(f, "store failed ({e}); the protected request was not sent"),
             Self::Record(e) => write!(f, "record could not be encoded: {e}"),
             Self::Flow(e) => write!(f, "flow: {e}"),
         }
     }
 }
 
-impl<E: fmt::Debug> core::error::Error for DriveError<E> {}
+impl<E: fmt::Debug + fmt::Display> core::error::Error for DriveError<E> {}
 
 /// A store operation with its record already encoded: what is left of a
 /// [`StoreOp`] (kilobytes) once its bytes are in the record buffer.

@@ -60,6 +60,18 @@ pub enum Step {
     Healthcheck,
 }
 
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::AccountEnquiry => "account enquiry",
+            Self::Catalogue => "catalogue",
+            Self::Order => "order",
+            Self::Trial => "trial purchase",
+            Self::Healthcheck => "healthcheck",
+        })
+    }
+}
+
 /// Why an operation did not reach an outcome. Nothing was charged.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OpError<E> {
@@ -101,17 +113,17 @@ impl<E> From<FlowError> for OpError<E> {
     }
 }
 
-impl<E: fmt::Debug> fmt::Display for OpError<E> {
+impl<E: fmt::Display> fmt::Display for OpError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotConfigured(api) => write!(f, "{api} is not configured"),
-            Self::Outbox(e) => write!(f, "outbox: {e:?}; no new sale until it drains"),
+            Self::Outbox(e) => write!(f, "outbox: {e}; no new sale until it drains"),
             Self::Input(what) => write!(f, "{what}: not accepted"),
-            Self::Refused(step, Some(status)) => write!(f, "{step:?} refused ({})", status.0),
-            Self::Refused(step, None) => write!(f, "{step:?}: no answer"),
+            Self::Refused(step, Some(status)) => write!(f, "{step} refused ({})", status.0),
+            Self::Refused(step, None) => write!(f, "{step}: no answer"),
             Self::NoBill => f.write_str("the account has no bill to pay"),
-            Self::Amount(e) => write!(f, "amount: {e:?}"),
-            Self::Order(e) => write!(f, "order: {e:?}"),
+            Self::Amount(e) => write!(f, "amount: {e}"),
+            Self::Order(e) => write!(f, "order: {e}"),
             Self::Flow(e) => write!(f, "request: {e}"),
             Self::Drive(e) => write!(f, "{e}"),
         }

@@ -227,8 +227,8 @@ pub enum StoreOp {
 /// atomically.
 #[allow(async_fn_in_trait)]
 pub trait Store {
-    /// Why the store failed.
-    type Error: fmt::Debug;
+    /// Why the store failed (`Display` for the operator and the logs).
+    type Error: fmt::Debug + fmt::Display;
 
     /// Write `bytes` (an encoded [`Record`]) under `key`.
     async fn put(&mut self, key: Uuid, bytes: &[u8]) -> Result<(), Self::Error>;
@@ -283,6 +283,15 @@ pub enum MemoryStoreError {
     Full,
     /// A record longer than [`RECORD_MAX_LEN`].
     TooLarge,
+}
+
+impl fmt::Display for MemoryStoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Full => "memory store full",
+            Self::TooLarge => "record too large",
+        })
+    }
 }
 
 impl MemoryStore {

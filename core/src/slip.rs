@@ -56,7 +56,7 @@ impl fmt::Display for BillSlip<'_> {
                 writeln!(f, "Status       {}", t.status)?;
             }
             BillOutcome::Refused { step, status, code } => {
-                writeln!(f, "NOT PAID: refused at {step:?}")?;
+                writeln!(f, "NOT PAID: refused at {step}")?;
                 if let Some(status) = status {
                     writeln!(f, "HTTP         {}", status.0)?;
                 }
@@ -98,7 +98,7 @@ impl fmt::Display for MomoSlip<'_> {
                     None => writeln!(f, "Reason       (none given)")?,
                 }
             }
-            PaymentOutcome::Refused(refusal) => writeln!(f, "REFUSED      {refusal:?}")?,
+            PaymentOutcome::Refused(refusal) => writeln!(f, "REFUSED      {refusal}")?,
             PaymentOutcome::Pending { reference_id, .. } => {
                 writeln!(f, "Reference    {reference_id}")?;
                 writeln!(f, "PENDING: the outbox keeps asking MoMo")?;
@@ -144,13 +144,11 @@ impl fmt::Display for SaleSlip<'_> {
                 }
             }
             SaleOutcome::NotSold(why) => match why {
-                NotSold::Declined(status, Some(e)) => {
-                    writeln!(f, "DECLINED     {} {e:?}", status.0)?
-                }
+                NotSold::Declined(status, Some(e)) => writeln!(f, "DECLINED     {} {e}", status.0)?,
                 NotSold::Declined(status, None) => writeln!(f, "DECLINED     {}", status.0)?,
                 NotSold::Reversed => writeln!(f, "NOT SOLD: outcome unknown, reversed")?,
                 NotSold::Unreachable => writeln!(f, "NOT SOLD: Electrum unreachable")?,
-                NotSold::Invalid(e) => writeln!(f, "NOT SOLD: invalid request ({e:?})")?,
+                NotSold::Invalid(e) => writeln!(f, "NOT SOLD: invalid request ({e})")?,
             },
             SaleOutcome::Pending(record) if record.attention.is_some() => {
                 writeln!(f, "PENDING: outcome unknown; the reversal was refused")?;

@@ -274,7 +274,7 @@ where
 /// The value, or — when boot cannot go on — the reason on the console,
 /// forever. (A function of its own, so the `Result` lives in its future
 /// while it halts, not in the task's layout beside everything after it.)
-async fn or_halt<T, E: core::fmt::Debug, W: Write>(
+async fn or_halt<T, E: core::fmt::Display, W: Write>(
     result: Result<T, E>,
     console: &mut W,
     what: &str,
@@ -285,9 +285,9 @@ async fn or_halt<T, E: core::fmt::Debug, W: Write>(
     }
 }
 
-async fn halt<W: Write, E: core::fmt::Debug>(console: &mut W, what: &str, e: E) -> ! {
+async fn halt<W: Write, E: core::fmt::Display>(console: &mut W, what: &str, e: E) -> ! {
     let mut answer = Answer::new();
-    answer.line(format_args!("till cannot start: {what}: {e:?}"));
+    answer.line(format_args!("till cannot start: {what}: {e}"));
     loop {
         // Halted on purpose, for an operator: not a hang to reset from.
         crate::watchdog::progress();
@@ -374,7 +374,7 @@ where
             Ok(Some(line)) => match Command::parse(line) {
                 Err(ParseError::Empty) => return answer,
                 Err(ParseError::Unknown(word)) => {
-                    answer.line(format_args!("error: unknown command {word:?} (try help)"));
+                    answer.line(format_args!("error: unknown command \"{word}\" (try help)"));
                     "error"
                 }
                 Err(ParseError::Usage(usage)) => {
@@ -417,7 +417,10 @@ where
                 amount: a,
             } => {
                 let a = match a.map(|a| amount(a, *shop)) {
-                    Some(None) => return out.line(format_args!("error: amount {:?}", a)),
+                    Some(None) => {
+                        return out
+                            .line(format_args!("error: amount \"{}\"", a.unwrap_or_default()))
+                    }
                     Some(Some(a)) => Some(a),
                     None => None,
                 };
@@ -439,7 +442,7 @@ where
                 amount: a,
             } => {
                 let Some(a) = amount(a, *shop) else {
-                    return out.line(format_args!("error: amount {a:?}"));
+                    return out.line(format_args!("error: amount \"{a}\""));
                 };
                 let slip = |o: &_| out.line(format_args!("{}", BillSlip("Bill payment", o)));
                 // One future, moved into `outlined` as it is made (a named
@@ -460,7 +463,7 @@ where
             }
             Command::Momo { msisdn, amount: a } => {
                 let Some(a) = amount(a, *momo_currency) else {
-                    return out.line(format_args!("error: amount {a:?}"));
+                    return out.line(format_args!("error: amount \"{a}\""));
                 };
                 let slip = |o: &_| out.line(format_args!("{}", MomoSlip(o)));
                 if let Err(e) = outlined(ops::momo_pay(term, apis, msisdn, a, "till", slip)).await {
@@ -473,7 +476,7 @@ where
                 amount: a,
             } => {
                 let Some(a) = amount(a, *shop) else {
-                    return out.line(format_args!("error: amount {a:?}"));
+                    return out.line(format_args!("error: amount \"{a}\""));
                 };
                 let slip = |o: &_| out.line(format_args!("{}", SaleSlip("Airtime", o)));
                 // One future, moved into `outlined` as it is made (a named
@@ -486,7 +489,7 @@ where
             }
             Command::Voucher { product, amount: a } => {
                 let Some(a) = amount(a, *shop) else {
-                    return out.line(format_args!("error: amount {a:?}"));
+                    return out.line(format_args!("error: amount \"{a}\""));
                 };
                 let slip = |o: &_| out.line(format_args!("{}", SaleSlip("Voucher", o)));
                 if let Err(e) = outlined(ops::voucher(term, apis, product, a, slip)).await {
@@ -557,7 +560,7 @@ where
                     })
                     .await;
                 if let Err(e) = result {
-                    out.line(format_args!("error: outbox store {e:?}"));
+                    out.line(format_args!("error: outbox store: {e}"));
                 } else if !any && term.damaged() == 0 {
                     out.line(format_args!("outbox empty"));
                 }
@@ -577,14 +580,14 @@ where
                 Ok(n) => out.line(format_args!(
                     "{n} damaged record(s) acknowledged: sales resume"
                 )),
-                Err(e) => out.line(format_args!("error: outbox store {e:?}")),
+                Err(e) => out.line(format_args!("error: outbox store: {e}")),
             },
             Command::OutboxAck(key) => match till_core::id::Uuid::parse(key).ok() {
                 None => out.line(format_args!("error: {key} is not a record key")),
                 Some(uuid) => match term.acknowledge(uuid).await {
                     Ok(true) => out.line(format_args!("{key}: acknowledged")),
                     Ok(false) => out.line(format_args!("error: no record {key} needs attention")),
-                    Err(e) => out.line(format_args!("error: outbox store {e:?}")),
+                    Err(e) => out.line(format_args!("error: outbox store: {e}")),
                 },
             },
             Command::Flush => match term.flush(apis).await {
@@ -597,7 +600,7 @@ where
                 Err(e) => out.line(format_args!("error: {e}")),
             },
             Command::Config => {
-                out.line(format_args!("{:?}", settings));
+                show_settings(settings, out);
                 let provisioning =
                     match ConfigArea::open(&mut **config_flash, config_range.clone()).await {
                         Ok(mut area) => area.provisioning().await.map(|p| p.map(|(_, n)| n)),
@@ -670,6 +673,35 @@ where
         }
         *healthy = Some(ok);
     }
+}
+
+/// `config`: what the terminal is set up with (never a secret).
+fn show_settings(settings: &Settings, out: &mut Answer) {
+    out.line(format_args!(
+        "terminal     {}",
+        settings.originator.terminal_id
+    ));
+    let hosts = [
+        (
+            "conductor    ",
+            settings.conductor.as_ref().map(|c| &c.endpoint),
+        ),
+        ("momo         ", settings.momo.as_ref().map(|c| &c.endpoint)),
+        (
+            "electrum     ",
+            settings.electrum.as_ref().map(|c| &c.endpoint),
+        ),
+    ];
+    for (api, endpoint) in hosts {
+        match endpoint {
+            Some(e) => out.line(format_args!("{api}{}:{}", e.host, e.port)),
+            None => out.line(format_args!("{api}(not configured)")),
+        }
+    }
+    out.line(format_args!(
+        "sntp         {}:{}",
+        settings.sntp_host, settings.sntp_port
+    ));
 }
 
 /// `config ca`: store a CA certificate, authenticated by its tag.

@@ -439,14 +439,100 @@ impl<F: NorFlash> ConfigArea<F> {
     }
 }
 
-/// Decode standard base64 (the text of a PEM body) into `out`; `None` if
-/// it is not base64 or does not fit.
+/// Decode standard base64 (RFC 4648 §4, padded: the text of a PEM body)
+/// into `out`; `None` if it is not canonical base64 or does not fit.
 pub fn base64_decode<const N: usize>(text: &str, out: &mut Vec<u8, N>) -> Option<()> {
-    use base64::Engine as _;
-    out.resize_default(N).ok()?;
-    let len = base64::engine::general_purpose::STANDARD
-        .decode_slice(text.trim(), out)
-        .ok()?;
-    out.truncate(len);
+    fn sextet(c: u8) -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    }
+    out.clear();
+    let text = text.trim().as_bytes();
+    if !text.len().is_multiple_of(4) {
+        return None;
+    }
+    let quads = text.len() / 4;
+    for (i, quad) in text.chunks_exact(4).enumerate() {
+        let last = i + 1 == quads;
+        // Padding only at the very end: `xx==` or `xxx=`.
+        let pad = match quad {
+            [_, _, b'=', b'='] if last => 2,
+            [_, _, _, b'='] if last => 1,
+            _ => 0,
+        };
+        let mut bits = 0u32;
+        for &c in quad.get(..4 - pad)? {
+            bits = bits << 6 | sextet(c)?;
+        }
+        bits <<= 6 * pad as u32;
+        let bytes = bits.to_be_bytes();
+        let data = bytes.get(1..4 - pad)?;
+        // Canonical: the bits the padding drops are zero.
+        if bytes
+            .get(4 - pad..)
+            .is_some_and(|rest| rest.iter().any(|&b| b != 0))
+        {
+            return None;
+        }
+        out.extend_from_slice(data).ok()?;
+    }
     Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    fn ours(text: &str) -> Option<std::vec::Vec<u8>> {
+        let mut out: Vec<u8, 64> = Vec::new();
+        base64_decode(text, &mut out).map(|()| out.to_vec())
+    }
+
+    #[test]
+    fn base64_decodes_as_rfc4648_standard() {
+        let reference = base64::engine::general_purpose::STANDARD;
+        // Every length up to 40 bytes, every byte value.
+        for len in 0..40usize {
+            let data: std::vec::Vec<u8> = (0..len).map(|i| (i * 37 + len * 11) as u8).collect();
+            let text = reference.encode(&data);
+            assert_eq!(ours(&text), Some(data.clone()), "{text}");
+            assert_eq!(
+                ours(&std::format!("  {text}\n")),
+                Some(data),
+                "surrounding space"
+            );
+        }
+    }
+
+    #[test]
+    fn base64_refuses_what_the_reference_refuses() {
+        let reference = base64::engine::general_purpose::STANDARD;
+        for bad in [
+            "A",
+            "AB",
+            "ABC",
+            "A===",
+            "AB=C",
+            "AB==AAAA",
+            "QQ=",
+            "QR==",
+            "QUJ=",
+            "QU-D",
+            "QU_D",
+            "QUJD\nQUJD",
+            "====",
+        ] {
+            assert_eq!(ours(bad), None, "{bad}");
+            assert!(reference.decode(bad).is_err(), "the reference takes {bad}");
+        }
+        // Too long for the buffer.
+        assert_eq!(ours(&"QUJD".repeat(22)), None);
+    }
 }

@@ -181,6 +181,16 @@ pub enum Step {
     Cancel,
 }
 
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Create => "create",
+            Self::Complete => "complete",
+            Self::Cancel => "cancel",
+        })
+    }
+}
+
 /// How a bill payment ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BillOutcome {
@@ -966,6 +976,15 @@ pub enum AmountError {
     OutsideRules,
     /// The rules or the amount could not be compared.
     Money(crate::money::MoneyError),
+}
+
+impl fmt::Display for AmountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OutsideRules => f.write_str("outside the bill's rules"),
+            Self::Money(e) => e.fmt(f),
+        }
+    }
 }
 
 /// Check an amount against a bill's `amount_due.rules` (no rules: any

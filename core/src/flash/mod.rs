@@ -112,7 +112,7 @@
 use core::fmt;
 use core::ops::Range;
 
-use embedded_storage_async::nor_flash::NorFlash;
+use embedded_storage_async::nor_flash::{NorFlash, NorFlashError, NorFlashErrorKind};
 use sequential_storage::cache::key_pointers::ArrayKeyPointers;
 use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapConfigError, MapStorage, SerializationError, Value};
@@ -407,11 +407,32 @@ pub enum FlashStoreError<E> {
     },
 }
 
-impl<E: fmt::Debug> fmt::Display for FlashStoreError<E> {
+// Written out rather than through the inner errors' `Debug`: the board
+// carries no `Debug` formatting (str escaping, struct builders: 5 KB).
+impl<E: NorFlashError> fmt::Display for FlashStoreError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use sequential_storage::Error as S;
         match self {
-            Self::Flash(e) => write!(f, "flash storage: {e:?}"),
-            Self::Geometry(e) => write!(f, "flash range unusable: {e:?}"),
+            Self::Flash(S::Storage { value, .. }) => f.write_str(match value.kind() {
+                NorFlashErrorKind::NotAligned => "flash storage: unaligned access",
+                NorFlashErrorKind::OutOfBounds => "flash storage: out of bounds",
+                _ => "flash storage: the flash failed",
+            }),
+            Self::Flash(S::FullStorage) => f.write_str("flash storage full"),
+            Self::Flash(S::Corrupted { .. }) => f.write_str("flash storage corrupted"),
+            Self::Flash(S::BufferTooSmall(needed)) => {
+                write!(f, "flash storage: a buffer of {needed} bytes needed")
+            }
+            Self::Flash(_) => f.write_str("flash storage failed"),
+            Self::Geometry(e) => f.write_str(match e {
+                MapConfigError::StartRangeNotAtPageBoundary
+                | MapConfigError::EndRangeNotAtPageBoundary => {
+                    "flash range unusable: not on page boundaries"
+                }
+                MapConfigError::RangeTooSmall => "flash range unusable: fewer than two pages",
+                MapConfigError::PagesTooSmall => "flash range unusable: pages too small",
+                MapConfigError::WordSizeTooLarge => "flash range unusable: flash word too large",
+            }),
             Self::PageTooSmall => f.write_str("flash page too small for the largest record"),
             Self::TooFewPages { pages, needed } => {
                 write!(f, "flash range has {pages} pages, needs at least {needed}")
@@ -429,7 +450,7 @@ impl<E: fmt::Debug> fmt::Display for FlashStoreError<E> {
     }
 }
 
-impl<E: fmt::Debug> core::error::Error for FlashStoreError<E> {}
+impl<E: NorFlashError> core::error::Error for FlashStoreError<E> {}
 
 impl<E> From<sequential_storage::Error<E>> for FlashStoreError<E> {
     fn from(e: sequential_storage::Error<E>) -> Self {

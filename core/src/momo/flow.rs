@@ -202,6 +202,18 @@ pub enum Refusal {
     Unreachable,
 }
 
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadRequest(Some(reason)) => write!(f, "bad request ({reason})"),
+            Self::BadRequest(None) => f.write_str("bad request"),
+            Self::Unauthorized => f.write_str("credentials refused"),
+            Self::Invalid(e) => write!(f, "invalid request ({e})"),
+            Self::Unreachable => f.write_str("MoMo unreachable"),
+        }
+    }
+}
+
 /// How a payment ended.
 // No heap to box into: the value is moved once and then consumed.
 #[allow(clippy::large_enum_variant)]
