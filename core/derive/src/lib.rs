@@ -145,55 +145,12 @@ fn fields_of(fields: &Fields, camel_case: bool) -> syn::Result<Vec<Field>> {
     Ok(out)
 }
 
-/// The body that decodes a JSON object into `fields` and builds `ctor`.
-fn decode_object(fields: &[Field], ctor: Tokens) -> Tokens {
-    let names: Vec<&str> = fields.iter().map(|f| f.json.as_str()).collect();
-    let decls = fields.iter().map(|f| {
-        let (b, ty) = (&f.binding, &f.ty);
-        quote!(let mut #b: ::core::option::Option<#ty> = ::core::option::Option::None;)
-    });
-    let arms = fields.iter().enumerate().map(|(i, f)| {
-        let b = &f.binding;
-        match &f.attrs.decode_with {
-            Some(path) => quote!(#i => #b = ::core::option::Option::Some(#path(__r)?),),
-            None => quote!(#i => #b = ::core::option::Option::Some(::till_core::json::Decode::decode(__r)?),),
-        }
-    });
-    let inits = fields.iter().map(|f| {
-        let (b, ty, m) = (&f.binding, &f.ty, &f.member);
-        let value = match &f.attrs.default {
-            Some(None) => quote!(#b.unwrap_or_default()),
-            Some(Some(path)) => quote!(#b.unwrap_or_else(#path)),
-            None if f.attrs.decode_with.is_some() => {
-                quote!(#b.ok_or(::till_core::json::DecodeError::Invalid)?)
-            }
-            None => quote!(match #b {
-                ::core::option::Option::Some(v) => v,
-                ::core::option::Option::None => <#ty as ::till_core::json::Decode>::absent()?,
-            }),
-        };
-        quote!(#m: #value,)
-    });
-    let finish = quote!(::core::result::Result::Ok(#ctor { #(#inits)* }));
-    quote! {
-        const NAMES: &[&str] = &[#(#names),*];
-        #(#decls)*
-        __r.object(NAMES, &mut |__r, __i| {
-            match __i {
-                #(#arms)*
-                _ => __r.skip()?,
-            }
-            ::core::result::Result::Ok(())
-        })?;
-        #finish
-    }
-}
-
-/// The body of `decode_in` for a named struct: every member is read into
-/// its field of `__place` (no copy of the struct), then each field that
+/// The body of `decode_in` for a named struct or struct variant: every
+/// member is read into its field (`place` names it: a field of `__place`,
+/// or a variant's binding), with no copy of the value, then each field that
 /// was absent gets its default, or the type's `absent()` (`None` for an
 /// `Option`, an error for a required field).
-fn decode_in_object(fields: &[Field]) -> syn::Result<Tokens> {
+fn decode_in_object(fields: &[Field], place: impl Fn(&Field) -> Tokens) -> syn::Result<Tokens> {
     if fields.len() > 64 {
         return Err(syn::Error::new(
             proc_macro2::Span::call_site(),
@@ -202,14 +159,14 @@ fn decode_in_object(fields: &[Field]) -> syn::Result<Tokens> {
     }
     let names: Vec<&str> = fields.iter().map(|f| f.json.as_str()).collect();
     let arms = fields.iter().enumerate().map(|(i, f)| {
-        let m = &f.member;
+        let p = place(f);
         match &f.attrs.decode_with {
-            Some(path) => quote!(#i => __place.#m = #path(__r)?,),
-            None => quote!(#i => ::till_core::json::Decode::decode_in(__r, &mut __place.#m)?,),
+            Some(path) => quote!(#i => #p = #path(__r)?,),
+            None => quote!(#i => ::till_core::json::Decode::decode_in(__r, &mut #p)?,),
         }
     });
     let missing = fields.iter().enumerate().map(|(i, f)| {
-        let (m, ty) = (&f.member, &f.ty);
+        let (p, ty) = (place(f), &f.ty);
         let bit = 1u64 << i;
         let value = match &f.attrs.default {
             Some(None) => quote!(::core::default::Default::default()),
@@ -223,7 +180,7 @@ fn decode_in_object(fields: &[Field]) -> syn::Result<Tokens> {
             }
             None => quote!(<#ty as ::till_core::json::Decode>::absent()?),
         };
-        quote!(if __seen & #bit == 0 { __place.#m = #value; })
+        quote!(if __seen & #bit == 0 { #p = #value; })
     });
     Ok(quote! {
         const NAMES: &[&str] = &[#(#names),*];
@@ -326,7 +283,10 @@ fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
             // Read into the caller's value: one copy of a large answer in
             // the stack, not one per level it passes.
             let fields = fields_of(&s.fields, camel_case)?;
-            let body = decode_in_object(&fields)?;
+            let body = decode_in_object(&fields, |f| {
+                let m = &f.member;
+                quote!(__place.#m)
+            })?;
             let placeholder = placeholder_fields(&fields, true);
             return Ok(quote! {
                 impl #impl_g ::till_core::json::Decode for #name #ty_g #where_g {
@@ -375,12 +335,35 @@ fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
                 names.push(json);
                 match &v.fields {
                     Fields::Unit => unit_arms.push(quote!(#i => Self::#vname,)),
-                    Fields::Unnamed(u) if u.unnamed.len() == 1 => data_arms
-                        .push(quote!(#i => Self::#vname(::till_core::json::Decode::decode(__r)?),)),
+                    // A data variant is read in place: its placeholder is
+                    // written over the caller's value, then each member
+                    // into its field (no copy of a large variant per level).
+                    Fields::Unnamed(u) if u.unnamed.len() == 1 => {
+                        let ty = u.unnamed.first().map(|f| &f.ty);
+                        data_arms.push(quote!(#i => {
+                            *__place = Self::#vname(<#ty as ::till_core::json::Decode>::placeholder());
+                            if let Self::#vname(__v) = __place {
+                                ::till_core::json::Decode::decode_in(__r, __v)?;
+                            }
+                        }));
+                    }
                     Fields::Named(_) => {
                         let fields = fields_of(&v.fields, false)?;
-                        let body = decode_object(&fields, quote!(Self::#vname));
-                        data_arms.push(quote!(#i => (|| -> ::core::result::Result<Self, ::till_core::json::DecodeError> { #body })()?,));
+                        let body = decode_in_object(&fields, |f| {
+                            let b = &f.binding;
+                            quote!((*#b))
+                        })?;
+                        let placeholder = placeholder_fields(&fields, true);
+                        let bind = fields.iter().map(|f| {
+                            let (m, b) = (&f.member, &f.binding);
+                            quote!(#m: #b)
+                        });
+                        data_arms.push(quote!(#i => {
+                            *__place = Self::#vname #placeholder;
+                            if let Self::#vname { #(#bind),* } = __place {
+                                (|| -> ::core::result::Result<(), ::till_core::json::DecodeError> { #body })()?;
+                            }
+                        }));
                     }
                     Fields::Unnamed(_) => {
                         return Err(syn::Error::new_spanned(
@@ -394,10 +377,11 @@ fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
                 quote! {
                     if __r.peek()? == ::till_core::json::Kind::String {
                         let __i = __r.name(VARIANTS)?;
-                        return ::core::result::Result::Ok(match __i {
+                        *__place = match __i {
                             #(#unit_arms)*
                             _ => return ::core::result::Result::Err(::till_core::json::DecodeError::Invalid),
-                        });
+                        };
+                        return ::core::result::Result::Ok(());
                     }
                 }
             });
@@ -408,12 +392,12 @@ fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
             } else {
                 quote! {
                     let __i = __r.begin_tagged(VARIANTS)?;
-                    let __v = match __i {
+                    match __i {
                         #(#data_arms)*
                         _ => return ::core::result::Result::Err(::till_core::json::DecodeError::Invalid),
-                    };
+                    }
                     __r.end_tagged()?;
-                    ::core::result::Result::Ok(__v)
+                    ::core::result::Result::Ok(())
                 }
             };
             quote! {
@@ -453,6 +437,24 @@ fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
         },
         Data::Union(_) => unreachable!("refused above"),
     };
+    if let Data::Enum(_) = &input.data {
+        return Ok(quote! {
+            impl #impl_g ::till_core::json::Decode for #name #ty_g #where_g {
+                fn decode(__r: &mut ::till_core::json::Reader<'_>) -> ::core::result::Result<Self, ::till_core::json::DecodeError> {
+                    let mut __place = <Self as ::till_core::json::Decode>::placeholder();
+                    Self::decode_in(__r, &mut __place)?;
+                    ::core::result::Result::Ok(__place)
+                }
+                #[inline(never)]
+                fn decode_in(__r: &mut ::till_core::json::Reader<'_>, __place: &mut Self) -> ::core::result::Result<(), ::till_core::json::DecodeError> {
+                    #body
+                }
+                fn placeholder() -> Self {
+                    #placeholder
+                }
+            }
+        });
+    }
     Ok(quote! {
         impl #impl_g ::till_core::json::Decode for #name #ty_g #where_g {
             #[inline(never)]

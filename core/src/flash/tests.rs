@@ -611,7 +611,12 @@ fn error_display() {
         "flash range has 2 pages, needs at least 3"
     );
     let e: FlashStoreError<RamError> = sequential_storage::Error::FullStorage.into();
-    assert_eq!(std::format!("{e}"), "flash storage: FullStorage");
+    assert_eq!(std::format!("{e}"), "flash storage full");
+    let e: FlashStoreError<RamError> = FlashStoreError::Geometry(MapConfigError::RangeTooSmall);
+    assert_eq!(
+        std::format!("{e}"),
+        "flash range unusable: fewer than two pages"
+    );
 }
 
 #[cfg(feature = "std")]

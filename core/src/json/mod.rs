@@ -228,15 +228,20 @@ pub fn decode_into<T: Decode>(body: &[u8], slot: &mut Option<T>) -> Result<(), D
 /// [`decode`] over `place`, a value the caller keeps (a flow's state):
 /// nothing is copied. On error `place` is left half-read; discard it.
 pub fn decode_in<T: Decode>(body: &[u8], place: &mut T) -> Result<(), DecodeError> {
-    let result = decode_guarded(body, place);
+    let result = decode_guarded(body, &mut |r| T::decode_in(r, place));
     if let Err(e) = &result {
         debug!("json: body of {} bytes refused: {}", body.len(), e);
     }
     result
 }
 
+/// The guards around one body's reading: one function in the image for
+/// every wire type (`read` is the type's own part).
 #[inline(never)]
-fn decode_guarded<T: Decode>(body: &[u8], place: &mut T) -> Result<(), DecodeError> {
+fn decode_guarded(
+    body: &[u8],
+    read: &mut dyn FnMut(&mut Reader<'_>) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
     if body.len() > MAX_BODY_LEN {
         return Err(DecodeError::TooLarge {
             len: body.len(),
@@ -244,7 +249,7 @@ fn decode_guarded<T: Decode>(body: &[u8], place: &mut T) -> Result<(), DecodeErr
         });
     }
     let mut r = Reader::new(body);
-    let value = T::decode_in(&mut r, place).and_then(|()| r.finish());
+    let value = read(&mut r).and_then(|()| r.finish());
     match value {
         Err(DecodeError::WrongType | DecodeError::Invalid | DecodeError::StringTooLong) => {
             // A body that is not JSON says so, whatever field it broke
@@ -464,8 +469,17 @@ impl core::error::Error for EncodeError {}
 
 /// Encode `value` into `buf`; returns the number of bytes written.
 pub fn encode<T: Encode + ?Sized>(value: &T, buf: &mut [u8]) -> Result<usize, EncodeError> {
+    encode_with(buf, &|w| value.encode(w))
+}
+
+/// [`encode`]'s writer: one function in the image for every wire type.
+#[inline(never)]
+fn encode_with(
+    buf: &mut [u8],
+    write: &dyn Fn(&mut Writer<'_>) -> Result<(), EncodeError>,
+) -> Result<usize, EncodeError> {
     let mut w = Writer::new(buf);
-    value.encode(&mut w)?;
+    write(&mut w)?;
     Ok(w.len())
 }
 
