@@ -133,11 +133,15 @@ pub async fn read_response<C: Read>(
     buf: &mut [u8],
 ) -> Result<Answer, HttpError<C::Error>> {
     let mut filled = 0;
+    // Where the search for the head's end resumes: each byte is looked at
+    // a bounded number of times, however the answer is cut.
+    let mut from = 0;
     let head_len = loop {
-        let seen = buf.get(..filled).unwrap_or_default();
+        let seen = buf.get(from..filled).unwrap_or_default();
         if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
+            break from + end + 4;
         }
+        from = filled.saturating_sub(3);
         filled += more(conn, buf, filled).await?;
     };
     let (head, framing, mut keep) =
@@ -214,10 +218,13 @@ async fn dechunk<C: Read>(
     let mut pos = 0;
     // Chunk size lines, then (after the last chunk) trailer lines.
     let mut trailers = false;
+    // How much of the line at `pos` was searched for its CRLF already.
+    let mut searched = 0;
     loop {
-        let line = match line_at(buf, pos, filled) {
+        let line = match line_at(buf, pos + searched, filled) {
             Some(line) => line,
             None => {
+                searched = (filled - pos).saturating_sub(1);
                 // Make room after the body, then read more.
                 buf.copy_within(pos..filled, out);
                 filled -= pos - out;
@@ -228,6 +235,7 @@ async fn dechunk<C: Read>(
         };
         let text = buf.get(pos..line).unwrap_or_default();
         pos = line + 2;
+        searched = 0;
         if trailers {
             if text.is_empty() {
                 return Ok((out, filled - pos));
@@ -265,11 +273,11 @@ async fn dechunk<C: Read>(
     }
 }
 
-/// Where the CRLF ending the line at `pos` is, if it is in `buf[..filled]`.
-fn line_at(buf: &[u8], pos: usize, filled: usize) -> Option<usize> {
-    let seen = buf.get(pos..filled)?;
+/// Where the first CRLF at or after `from` is, if it is in `buf[..filled]`.
+fn line_at(buf: &[u8], from: usize, filled: usize) -> Option<usize> {
+    let seen = buf.get(from..filled)?;
     let at = seen.windows(2).position(|w| w == b"\r\n")?;
-    Some(pos + at)
+    Some(from + at)
 }
 
 /// A chunk size line: hex digits, then extensions after `;` (ignored).
