@@ -288,22 +288,11 @@ fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
                 quote!(__place.#m)
             })?;
             let placeholder = placeholder_fields(&fields, true);
-            return Ok(quote! {
-                impl #impl_g ::till_core::json::Decode for #name #ty_g #where_g {
-                    fn decode(__r: &mut ::till_core::json::Reader<'_>) -> ::core::result::Result<Self, ::till_core::json::DecodeError> {
-                        let mut __place = <Self as ::till_core::json::Decode>::placeholder();
-                        Self::decode_in(__r, &mut __place)?;
-                        ::core::result::Result::Ok(__place)
-                    }
-                    #[inline(never)]
-                    fn decode_in(__r: &mut ::till_core::json::Reader<'_>, __place: &mut Self) -> ::core::result::Result<(), ::till_core::json::DecodeError> {
-                        #body
-                    }
-                    fn placeholder() -> Self {
-                        Self #placeholder
-                    }
-                }
-            });
+            return Ok(decode_in_place_impl(
+                input,
+                &body,
+                &quote!(Self #placeholder),
+            ));
         }
     }
     let body = match &input.data {
@@ -438,22 +427,7 @@ fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
         Data::Union(_) => unreachable!("refused above"),
     };
     if let Data::Enum(_) = &input.data {
-        return Ok(quote! {
-            impl #impl_g ::till_core::json::Decode for #name #ty_g #where_g {
-                fn decode(__r: &mut ::till_core::json::Reader<'_>) -> ::core::result::Result<Self, ::till_core::json::DecodeError> {
-                    let mut __place = <Self as ::till_core::json::Decode>::placeholder();
-                    Self::decode_in(__r, &mut __place)?;
-                    ::core::result::Result::Ok(__place)
-                }
-                #[inline(never)]
-                fn decode_in(__r: &mut ::till_core::json::Reader<'_>, __place: &mut Self) -> ::core::result::Result<(), ::till_core::json::DecodeError> {
-                    #body
-                }
-                fn placeholder() -> Self {
-                    #placeholder
-                }
-            }
-        });
+        return Ok(decode_in_place_impl(input, &body, &placeholder));
     }
     Ok(quote! {
         impl #impl_g ::till_core::json::Decode for #name #ty_g #where_g {
@@ -466,6 +440,30 @@ fn decode_impl(input: &DeriveInput) -> syn::Result<Tokens> {
             }
         }
     })
+}
+
+/// A `Decode` that reads over the caller's value (`body` is `decode_in`'s,
+/// over `__place`); `decode` reads over a placeholder.
+fn decode_in_place_impl(input: &DeriveInput, body: &Tokens, placeholder: &Tokens) -> Tokens {
+    let name = &input.ident;
+    let generics = bounded(input, quote!(::till_core::json::Decode));
+    let (impl_g, ty_g, where_g) = generics.split_for_impl();
+    quote! {
+        impl #impl_g ::till_core::json::Decode for #name #ty_g #where_g {
+            fn decode(__r: &mut ::till_core::json::Reader<'_>) -> ::core::result::Result<Self, ::till_core::json::DecodeError> {
+                let mut __place = <Self as ::till_core::json::Decode>::placeholder();
+                Self::decode_in(__r, &mut __place)?;
+                ::core::result::Result::Ok(__place)
+            }
+            #[inline(never)]
+            fn decode_in(__r: &mut ::till_core::json::Reader<'_>, __place: &mut Self) -> ::core::result::Result<(), ::till_core::json::DecodeError> {
+                #body
+            }
+            fn placeholder() -> Self {
+                #placeholder
+            }
+        }
+    }
 }
 
 fn encode_impl(input: &DeriveInput) -> syn::Result<Tokens> {

@@ -352,6 +352,8 @@ fn parse_head(head: &[u8]) -> Option<(ResponseHead, Framing, bool)> {
         }
         result.header(name, text);
     }
+    // Framing only (RFC 9112 §6.3: these answers never carry a body); what
+    // a status means for the sale is the outcome tables' to say.
     let framing = if status < 200 || status == 204 || status == 304 {
         Framing::Empty
     } else if let Some(chunked) = chunked {
