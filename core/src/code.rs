@@ -38,6 +38,9 @@ macro_rules! code_enum {
             /// Every documented code.
             pub const KNOWN: &'static [$name] = &[$($name::$variant),*];
 
+            /// The documented codes' texts, in the order of [`Self::KNOWN`].
+            const TEXTS: &'static [&'static str] = &[$($text),*];
+
             /// The code as written on the wire.
             pub fn as_str(&self) -> &str {
                 match self {
@@ -48,18 +51,21 @@ macro_rules! code_enum {
 
             /// Read a code; anything undocumented becomes `Unknown`.
             pub fn from_code(code: &str) -> Self {
-                match code {
-                    $( $text => $name::$variant, )*
-                    other => {
-                        let mut text = ::heapless::String::new();
-                        for c in other.chars() {
-                            if text.push(c).is_err() {
-                                break;
-                            }
+                // One search of a table, not a comparison per code.
+                // (The index is matched, not looked up in `KNOWN`: that
+                // table would hold a whole `Unknown`-sized value per code.)
+                if let Some(index) = $crate::code::position(Self::TEXTS, code) {
+                    let mut _i = 0usize;
+                    $(
+                        if _i == index {
+                            return $name::$variant;
                         }
-                        $name::Unknown(text)
-                    }
+                        _i += 1;
+                    )*
                 }
+                let mut text = ::heapless::String::new();
+                $crate::code::truncate_into(text.as_mut_view(), code);
+                $name::Unknown(text)
             }
 
             /// Whether this is a documented code.
@@ -96,6 +102,24 @@ macro_rules! code_enum {
             }
         }
     };
+}
+
+/// Where `code` is in `texts`: the one lookup behind every code enum.
+#[doc(hidden)]
+#[inline(never)]
+pub fn position(texts: &[&str], code: &str) -> Option<usize> {
+    texts.iter().position(|t| *t == code)
+}
+
+/// As much of `text` as fits `out`, cut at a character boundary.
+#[doc(hidden)]
+#[inline(never)]
+pub fn truncate_into(out: &mut heapless::string::StringView, text: &str) {
+    for c in text.chars() {
+        if out.push(c).is_err() {
+            break;
+        }
+    }
 }
 
 /// Capacity of the text kept for an unknown code: the longest documented

@@ -94,10 +94,12 @@ macro_rules! currencies {
 
             /// Look up an alphabetic code (exact, upper case).
             pub fn from_alpha(code: &str) -> Result<Self, MoneyError> {
-                match code {
-                    $( stringify!($alpha) => Ok(Currency::$alpha), )*
-                    _ => Err(MoneyError::UnknownCurrency),
-                }
+                // One search of the table, not a comparison per code.
+                Self::ALL
+                    .iter()
+                    .find(|c| c.alpha() == code)
+                    .copied()
+                    .ok_or(MoneyError::UnknownCurrency)
             }
 
             /// Look up a numeric code.

@@ -214,15 +214,15 @@ fn placeholder_fields(fields: &[Field], named: bool) -> Tokens {
     }
 }
 
-/// `"name":` for `Writer::member`. A name that would need an escape is a
-/// compile error (none of till's does).
+/// The name for `Writer::member`, which writes it between quotes as it
+/// is. A name that would need an escape is a compile error (none of
+/// till's does).
 fn member(json: &str) -> Tokens {
     assert!(
         !json.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20),
         "json name {json:?} needs an escape"
     );
-    let text = format!("\"{json}\":");
-    quote!(#text)
+    quote!(#json)
 }
 
 /// Statements that write `fields` (read through `access`) as one object.

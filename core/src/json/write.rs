@@ -72,13 +72,16 @@ impl<'b> Writer<'b> {
         self.raw(b":")
     }
 
-    /// An object key written ahead of time with its quotes and colon
-    /// (`"name":`, from `#[derive(Encode)]`, which checks that the name
-    /// needs no escape): one copy.
-    pub fn member(&mut self, quoted_key_and_colon: &'static str) -> Result<(), EncodeError> {
+    /// An object key from `#[derive(Encode)]`, which checks that the name
+    /// needs no escape: copied between its quotes as it is. (The bare
+    /// name, not a `"name":` literal: the decoder's table holds the same
+    /// text, so the image keeps each name once.)
+    pub fn member(&mut self, name: &'static str) -> Result<(), EncodeError> {
         self.separate()?;
         self.comma = false;
-        self.raw(quoted_key_and_colon.as_bytes())
+        self.raw(b"\"")?;
+        self.raw(name.as_bytes())?;
+        self.raw(b"\":")
     }
 
     /// `}`
