@@ -111,15 +111,17 @@ pub fn position(texts: &[&str], code: &str) -> Option<usize> {
     texts.iter().position(|t| *t == code)
 }
 
-/// As much of `text` as fits `out`, cut at a character boundary.
+/// Append as much of `text` as fits `out`, cut at a character boundary;
+/// whether anything was cut.
 #[doc(hidden)]
 #[inline(never)]
-pub fn truncate_into(out: &mut heapless::string::StringView, text: &str) {
+pub fn truncate_into(out: &mut heapless::string::StringView, text: &str) -> bool {
     for c in text.chars() {
         if out.push(c).is_err() {
-            break;
+            return true;
         }
     }
+    false
 }
 
 /// Capacity of the text kept for an unknown code: the longest documented

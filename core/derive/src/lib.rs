@@ -12,7 +12,8 @@
 //! - on a type: `rename_all = "camelCase"`;
 //! - on a field: `rename = "name"`, `default`, `default = "path"`,
 //!   `skip_serializing_if = "path"`, `skip_serializing`,
-//!   `decode_with = "path"` (a `fn(&mut Reader) -> Result<T, DecodeError>`).
+//!   `decode_with = "path"` (a `fn(&mut Reader, &mut T) -> Result<(), DecodeError>`
+//!   that reads over the field, like `Decode::decode_in`).
 //!
 //! Enums are externally tagged as serde does it: a unit variant is its
 //! name as a string, a newtype or struct variant `{"Name": value}`.
@@ -161,7 +162,7 @@ fn decode_in_object(fields: &[Field], place: impl Fn(&Field) -> Tokens) -> syn::
     let arms = fields.iter().enumerate().map(|(i, f)| {
         let p = place(f);
         match &f.attrs.decode_with {
-            Some(path) => quote!(#i => #p = #path(__r)?,),
+            Some(path) => quote!(#i => #path(__r, &mut #p)?,),
             None => quote!(#i => ::till_core::json::Decode::decode_in(__r, &mut #p)?,),
         }
     });

@@ -196,7 +196,9 @@ impl Decode for DetailMessage {
                     return r.skip();
                 }
                 r.object(&["msg"], &mut |r, _| {
-                    if let Some(text) = lenient_text::<FORMAT_ERROR_MSG_CAP>(r)? {
+                    let mut text = None::<String<FORMAT_ERROR_MSG_CAP>>;
+                    lenient_text(r, &mut text)?;
+                    if let Some(text) = text {
                         out.push_format_error(&text);
                     }
                     Ok(())

@@ -686,7 +686,12 @@ impl<const N: usize> Decode for PrintText<N> {
     /// Longer text is cut at `N` bytes (a character boundary), never
     /// refused: display text must not make a paid answer unreadable.
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        truncated_text::<N>(r).map(Self)
+        let mut place = Self::placeholder();
+        Self::decode_in(r, &mut place)?;
+        Ok(place)
+    }
+    fn decode_in(r: &mut Reader<'_>, place: &mut Self) -> Result<(), DecodeError> {
+        truncated_text(r, &mut place.0)
     }
     fn placeholder() -> Self {
         Self(String::new())

@@ -74,6 +74,10 @@ pub enum SyntaxError {
 }
 
 /// Why a body could not be decoded.
+///
+/// Kept to two words (the limits are the constants, not fields): every
+/// reader returns `Result<(), DecodeError>`, and in two words it comes
+/// back in registers, not through memory, at each of the decoders' `?`s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum DecodeError {
@@ -81,14 +85,9 @@ pub enum DecodeError {
     TooLarge {
         /// Bytes received.
         len: usize,
-        /// Bytes allowed.
-        max: usize,
     },
     /// Objects and arrays nest deeper than [`MAX_DEPTH`].
-    TooDeep {
-        /// Levels allowed.
-        max: usize,
-    },
+    TooDeep,
     /// The text is not JSON.
     Syntax(SyntaxError),
     /// A value has the wrong JSON type for its field (a string where a
@@ -101,6 +100,10 @@ pub enum DecodeError {
     /// A string with escapes is longer than [`UNESCAPE_SCRATCH_LEN`].
     StringTooLong,
 }
+
+// Two words, so that a reader's result travels in registers (see above).
+const _: () =
+    assert!(core::mem::size_of::<Result<(), DecodeError>>() <= 2 * core::mem::size_of::<usize>());
 
 impl fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -124,8 +127,8 @@ impl fmt::Display for SyntaxError {
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::TooLarge { len, max } => write!(f, "body of {len} bytes exceeds {max}"),
-            Self::TooDeep { max } => write!(f, "JSON nests deeper than {max} levels"),
+            Self::TooLarge { len } => write!(f, "body of {len} bytes exceeds {MAX_BODY_LEN}"),
+            Self::TooDeep => write!(f, "JSON nests deeper than {MAX_DEPTH} levels"),
             Self::Syntax(e) => write!(f, "malformed JSON: {e}"),
             Self::WrongType => f.write_str("a field has the wrong JSON type"),
             Self::Invalid => f.write_str("a field is missing, invalid or too long"),
@@ -243,10 +246,7 @@ fn decode_guarded(
     read: &mut dyn FnMut(&mut Reader<'_>) -> Result<(), DecodeError>,
 ) -> Result<(), DecodeError> {
     if body.len() > MAX_BODY_LEN {
-        return Err(DecodeError::TooLarge {
-            len: body.len(),
-            max: MAX_BODY_LEN,
-        });
+        return Err(DecodeError::TooLarge { len: body.len() });
     }
     let mut r = Reader::new(body);
     let value = read(&mut r).and_then(|()| r.finish());
@@ -488,20 +488,21 @@ fn encode_with(
 /// are skipped when too long. Fields that decide money (ids, amounts,
 /// statuses, PINs, serials) never use these: they stay strict.
 pub(crate) mod lenient {
+    //! Each reader reads over the caller's field (`decode_with`'s
+    //! signature): a kept text or list is never returned through a
+    //! `Result` and copied into place.
+
     use heapless::{String, Vec};
 
     use super::{Decode, DecodeError, Kind, Reader};
+    use crate::code::truncate_into;
 
     /// Copy as much of `text` as fits `N` bytes, cutting at a character
     /// boundary. Returns the copy and whether anything was cut.
     pub(crate) fn truncate_text<const N: usize>(text: &str) -> (String<N>, bool) {
         let mut out = String::new();
-        for c in text.chars() {
-            if out.push(c).is_err() {
-                return (out, true);
-            }
-        }
-        (out, false)
+        let cut = truncate_into(out.as_mut_view(), text);
+        (out, cut)
     }
 
     /// Optional display text that must never fail a message: `null` or a
@@ -509,20 +510,28 @@ pub(crate) mod lenient {
     /// the capacity.
     pub(crate) fn lenient_text<const N: usize>(
         r: &mut Reader<'_>,
-    ) -> Result<Option<String<N>>, DecodeError> {
+        place: &mut Option<String<N>>,
+    ) -> Result<(), DecodeError> {
         if r.peek()? == Kind::String {
-            return Ok(Some(truncate_text(r.str()?).0));
+            let text = r.str()?;
+            truncate_into(place.insert(String::new()).as_mut_view(), text);
+        } else {
+            r.skip()?;
+            *place = None;
         }
-        r.skip()?;
-        Ok(None)
+        Ok(())
     }
 
     /// Required display text: a string, cut to the capacity rather than
     /// refused.
     pub(crate) fn truncated_text<const N: usize>(
         r: &mut Reader<'_>,
-    ) -> Result<String<N>, DecodeError> {
-        Ok(truncate_text(r.str()?).0)
+        place: &mut String<N>,
+    ) -> Result<(), DecodeError> {
+        let text = r.str()?;
+        place.clear();
+        truncate_into(place.as_mut_view(), text);
+        Ok(())
     }
 
     /// A list whose capacity holds what the terminal uses of it (labels,
@@ -531,28 +540,30 @@ pub(crate) mod lenient {
     /// unreadable.
     pub(crate) fn capped_vec<T: Decode, const N: usize>(
         r: &mut Reader<'_>,
-    ) -> Result<Vec<T, N>, DecodeError> {
-        let mut out = Vec::new();
+        place: &mut Vec<T, N>,
+    ) -> Result<(), DecodeError> {
+        place.clear();
         r.array(&mut |r| {
-            if out.push(T::placeholder()).is_err() {
+            if place.push(T::placeholder()).is_err() {
                 return r.skip();
             }
-            match out.last_mut() {
+            match place.last_mut() {
                 Some(item) => T::decode_in(r, item),
                 None => r.skip(),
             }
-        })?;
-        Ok(out)
+        })
     }
 
     /// [`capped_vec`] for an optional list.
     pub(crate) fn capped_vec_opt<T: Decode, const N: usize>(
         r: &mut Reader<'_>,
-    ) -> Result<Option<Vec<T, N>>, DecodeError> {
+        place: &mut Option<Vec<T, N>>,
+    ) -> Result<(), DecodeError> {
         if r.null()? {
-            return Ok(None);
+            *place = None;
+            return Ok(());
         }
-        capped_vec(r).map(Some)
+        capped_vec(r, place.get_or_insert_with(Vec::new))
     }
 
     /// An optional reference that is echoed back (a `basketRef`): kept
@@ -560,11 +571,17 @@ pub(crate) mod lenient {
     /// reference would be a wrong one.
     pub(crate) fn short_text<const N: usize>(
         r: &mut Reader<'_>,
-    ) -> Result<Option<String<N>>, DecodeError> {
+        place: &mut Option<String<N>>,
+    ) -> Result<(), DecodeError> {
         if r.null()? {
-            return Ok(None);
+            *place = None;
+            return Ok(());
         }
-        Ok(String::try_from(r.str()?).ok())
+        let text = r.str()?;
+        if place.insert(String::new()).push_str(text).is_err() {
+            *place = None;
+        }
+        Ok(())
     }
 }
 
@@ -626,10 +643,7 @@ mod tests {
         body.extend(core::iter::repeat_n(b'[', 10_000));
         body.extend(core::iter::repeat_n(b']', 10_000));
         body.push(b'}');
-        assert_eq!(
-            decode::<Note>(&body),
-            Err(DecodeError::TooDeep { max: MAX_DEPTH })
-        );
+        assert_eq!(decode::<Note>(&body), Err(DecodeError::TooDeep));
         // Brackets inside strings do not count.
         let ok: Note = decode(br#"{"text":"[[[[[[[[[[[[[[[[[[[[[["}"#).unwrap();
         assert_eq!(ok.text.len(), 22);
@@ -641,8 +655,7 @@ mod tests {
         assert_eq!(
             decode::<Note>(&body),
             Err(DecodeError::TooLarge {
-                len: MAX_BODY_LEN + 1,
-                max: MAX_BODY_LEN
+                len: MAX_BODY_LEN + 1
             })
         );
     }

@@ -292,7 +292,7 @@ impl<'a> Reader<'a> {
     fn enter(&mut self) -> Result<(), DecodeError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(DecodeError::TooDeep { max: MAX_DEPTH });
+            return Err(DecodeError::TooDeep);
         }
         Ok(())
     }
