@@ -383,10 +383,12 @@ pub enum FlashStoreError<E> {
     /// The range has too few pages to hold a full outbox plus the room
     /// garbage collection needs.
     TooFewPages {
-        /// Pages in the range.
-        pages: u32,
+        /// Pages in the range. (Half-words, like `needed`: so that the
+        /// error stays two words and a `Result` of it travels in
+        /// registers.)
+        pages: u16,
         /// Pages needed ([`FlashStore::min_pages`]).
-        needed: u32,
+        needed: u16,
     },
     /// All [`STORE_CAPACITY`] slots hold records (or are damaged).
     Full,
@@ -496,7 +498,12 @@ impl<F: NorFlash> FlashStore<F> {
         let needed = Self::min_pages().ok_or(FlashStoreError::PageTooSmall)?;
         let pages = range.end.saturating_sub(range.start) / page_size::<F>();
         if pages < needed {
-            return Err(FlashStoreError::TooFewPages { pages, needed });
+            // (Fewer than `needed`, so `pages` fits where `needed` does.)
+            let half = |n: u32| u16::try_from(n).unwrap_or(u16::MAX);
+            return Err(FlashStoreError::TooFewPages {
+                pages: half(pages),
+                needed: half(needed),
+            });
         }
         let cache = Cache::new(Uncached, Uncached, ArrayKeyPointers::new());
         let mut store = Self {

@@ -75,17 +75,16 @@ pub enum SyntaxError {
 
 /// Why a body could not be decoded.
 ///
-/// Kept to two words (the limits are the constants, not fields): every
-/// reader returns `Result<(), DecodeError>`, and in two words it comes
-/// back in registers, not through memory, at each of the decoders' `?`s.
+/// Kept to a byte or two (the limits are the constants, not fields): every
+/// reader returns `Result<_, DecodeError>`, and with an error this small
+/// a `Result<(), _>` or `Result<&str, _>` comes back in registers, not
+/// through memory, at each of the decoders' `?`s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum DecodeError {
-    /// The body is larger than [`MAX_BODY_LEN`].
-    TooLarge {
-        /// Bytes received.
-        len: usize,
-    },
+    /// The body is larger than [`MAX_BODY_LEN`] (its length is logged
+    /// with the refusal, by [`decode_in`]).
+    TooLarge,
     /// Objects and arrays nest deeper than [`MAX_DEPTH`].
     TooDeep,
     /// The text is not JSON.
@@ -101,9 +100,10 @@ pub enum DecodeError {
     StringTooLong,
 }
 
-// Two words, so that a reader's result travels in registers (see above).
+// Small enough that a reader's result travels in registers (see above).
+const _: () = assert!(core::mem::size_of::<DecodeError>() <= 2);
 const _: () =
-    assert!(core::mem::size_of::<Result<(), DecodeError>>() <= 2 * core::mem::size_of::<usize>());
+    assert!(core::mem::size_of::<Result<&str, DecodeError>>() == core::mem::size_of::<&str>());
 
 impl fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -127,7 +127,7 @@ impl fmt::Display for SyntaxError {
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::TooLarge { len } => write!(f, "body of {len} bytes exceeds {MAX_BODY_LEN}"),
+            Self::TooLarge => write!(f, "body larger than {MAX_BODY_LEN} bytes"),
             Self::TooDeep => write!(f, "JSON nests deeper than {MAX_DEPTH} levels"),
             Self::Syntax(e) => write!(f, "malformed JSON: {e}"),
             Self::WrongType => f.write_str("a field has the wrong JSON type"),
@@ -246,7 +246,7 @@ fn decode_guarded(
     read: &mut dyn FnMut(&mut Reader<'_>) -> Result<(), DecodeError>,
 ) -> Result<(), DecodeError> {
     if body.len() > MAX_BODY_LEN {
-        return Err(DecodeError::TooLarge { len: body.len() });
+        return Err(DecodeError::TooLarge);
     }
     let mut r = Reader::new(body);
     let value = read(&mut r).and_then(|()| r.finish());
@@ -652,12 +652,7 @@ mod tests {
     #[test]
     fn refuses_large_bodies() {
         let body = std::vec![b' '; MAX_BODY_LEN + 1];
-        assert_eq!(
-            decode::<Note>(&body),
-            Err(DecodeError::TooLarge {
-                len: MAX_BODY_LEN + 1
-            })
-        );
+        assert_eq!(decode::<Note>(&body), Err(DecodeError::TooLarge));
     }
 
     #[test]
