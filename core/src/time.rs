@@ -180,7 +180,7 @@ impl fmt::Display for TimeError {
 impl core::error::Error for TimeError {}
 
 /// Years this type handles: four-digit years from the epoch on.
-const MAX_YEAR: i64 = 9999;
+const MAX_YEAR: i32 = 9999;
 
 /// An RFC 3339 date-time, normalized to UTC, with millisecond precision.
 ///
@@ -207,14 +207,19 @@ impl Timestamp {
     /// last millisecond of that minute.
     pub fn parse(text: &str) -> Result<Self, TimeError> {
         let b = text.as_bytes();
-        let num = |range: core::ops::Range<usize>| -> Result<i64, TimeError> {
+        // Calendar fields in 32 bits (hardware multiply and divide on the
+        // board); only the seconds since the epoch need 64.
+        let num = |range: core::ops::Range<usize>| -> Result<i32, TimeError> {
             let digits = b.get(range).ok_or(TimeError::Syntax)?;
             if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
                 return Err(TimeError::Syntax);
             }
             Ok(digits
                 .iter()
-                .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
+                .try_fold(0i32, |acc, d| {
+                    acc.checked_mul(10)?.checked_add(i32::from(d - b'0'))
+                })
+                .ok_or(TimeError::Syntax)?)
         };
         let expect = |i: usize, allowed: &[u8]| -> Result<(), TimeError> {
             match b.get(i) {
@@ -235,14 +240,14 @@ impl Timestamp {
         let mut second = num(17..19)?;
 
         let mut i = 19;
-        let mut millis = 0i64;
+        let mut millis = 0i32;
         let mut fraction_digits = 0u8;
         if b.get(i) == Some(&b'.') {
             i += 1;
             let start = i;
             while let Some(c) = b.get(i).filter(|c| c.is_ascii_digit()) {
                 if i - start < 3 {
-                    millis = millis * 10 + i64::from(c - b'0');
+                    millis = millis * 10 + i32::from(c - b'0');
                     fraction_digits += 1;
                 }
                 i += 1;
@@ -288,11 +293,12 @@ impl Timestamp {
             second = 59;
             millis = 999;
         }
-        let days = days_from_civil(year, month, day);
-        let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+        let days = i64::from(days_from_civil(year, month, day));
+        let secs =
+            days * 86_400 + i64::from(hour * 3600 + minute * 60 + second - offset_minutes * 60);
         let ms = secs
             .checked_mul(1000)
-            .and_then(|s| s.checked_add(millis))
+            .and_then(|s| s.checked_add(i64::from(millis)))
             .ok_or(TimeError::Range)?;
         let ms = u64::try_from(ms).map_err(|_| TimeError::BeforeEpoch)?;
         Ok(Self {
@@ -318,21 +324,24 @@ impl From<UnixTime> for Timestamp {
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms_total = self.time.0;
-        let secs = (ms_total / 1000) as i64;
-        let millis = ms_total % 1000;
-        let days = secs.div_euclid(86_400);
-        let rem = secs.rem_euclid(86_400);
-        let (mut year, mut month, mut day) = civil_from_days(days);
+        let secs = ms_total / 1000;
+        let millis = (ms_total % 1000) as u32;
+        // Past year 9999 the days do not fit the calendar's 32 bits: the
+        // clamp below writes the last second of 9999 either way.
+        let days = i32::try_from(secs / 86_400).unwrap_or(i32::MAX / 2);
+        let rem = (secs % 86_400) as u32;
+        let (year, month, day) = civil_from_days(days);
+        let (mut year, mut month, mut day) = (year as u32, month as u32, day as u32);
         let (mut hour, mut minute, mut second) = (rem / 3600, rem / 60 % 60, rem % 60);
-        if year > MAX_YEAR {
+        if year > MAX_YEAR as u32 {
             // Clamp rather than write a five-digit year no parser accepts.
-            (year, month, day, hour, minute, second) = (MAX_YEAR, 12, 31, 23, 59, 59);
+            (year, month, day, hour, minute, second) = (MAX_YEAR as u32, 12, 31, 23, 59, 59);
         }
         // Written digit by digit, without `core::fmt`'s padding machinery:
         // this is on every Electrum request and advice.
         let mut text = [0u8; TIMESTAMP_TEXT_LEN];
         let mut n = 0usize;
-        let mut put = |value: i64, width: u32, before: Option<u8>| {
+        let mut put = |value: u32, width: u32, before: Option<u8>| {
             if let Some(b) = before {
                 if let Some(slot) = text.get_mut(n) {
                     *slot = b;
@@ -340,7 +349,7 @@ impl fmt::Display for Timestamp {
                 n += 1;
             }
             for i in (0..width).rev() {
-                let digit = (value / 10i64.pow(i)).rem_euclid(10) as u8;
+                let digit = (value / 10u32.pow(i) % 10) as u8;
                 if let Some(slot) = text.get_mut(n) {
                     *slot = b'0' + digit;
                 }
@@ -353,7 +362,6 @@ impl fmt::Display for Timestamp {
         put(hour, 2, Some(b'T'));
         put(minute, 2, Some(b':'));
         put(second, 2, Some(b':'));
-        let millis = millis as i64;
         match self.fraction_digits {
             0 => {}
             1 => put(millis / 100, 1, Some(b'.')),
@@ -387,11 +395,11 @@ impl Decode for Timestamp {
     }
 }
 
-const fn is_leap(year: i64) -> bool {
+const fn is_leap(year: i32) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
 
-const fn days_in_month(year: i64, month: i64) -> i64 {
+const fn days_in_month(year: i32, month: i32) -> i32 {
     match month {
         2 if is_leap(year) => 29,
         2 => 28,
@@ -402,7 +410,7 @@ const fn days_in_month(year: i64, month: i64) -> i64 {
 
 /// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's
 /// `days_from_civil`).
-const fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+pub(crate) const fn days_from_civil(year: i32, month: i32, day: i32) -> i32 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -413,7 +421,7 @@ const fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 }
 
 /// The inverse of [`days_from_civil`].
-const fn civil_from_days(days: i64) -> (i64, i64, i64) {
+const fn civil_from_days(days: i32) -> (i32, i32, i32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -515,6 +523,15 @@ mod tests {
             Instant::from_millis(u64::MAX) + Duration::from_millis(1),
             Instant::from_millis(u64::MAX)
         );
+    }
+
+    #[test]
+    fn times_past_year_9999_are_written_as_its_last_second() {
+        let text = |ms| UnixTime::from_millis(ms).to_timestamp().to_string();
+        assert_eq!(text(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
+        assert_eq!(text(253_402_300_800_000), "9999-12-31T23:59:59.000Z");
+        // Days beyond the calendar's 32 bits.
+        assert_eq!(text(u64::MAX), "9999-12-31T23:59:59.615Z");
     }
 
     proptest! {

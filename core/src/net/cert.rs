@@ -462,20 +462,13 @@ fn digits(text: &[u8]) -> Option<u64> {
     })
 }
 
-/// Days from 1970-01-01 to the date (proleptic Gregorian), for years from
-/// 1970 on (earlier certificates are not valid now anyway: 0).
+/// Days from 1970-01-01 to the date (proleptic Gregorian; the calendar of
+/// [`crate::time`]), for years from 1970 on (earlier certificates are not
+/// valid now anyway: 0).
 fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
-    let y = if month <= 2 {
-        year.checked_sub(1)?
-    } else {
-        year
-    };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe).saturating_sub(719_468))
+    let field = |v: u64| i32::try_from(v).ok();
+    let days = crate::time::days_from_civil(field(year)?, field(month)?, field(day)?);
+    Some(u64::try_from(days).unwrap_or(0))
 }
 
 /// `pattern` (a SAN, maybe `*.example.com`) matches `host`, ignoring
