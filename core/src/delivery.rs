@@ -525,7 +525,7 @@ impl Flow for Delivery<'_> {
     }
 
     #[inline(never)]
-    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<'_>, FlowError> {
         match self.state {
             State::Start => {
                 if self.needs_momo_token(now) {
@@ -578,12 +578,12 @@ impl Flow for Delivery<'_> {
             }
             State::Rewriting => {
                 self.done(Delivered::Retry);
-                Ok(Output::Persist(StoreOp::Put(self.record.clone())))
+                Ok(Output::Persist(StoreOp::Put(&self.record)))
             }
             State::SettingAside => {
                 let attention = self.record.attention.unwrap_or(Attention { status: 0 });
                 self.done(Delivered::NeedsAttention(attention));
-                Ok(Output::Persist(StoreOp::Put(self.record.clone())))
+                Ok(Output::Persist(StoreOp::Put(&self.record)))
             }
             State::Removing(money) => {
                 self.done(Delivered::Settled(money));

@@ -13,7 +13,7 @@ use core::task::{Context, Poll};
 use crate::flow::{Flow, FlowError, Input, Now, Output, Steps, TransportFailure};
 use crate::http::{RequestHead, ResponseHead};
 use crate::json;
-use crate::outbox::{Store, StoreOp};
+use crate::outbox::{Record, RecordSource, Store, StoreOp};
 use crate::time::{Duration, Instant};
 
 /// One HTTP exchange over whatever connection the platform has.
@@ -229,14 +229,28 @@ enum Write {
 }
 
 impl Write {
-    fn encode<E>(op: &StoreOp, record_buf: &mut [u8]) -> Result<Self, DriveError<E>> {
-        Ok(match op {
-            StoreOp::Put(record) => Self::Put {
-                key: record.key,
-                len: json::encode(record, record_buf).map_err(DriveError::Record)?,
-            },
-            StoreOp::Remove(key) => Self::Remove(*key),
+    fn encode<E>(op: StoreOp<'_>, record_buf: &mut [u8]) -> Result<Self, DriveError<E>> {
+        match op {
+            StoreOp::Put(record) => Self::put(record, record_buf),
+            StoreOp::Build(source) => Self::build(source, record_buf),
+            StoreOp::Remove(key) => Ok(Self::Remove(key)),
+        }
+    }
+
+    fn put<E>(record: &Record, record_buf: &mut [u8]) -> Result<Self, DriveError<E>> {
+        Ok(Self::Put {
+            key: record.key,
+            len: json::encode(record, record_buf).map_err(DriveError::Record)?,
         })
+    }
+
+    /// The built record lives in this frame only, while it is encoded.
+    #[inline(never)]
+    fn build<E>(source: &dyn RecordSource, record_buf: &mut [u8]) -> Result<Self, DriveError<E>> {
+        let record = source
+            .record()
+            .ok_or(DriveError::Flow(FlowError::Finished))?;
+        Self::put(&record, record_buf)
     }
 
     async fn apply<S: Store>(
@@ -378,7 +392,7 @@ where
                 *pending = Some(tx);
                 return Ok(false);
             }
-            Output::Persist(op) => Next::Write(Write::encode(&op, record)?),
+            Output::Persist(op) => Next::Write(Write::encode(op, record)?),
             Output::Wait(until) => Next::Wait(until),
         };
         match next {

@@ -105,13 +105,11 @@ pub enum Input<'a> {
     Failed(TransportFailure),
 }
 
-/// What a flow asks of its driver.
-// No heap to box into: the value is moved once and then consumed.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output {
+/// What a flow asks of its driver (borrowing the flow for a record).
+#[derive(Debug, Clone)]
+pub enum Output<'a> {
     /// Write (or remove) an outbox record durably, then poll again.
-    Persist(StoreOp),
+    Persist(StoreOp<'a>),
     /// Send this request, then `handle` what comes back.
     Send(Transmit),
     /// Nothing to do before this instant (backoff, polling interval).
@@ -179,7 +177,7 @@ pub trait Flow {
     /// The next thing to do. Encodes a request body into `body` when it
     /// returns [`Output::Send`]. Once it returned [`Output::Done`] it
     /// keeps returning it while the outcome is in the flow.
-    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError>;
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<'_>, FlowError>;
 
     /// The outcome, once `poll` returned [`Output::Done`] (and until it is
     /// taken).
@@ -206,7 +204,7 @@ pub trait Flow {
 /// loop, its persists and its exchange).
 pub trait Steps {
     /// [`Flow::poll`].
-    fn poll_step(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError>;
+    fn poll_step(&mut self, now: Now, body: &mut [u8]) -> Result<Output<'_>, FlowError>;
     /// [`Flow::handle`].
     fn handle_step(&mut self, input: Input<'_>, now: Now);
     /// [`Flow::deadline`].
@@ -214,7 +212,7 @@ pub trait Steps {
 }
 
 impl<F: Flow> Steps for F {
-    fn poll_step(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
+    fn poll_step(&mut self, now: Now, body: &mut [u8]) -> Result<Output<'_>, FlowError> {
         self.poll(now, body)
     }
     fn handle_step(&mut self, input: Input<'_>, now: Now) {
@@ -347,7 +345,7 @@ where
     type Outcome = Result<T, CallError<E>>;
 
     #[inline(never)]
-    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<'_>, FlowError> {
         match self.state {
             CallState::Sending { at } if now.instant < at => Ok(Output::Wait(at)),
             CallState::Sending { .. } => {

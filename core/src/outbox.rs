@@ -210,15 +210,39 @@ impl Record {
 }
 
 /// A change to the durable store, requested by a flow through
-/// [`crate::flow::Output::Persist`].
-// No heap to box into: the value is moved once and then consumed.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq)]
-pub enum StoreOp {
-    /// Write (or overwrite) the record under `record.key`.
-    Put(Record),
+/// [`crate::flow::Output::Persist`]. It borrows the flow: a record (3 KB)
+/// is never returned by value through the flow's `poll`, nor cloned to
+/// be handed over; the driver encodes it before it awaits anything.
+#[derive(Clone, Copy)]
+pub enum StoreOp<'a> {
+    /// Write (or overwrite) this record, which the flow keeps, under
+    /// `record.key`.
+    Put(&'a Record),
+    /// Write the record that protects the flow's current step, which the
+    /// flow does not keep: [`RecordSource::record`] builds it in the
+    /// driver's frame, to be encoded there.
+    Build(&'a dyn RecordSource),
     /// Remove the record with this key (a final answer arrived).
     Remove(Uuid),
+}
+
+/// A flow whose current step is protected by a record it does not keep
+/// (a Conductor create or settle, a MoMo status, an Electrum undo).
+pub trait RecordSource {
+    /// The record that protects the step the flow is in; `None` when the
+    /// flow is in no such step (a bug, reported as
+    /// [`crate::flow::FlowError::Finished`]).
+    fn record(&self) -> Option<Record>;
+}
+
+impl fmt::Debug for StoreOp<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Put(record) => write!(f, "Put({})", record.key),
+            Self::Build(_) => f.write_str("Build"),
+            Self::Remove(key) => write!(f, "Remove({key})"),
+        }
+    }
 }
 
 /// Durable key-value storage for records: flash (sequential-storage) on the

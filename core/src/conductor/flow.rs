@@ -43,7 +43,7 @@ use crate::fmt::Secret;
 use crate::http::{Api, HeadError, HeaderName, RequestHead, Status};
 use crate::id::{ExternalReference, IdempotencyKey, Uuid};
 use crate::json;
-use crate::outbox::{Advice, Backoff, ConductorTarget, Record, Retry, StoreOp};
+use crate::outbox::{Advice, Backoff, ConductorTarget, Record, RecordSource, Retry, StoreOp};
 use crate::outcome::{Answer as OutcomeAnswer, Attempt, Verdict};
 use crate::time::{Duration, Instant};
 
@@ -565,11 +565,7 @@ impl<'a> BillPayment<'a> {
     }
 
     fn pending(&self) -> BillOutcome {
-        let record = match &self.settle {
-            None => Some(self.create_record()),
-            Some(_) => self.settle_record(),
-        };
-        match record {
+        match RecordSource::record(self) {
             Some(record) => BillOutcome::Pending(record),
             // Nothing was persisted, so nothing can have moved money.
             None => BillOutcome::Refused {
@@ -697,7 +693,7 @@ impl<'a> BillPayment<'a> {
         }
     }
 
-    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output {
+    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output<'static> {
         self.set_state(next);
         Output::Send(Transmit { head, body_len })
     }
@@ -718,6 +714,17 @@ impl<'a> BillPayment<'a> {
     }
 }
 
+/// The record that protects the step: the create's until the settlement
+/// is chosen, then the settlement's.
+impl RecordSource for BillPayment<'_> {
+    fn record(&self) -> Option<Record> {
+        match &self.settle {
+            None => Some(self.create_record()),
+            Some(_) => self.settle_record(),
+        }
+    }
+}
+
 impl Flow for BillPayment<'_> {
     type Outcome = BillOutcome;
 
@@ -734,13 +741,13 @@ impl Flow for BillPayment<'_> {
     }
 
     #[inline(never)]
-    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<'_>, FlowError> {
         match self.state {
             State::PersistingCreate => {
-                let record = self.create_record();
                 self.persisted = true;
                 self.start_step(State::Creating { at: now.instant }, now);
-                Ok(Output::Persist(StoreOp::Put(record)))
+                // The create record: `settle` is not chosen yet.
+                Ok(Output::Persist(StoreOp::Build(self)))
             }
             State::Creating { at } => {
                 if now.instant < at {
@@ -756,10 +763,13 @@ impl Flow for BillPayment<'_> {
                 Ok(self.send(tx.head, tx.body_len, State::AwaitingCreate))
             }
             State::PersistingSettle => {
-                let record = self.settle_record().ok_or(FlowError::Finished)?;
+                if self.settle.is_none() || self.target().is_none() {
+                    return Err(FlowError::Finished);
+                }
                 self.persisted = true;
                 self.set_state(State::Settling { at: now.instant });
-                Ok(Output::Persist(StoreOp::Put(record)))
+                // The settle record (`settle` is chosen).
+                Ok(Output::Persist(StoreOp::Build(self)))
             }
             State::Settling { at } => {
                 if now.instant < at {

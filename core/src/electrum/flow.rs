@@ -48,7 +48,7 @@ use crate::outcome::{Answer as OutcomeAnswer, Attempt, Verdict};
 
 use crate::id::Uuid;
 use crate::json::{self, Decode as _};
-use crate::outbox::{Advice, Backoff, Record, Retry, StoreOp};
+use crate::outbox::{Advice, Backoff, Record, RecordSource, Retry, StoreOp};
 use crate::time::{Duration, Instant, Timestamp};
 
 /// Longest Basic-auth password kept.
@@ -866,12 +866,12 @@ impl<'a> Sale<'a> {
 
     /// The steps of [`Flow::poll`], never inlined into it.
     #[inline(never)]
-    fn persist_undo(&self) -> Result<Output, FlowError> {
-        Ok(Output::Persist(StoreOp::Put(self.undo_record())))
+    fn persist_undo(&self) -> Result<Output<'_>, FlowError> {
+        Ok(Output::Persist(StoreOp::Build(self)))
     }
 
     #[inline(never)]
-    fn send_order(&mut self, body: &mut [u8]) -> Result<Output, FlowError> {
+    fn send_order(&mut self, body: &mut [u8]) -> Result<Output<'_>, FlowError> {
         let (head, len) = match &self.order {
             Order::Airtime(r) => (path::purchase()?, json::encode(r, body)?),
             Order::Voucher(r) => (path::provision_voucher(&r.id)?, json::encode(r, body)?),
@@ -881,16 +881,13 @@ impl<'a> Sale<'a> {
     }
 
     #[inline(never)]
-    fn persist_confirmation(&self) -> Result<Output, FlowError> {
-        let record = self
-            .pending_confirmation()
-            .cloned()
-            .ok_or(FlowError::Finished)?;
+    fn persist_confirmation(&self) -> Result<Output<'_>, FlowError> {
+        let record = self.pending_confirmation().ok_or(FlowError::Finished)?;
         Ok(Output::Persist(StoreOp::Put(record)))
     }
 
     #[inline(never)]
-    fn send_confirmation(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
+    fn send_confirmation(&mut self, now: Now, body: &mut [u8]) -> Result<Output<'_>, FlowError> {
         // Sent stamped with the time it is sent; the record keeps the
         // time it was stored with (stamped for the encoding only: a copy
         // of the record is kilobytes of stack).
@@ -918,7 +915,7 @@ impl<'a> Sale<'a> {
     }
 
     #[inline(never)]
-    fn send_reversal(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
+    fn send_reversal(&mut self, now: Now, body: &mut [u8]) -> Result<Output<'_>, FlowError> {
         let reversal = self.reversal(now.unix.to_timestamp());
         let head = match &self.order {
             Order::Airtime(_) => path::purchase_reversal()?,
@@ -930,7 +927,7 @@ impl<'a> Sale<'a> {
     }
 
     #[inline(never)]
-    fn send_check(&mut self) -> Result<Output, FlowError> {
+    fn send_check(&mut self) -> Result<Output<'_>, FlowError> {
         let head = self
             .config
             .head(path::purchase_status(&self.order.id())?, false)?;
@@ -938,17 +935,21 @@ impl<'a> Sale<'a> {
     }
 
     #[inline(never)]
-    fn persist_set_aside(&self) -> Result<Output, FlowError> {
-        let record = self
-            .set_aside_record()
-            .cloned()
-            .ok_or(FlowError::Finished)?;
+    fn persist_set_aside(&self) -> Result<Output<'_>, FlowError> {
+        let record = self.set_aside_record().ok_or(FlowError::Finished)?;
         Ok(Output::Persist(StoreOp::Put(record)))
     }
 
-    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output {
+    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output<'static> {
         self.set_state(next);
         Output::Send(Transmit { head, body_len })
+    }
+}
+
+/// The record that undoes (or looks up) the order, before it is sent.
+impl RecordSource for Sale<'_> {
+    fn record(&self) -> Option<Record> {
+        Some(self.undo_record())
     }
 }
 
@@ -971,7 +972,7 @@ impl Flow for Sale<'_> {
     }
 
     #[inline(never)]
-    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<'_>, FlowError> {
         // Each step in a function of its own: a record, a head and a body
         // are kilobytes each, and one frame holding every step's would add
         // them up.

@@ -47,7 +47,7 @@ use crate::http::{Api, HeadError, HeaderName, RequestHead};
 use crate::id::Uuid;
 use crate::json;
 use crate::money::Amount;
-use crate::outbox::{Advice, Backoff, Record, Retry, StoreOp};
+use crate::outbox::{Advice, Backoff, Record, RecordSource, Retry, StoreOp};
 use crate::outcome::{Answer as OutcomeAnswer, Attempt, Verdict};
 use crate::time::{Duration, Instant};
 
@@ -611,9 +611,16 @@ impl<'a> Payment<'a> {
         self.later(now, |at| State::Polling { at });
     }
 
-    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output {
+    fn send(&mut self, head: RequestHead, body_len: usize, next: State) -> Output<'static> {
         self.set_state(next);
         Output::Send(Transmit { head, body_len })
+    }
+}
+
+/// The status record that protects the payment's request.
+impl RecordSource for Payment<'_> {
+    fn record(&self) -> Option<Record> {
+        Some(Payment::record(self))
     }
 }
 
@@ -633,7 +640,7 @@ impl Flow for Payment<'_> {
     }
 
     #[inline(never)]
-    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output, FlowError> {
+    fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<'_>, FlowError> {
         loop {
             match self.state {
                 State::Token { then, at } => {
@@ -646,7 +653,7 @@ impl Flow for Payment<'_> {
                 State::Persisting => {
                     self.persisted = true;
                     self.set_state(State::Creating { at: now.instant });
-                    return Ok(Output::Persist(StoreOp::Put(self.record())));
+                    return Ok(Output::Persist(StoreOp::Build(self)));
                 }
                 State::Creating { at } => {
                     if now.instant < at {

@@ -85,7 +85,12 @@ impl<F: Flow> Harness<F> {
     pub fn step(&mut self) -> Step<F::Outcome> {
         for _ in 0..10_000 {
             match self.flow.poll(self.now, &mut self.body).expect("poll") {
-                Output::Persist(StoreOp::Put(record)) => {
+                Output::Persist(op @ (StoreOp::Put(_) | StoreOp::Build(_))) => {
+                    let record = match op {
+                        StoreOp::Put(record) => record.clone(),
+                        StoreOp::Build(source) => source.record().expect("a record to build"),
+                        StoreOp::Remove(_) => unreachable!(),
+                    };
                     let mut buf = vec![0u8; RECORD_MAX_LEN];
                     let n = json::encode(&record, &mut buf).expect("record fits RECORD_MAX_LEN");
                     buf.truncate(n);
