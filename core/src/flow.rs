@@ -106,6 +106,8 @@ pub enum Input<'a> {
 }
 
 /// What a flow asks of its driver (borrowing the flow for a record).
+// No heap to box into: a request head (2.4 KB) is moved once and consumed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Output<'a> {
     /// Write (or remove) an outbox record durably, then poll again.

@@ -214,12 +214,12 @@ impl Timestamp {
             if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
                 return Err(TimeError::Syntax);
             }
-            Ok(digits
+            digits
                 .iter()
                 .try_fold(0i32, |acc, d| {
                     acc.checked_mul(10)?.checked_add(i32::from(d - b'0'))
                 })
-                .ok_or(TimeError::Syntax)?)
+                .ok_or(TimeError::Syntax)
         };
         let expect = |i: usize, allowed: &[u8]| -> Result<(), TimeError> {
             match b.get(i) {

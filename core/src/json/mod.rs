@@ -487,11 +487,11 @@ fn encode_with(
 /// display text is cut to fit, lists keep what fits, echoed references
 /// are skipped when too long. Fields that decide money (ids, amounts,
 /// statuses, PINs, serials) never use these: they stay strict.
+///
+/// Each reader reads over the caller's field (`decode_with`'s signature):
+/// a kept text or list is never returned through a `Result` and copied
+/// into place.
 pub(crate) mod lenient {
-    //! Each reader reads over the caller's field (`decode_with`'s
-    //! signature): a kept text or list is never returned through a
-    //! `Result` and copied into place.
-
     use heapless::{String, Vec};
 
     use super::{Decode, DecodeError, Kind, Reader};
