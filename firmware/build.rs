@@ -34,9 +34,18 @@ fn build_time() {
 /// grew past bank 1 would link fine and then erase itself.
 const NUCLEO_H743ZI_DATA_START: u32 = 0x0810_0000;
 
+/// `TILL_DEV_HOST`: the host of the development settings (`sandbox.till`
+/// unless set), passed on as `TILL_DEV_HOST_OR_DEFAULT` for `concat!`.
+fn dev_host() {
+    println!("cargo:rerun-if-env-changed=TILL_DEV_HOST");
+    let host = env::var("TILL_DEV_HOST").unwrap_or_else(|_| "sandbox.till".to_string());
+    println!("cargo:rustc-env=TILL_DEV_HOST_OR_DEFAULT={host}");
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     build_time();
+    dev_host();
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if target_os != "none" {
         return;

@@ -188,58 +188,37 @@ fn fit<const N: usize>(what: &'static str, value: &str) -> Result<String<N>, Con
     String::try_from(value).map_err(|_| ConfigError::Field(what))
 }
 
-impl EndpointSettings {
-    /// `host:port` with no path prefix.
-    pub fn new(host: &str, port: u16) -> Result<Self, ConfigError> {
-        Ok(Self {
-            host: fit("endpoint host", host)?,
-            port,
-            base_path: String::new(),
-        })
-    }
-}
+/// [`Settings::development`], as stored.
+const DEVELOPMENT: &str = concat!(
+    r#"{"originator":{"institution":{"id":"11111111","name":"Buy Stuff Shop"},"terminalId":"term0001","#,
+    r#""merchant":{"merchantType":"4444","merchantId":"merchant1234567","#,
+    r#""merchantName":{"name":"Buy Stuff Shop","city":"Cape Town","region":"WC","country":"ZA"}}},"#,
+    r#""client":{"id":"22222222","name":"TransAcquire Co"},"currency":"ZAR","#,
+    r#""conductor":{"endpoint":{"host":""#,
+    env!("TILL_DEV_HOST_OR_DEFAULT"),
+    r#"","port":8443,"base_path":""},"secret_key":"sk_test_till_terminal_0003","retailer_id":"retailer_001"},"#,
+    r#""momo":{"endpoint":{"host":""#,
+    env!("TILL_DEV_HOST_OR_DEFAULT"),
+    r#"","port":8443,"base_path":""},"subscription_key":"0b9f4c5d2e7a4c6f8d1e3a5b7c9d0e1f","#,
+    r#""api_user":"c72025f5-5cd1-4630-99e4-8ba4722fad56","api_key":"f1db798c98df4bcf83b538175893bbf0","#,
+    r#""target_environment":"sandbox","currency":"EUR"},"#,
+    r#""electrum":{"endpoint":{"host":""#,
+    env!("TILL_DEV_HOST_OR_DEFAULT"),
+    r#"","port":8443,"base_path":""},"password":"sandbox"},"#,
+    r#""hosts":[],"sntp_host":""#,
+    env!("TILL_DEV_HOST_OR_DEFAULT"),
+    r#"","sntp_port":123}"#,
+);
 
 impl Settings {
     /// The build-time default: every API at `sandbox.till:8443` (a local
     /// till-sandbox), its public test credentials, and the sandbox's test
     /// terminal identity. `TILL_DEV_HOST` at build time changes the host.
     pub fn development() -> Result<Self, ConfigError> {
-        let host = option_env!("TILL_DEV_HOST").unwrap_or("sandbox.till");
-        let endpoint = EndpointSettings::new(host, 8443)?;
-        let originator: Originator = till_core::json::decode(
-            br#"{"institution":{"id":"11111111","name":"Buy Stuff Shop"},"terminalId":"term0001",
-            "merchant":{"merchantType":"4444","merchantId":"merchant1234567",
-            "merchantName":{"name":"Buy Stuff Shop","city":"Cape Town","region":"WC","country":"ZA"}}}"#,
-        )
-        .map_err(|_| ConfigError::Field("originator"))?;
-        Ok(Self {
-            originator,
-            client: Institution {
-                id: fit("client id", "22222222")?,
-                name: fit("client name", "TransAcquire Co")?,
-            },
-            currency: fit("currency", "ZAR")?,
-            conductor: Some(ConductorSettings {
-                endpoint: endpoint.clone(),
-                secret_key: fit("conductor key", "sk_test_till_terminal_0003")?,
-                retailer_id: fit("retailer id", "retailer_001")?,
-            }),
-            momo: Some(MomoSettings {
-                endpoint: endpoint.clone(),
-                subscription_key: fit("subscription key", "0b9f4c5d2e7a4c6f8d1e3a5b7c9d0e1f")?,
-                api_user: fit("api user", "c72025f5-5cd1-4630-99e4-8ba4722fad56")?,
-                api_key: fit("api key", "f1db798c98df4bcf83b538175893bbf0")?,
-                target_environment: fit("target environment", "sandbox")?,
-                currency: fit("momo currency", "EUR")?,
-            }),
-            electrum: Some(ElectrumSettings {
-                endpoint,
-                password: fit("electrum password", "sandbox")?,
-            }),
-            hosts: Vec::new(),
-            sntp_host: fit("sntp host", host)?,
-            sntp_port: 123,
-        })
+        // A document read by the settings' own decoder (the one the
+        // configuration area uses), not code of its own.
+        till_core::json::decode(DEVELOPMENT.as_bytes())
+            .map_err(|_| ConfigError::Field("development settings"))
     }
 
     /// The shop's currency.
@@ -489,6 +468,31 @@ pub fn base64_decode<const N: usize>(text: &str, out: &mut Vec<u8, N>) -> Option
 mod tests {
     use super::*;
     use base64::Engine as _;
+
+    #[test]
+    fn development_settings_read_and_point_at_the_sandbox() {
+        let s = Settings::development().unwrap();
+        let host = env!("TILL_DEV_HOST_OR_DEFAULT");
+        for e in [
+            &s.conductor.as_ref().unwrap().endpoint,
+            &s.momo.as_ref().unwrap().endpoint,
+            &s.electrum.as_ref().unwrap().endpoint,
+        ] {
+            assert_eq!(
+                (e.host.as_str(), e.port, e.base_path.as_str()),
+                (host, 8443, "")
+            );
+        }
+        assert_eq!(s.sntp_host.as_str(), host);
+        assert_eq!(s.sntp_port, 123);
+        assert_eq!(s.shop_currency().unwrap().alpha(), "ZAR");
+        assert_eq!(s.momo_currency().unwrap().alpha(), "EUR");
+        assert_eq!(s.originator.terminal_id.as_str(), "term0001");
+        assert_eq!(s.client.id.as_str(), "22222222");
+        let apis = s.apis().unwrap();
+        assert!(apis.conductor.is_some() && apis.momo.is_some() && apis.electrum.is_some());
+        assert!(s.hosts.is_empty());
+    }
 
     fn ours(text: &str) -> Option<std::vec::Vec<u8>> {
         let mut out: Vec<u8, 64> = Vec::new();
