@@ -705,7 +705,7 @@ impl ResponseHead {
     /// headers the core does not read are ignored. A value too long for
     /// its field is dropped rather than truncated.
     pub fn header(&mut self, name: &str, value: &str) {
-        let value = value.trim();
+        let value = value.trim_ascii();
         if name.eq_ignore_ascii_case("Idempotent-Replayed") {
             self.idempotent_replayed = value.eq_ignore_ascii_case("true");
         } else if name.eq_ignore_ascii_case("Location") {
@@ -721,7 +721,7 @@ impl ResponseHead {
         self.content_type.as_ref().is_some_and(|ct| {
             ct.split(';')
                 .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case(APPLICATION_JSON))
+                .is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(APPLICATION_JSON))
         })
     }
 }

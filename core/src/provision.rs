@@ -47,10 +47,10 @@ impl ProvisioningKey {
         Self(Secret::new(bytes))
     }
 
-    /// The key from 64 hex digits (surrounding whitespace ignored): the
+    /// The key from 64 hex digits (surrounding ASCII whitespace ignored): the
     /// form a factory's key file holds.
     pub fn from_hex(hex: &str) -> Result<Self, ProvisionError> {
-        parse_hex32(hex.trim()).map(Self::new)
+        parse_hex32(hex.trim_ascii()).map(Self::new)
     }
 
     /// The key's bytes, for the configuration area that stores it.

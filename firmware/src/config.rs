@@ -432,7 +432,7 @@ pub fn base64_decode<const N: usize>(text: &str, out: &mut Vec<u8, N>) -> Option
         }))
     }
     out.clear();
-    let text = text.trim().as_bytes();
+    let text = text.trim_ascii().as_bytes();
     if !text.len().is_multiple_of(4) {
         return None;
     }

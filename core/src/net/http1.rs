@@ -341,12 +341,12 @@ fn parse_head(head: &[u8]) -> Option<(ResponseHead, Framing, bool)> {
             length = Some(n);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             // The last coding decides.
-            let last = text.rsplit(',').next().unwrap_or("").trim();
+            let last = text.rsplit(',').next().unwrap_or("").trim_ascii();
             chunked = Some(last.eq_ignore_ascii_case("chunked"));
         } else if name.eq_ignore_ascii_case("connection")
             && text
                 .split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("close"))
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case("close"))
         {
             keep = false;
         }
