@@ -307,15 +307,26 @@ integers!(i64, i64, i64: i8, i16, i32, i64);
 impl<const N: usize> Decode for String<N> {
     /// Longer text than `N` bytes is [`DecodeError::Invalid`].
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        String::try_from(r.str()?).map_err(|_| DecodeError::Invalid)
+        let mut place = String::new();
+        decode_text(r, place.as_mut_view())?;
+        Ok(place)
     }
     fn decode_in(r: &mut Reader<'_>, place: &mut Self) -> Result<(), DecodeError> {
-        place.clear();
-        place.push_str(r.str()?).map_err(|_| DecodeError::Invalid)
+        decode_text(r, place.as_mut_view())
     }
     fn placeholder() -> Self {
         String::new()
     }
+}
+
+/// [`String`]'s reader for every capacity: one function in the image.
+#[inline(never)]
+fn decode_text(
+    r: &mut Reader<'_>,
+    place: &mut heapless::string::StringView,
+) -> Result<(), DecodeError> {
+    place.clear();
+    place.push_str(r.str()?).map_err(|_| DecodeError::Invalid)
 }
 
 impl<const N: usize> Encode for String<N> {
