@@ -420,7 +420,13 @@ impl<T: Decode> Decode for Option<T> {
             *place = None;
             return Ok(());
         }
-        T::decode_in(r, place.get_or_insert_with(T::placeholder))
+        if place.is_none() {
+            *place = Some(T::placeholder());
+        }
+        match place {
+            Some(value) => T::decode_in(r, value),
+            None => Err(DecodeError::Invalid),
+        }
     }
     fn placeholder() -> Self {
         None
