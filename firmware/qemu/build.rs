@@ -33,5 +33,7 @@ fn main() {
         fs::write(out.join("memory.x"), MEMORY_X).expect("write memory.x");
         println!("cargo:rustc-link-search={}", out.display());
         println!("cargo:rustc-link-arg-bins=-Tlink.x");
+        // As the board links (see firmware/build.rs).
+        println!("cargo:rustc-link-arg-bins=--icf=all");
     }
 }
