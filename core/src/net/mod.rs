@@ -638,10 +638,70 @@ impl core::fmt::Display for TlsFailure {
     }
 }
 
+/// On the board embedded-tls is built without its defmt support (its own
+/// logging and `Format` impls, 2 KB): the errors an operator can act on
+/// are named, alerts by their RFC 8446 number, the rest by the variant's
+/// position in embedded-tls 0.19's `TlsError` (pinned in Cargo.toml).
 #[cfg(feature = "defmt")]
 impl defmt::Format for TlsFailure {
     fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "{}", self.0)
+        match self.0 {
+            TlsError::InvalidCertificate => defmt::write!(
+                f,
+                "certificate refused (wrong CA, wrong host name, expired or not yet valid)"
+            ),
+            TlsError::HandshakeAborted(_, alert) | TlsError::AbortHandshake(_, alert) => {
+                defmt::write!(f, "handshake aborted: TLS alert {=u8}", alert as u8)
+            }
+            TlsError::ConnectionClosed => defmt::write!(f, "connection closed"),
+            TlsError::Io(_) | TlsError::IoError => defmt::write!(f, "connection failed"),
+            ref other => defmt::write!(
+                f,
+                "TLS error {=u8} (embedded-tls TlsError)",
+                tls_ordinal(other)
+            ),
+        }
+    }
+}
+
+/// `error`'s position in embedded-tls 0.19's `TlsError` (from 0).
+#[cfg(feature = "defmt")]
+fn tls_ordinal(error: &TlsError) -> u8 {
+    use TlsError as E;
+    match error {
+        E::ConnectionClosed => 0,
+        E::Unimplemented => 1,
+        E::MissingHandshake => 2,
+        E::HandshakeAborted(..) => 3,
+        E::AbortHandshake(..) => 4,
+        E::IoError => 5,
+        E::InternalError => 6,
+        E::InvalidRecord => 7,
+        E::UnknownContentType => 8,
+        E::InvalidNonceLength => 9,
+        E::InvalidTicketLength => 10,
+        E::UnknownExtensionType => 11,
+        E::InsufficientSpace => 12,
+        E::InvalidHandshake => 13,
+        E::InvalidCipherSuite => 14,
+        E::InvalidSignatureScheme => 15,
+        E::InvalidSignature => 16,
+        E::InvalidExtensionsLength => 17,
+        E::InvalidSessionIdLength => 18,
+        E::InvalidSupportedVersions => 19,
+        E::InvalidApplicationData => 20,
+        E::InvalidKeyShare => 21,
+        E::InvalidCertificate => 22,
+        E::InvalidCertificateEntry => 23,
+        E::InvalidCertificateRequest => 24,
+        E::InvalidPrivateKey => 25,
+        E::UnableToInitializeCryptoEngine => 26,
+        E::ParseError(_) => 27,
+        E::OutOfMemory => 28,
+        E::CryptoError => 29,
+        E::EncodeError => 30,
+        E::DecodeError => 31,
+        E::Io(_) => 32,
     }
 }
 
@@ -660,7 +720,14 @@ impl core::fmt::Display for HttpFailure {
 #[cfg(feature = "defmt")]
 impl defmt::Format for HttpFailure {
     fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "{}", self.0)
+        match self.0 {
+            http1::HttpError::Io(e) => defmt::write!(f, "{}", TlsFailure(e)),
+            http1::HttpError::Closed => {
+                defmt::write!(f, "connection closed before the answer ended")
+            }
+            http1::HttpError::TooLarge => defmt::write!(f, "answer larger than the buffer"),
+            http1::HttpError::Malformed => defmt::write!(f, "malformed HTTP/1.1 answer"),
+        }
     }
 }
 
