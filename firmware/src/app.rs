@@ -498,7 +498,13 @@ where
             }
             Command::Status => {
                 match stack.config_v4() {
-                    Some(c) => out.line(format_args!("ip           {}", c.address)),
+                    Some(c) => {
+                        // Octet by octet: `Ipv4Addr`'s own `Display` (its
+                        // padding buffer) would be linked for this line alone.
+                        let [a, b, c3, d] = c.address.address().octets();
+                        let len = c.address.prefix_len();
+                        out.line(format_args!("ip           {a}.{b}.{c3}.{d}/{len}"))
+                    }
                     None => out.line(format_args!("ip           (none)")),
                 }
                 let now = term.now();

@@ -232,7 +232,9 @@ pub fn init(spawner: Spawner) -> BoardParts {
     static CONSOLE_RX_BUF: StaticCell<[u8; CONSOLE_RX]> = StaticCell::new();
     let mut uart_config = usart::Config::default();
     uart_config.baudrate = 115_200;
-    let console = unwrap!(BufferedUart::new(
+    // (Matched, not `unwrap!`ed: embassy-stm32 is built without defmt,
+    // so its errors have no `Format`.)
+    let Ok(console) = BufferedUart::new(
         p.USART3,
         p.PD9, // RX (from the ST-LINK)
         p.PD8, // TX (to the ST-LINK)
@@ -240,7 +242,9 @@ pub fn init(spawner: Spawner) -> BoardParts {
         CONSOLE_RX_BUF.init([0; CONSOLE_RX]),
         Irqs,
         uart_config,
-    ));
+    ) else {
+        defmt::panic!("console UART: 115200 8N1 refused by the HAL");
+    };
 
     Parts {
         stack,
