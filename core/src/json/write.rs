@@ -79,9 +79,21 @@ impl<'b> Writer<'b> {
     pub fn member(&mut self, name: &'static str) -> Result<(), EncodeError> {
         self.separate()?;
         self.comma = false;
-        self.raw(b"\"")?;
-        self.raw(name.as_bytes())?;
-        self.raw(b"\":")
+        // One bounds check for the quotes, the name and the colon.
+        let capacity = self.buf.len();
+        let end = self.len + name.len() + 3;
+        let dst = self
+            .buf
+            .get_mut(self.len..end)
+            .ok_or(EncodeError::BufferTooSmall { capacity })?;
+        if let Some((open, rest)) = dst.split_first_mut() {
+            *open = b'"';
+            let (text, close) = rest.split_at_mut(name.len());
+            text.copy_from_slice(name.as_bytes());
+            close.copy_from_slice(b"\":");
+        }
+        self.len = end;
+        Ok(())
     }
 
     /// `}`
