@@ -205,6 +205,7 @@ async fn pay_item<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
     cfg: &conductor_flow::Config,
     item: Item,
+    one_call: bool,
     report: impl FnOnce(&BillOutcome) -> X,
 ) -> OpResult<X, S::Error>
 where
@@ -223,16 +224,21 @@ where
         payment_method: None,
         meta_data: None,
     };
-    let pay =
-        |settle, seq, now, rng: &mut R| BillPayment::primitive(cfg, request, settle, seq, now, rng);
+    let pay = |seq, now, rng: &mut R| match one_call {
+        true => BillPayment::primitive_one_call(cfg, request, PaymentMethod::Cash, seq, now, rng),
+        false => BillPayment::primitive(cfg, request, CASH, seq, now, rng),
+    };
     pay_in_cash(term, pay, report).await
 }
 
-/// The bill payment `make` builds, settled with cash: built in this
+/// How a bill is paid at the counter: complete with cash.
+const CASH: Settle = Settle::Complete(PaymentMethod::Cash);
+
+/// The bill payment `make` builds (settled with cash): built in this
 /// future (see [`build`]), driven, its pending record adopted.
 async fn pay_in_cash<'c, T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
-    make: impl FnOnce(Settle, u32, crate::flow::Now, &mut R) -> BillPayment<'c>,
+    make: impl FnOnce(u32, crate::flow::Now, &mut R) -> BillPayment<'c>,
     report: impl FnOnce(&BillOutcome) -> X,
 ) -> OpResult<X, S::Error>
 where
@@ -243,8 +249,7 @@ where
 {
     let (seq, now) = (term.next_seq(), term.now());
     let mut pay = None;
-    let settle = Settle::Complete(PaymentMethod::Cash);
-    let pay = build(&mut pay, || make(settle, seq, now, &mut term.rng));
+    let pay = build(&mut pay, || make(seq, now, &mut term.rng));
     term.drive(pay).await?;
     let outcome = outcome_of(pay)?;
     if let BillOutcome::Pending(record) = outcome {
@@ -254,8 +259,9 @@ where
 }
 
 /// Conductor primitive flow: look the account up, pay its first bill
-/// (`amount`, or the amount due), complete with cash; `report` sees the
-/// outcome.
+/// (`amount`, or the amount due), complete with cash — in a second call,
+/// or with `one_call` in the create itself (`complete: true`); `report`
+/// sees the outcome.
 #[allow(clippy::too_many_arguments)] // one per operator input, and the report
 pub async fn pay_bill<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
@@ -264,6 +270,7 @@ pub async fn pay_bill<T, S, C, R, X>(
     customer: &str,
     reference: Option<&str>,
     amount: Option<Amount>,
+    one_call: bool,
     report: impl FnOnce(&BillOutcome) -> X,
 ) -> OpResult<X, S::Error>
 where
@@ -311,11 +318,12 @@ where
         description: None,
         amount: Some(WireMoney::from(amount)),
     };
-    pay_item(term, cfg, item, report).await
+    pay_item(term, cfg, item, one_call, report).await
 }
 
 /// Conductor composite flow: a partner transaction for `amount`, then
-/// complete with cash; `report` sees the outcome.
+/// complete with cash — or with `one_call`, one partner create with
+/// `complete: true`; `report` sees the outcome.
 #[allow(clippy::too_many_arguments)] // one per operator input, and the report
 pub async fn pay_partner<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
@@ -324,6 +332,7 @@ pub async fn pay_partner<T, S, C, R, X>(
     customer: &str,
     reference: Option<&str>,
     amount: Amount,
+    one_call: bool,
     report: impl FnOnce(&BillOutcome) -> X,
 ) -> OpResult<X, S::Error>
 where
@@ -344,8 +353,10 @@ where
         payment_method: None,
         meta_data: None,
     };
-    let pay =
-        |settle, seq, now, rng: &mut R| BillPayment::composite(cfg, request, settle, seq, now, rng);
+    let pay = |seq, now, rng: &mut R| match one_call {
+        true => BillPayment::composite_one_call(cfg, request, PaymentMethod::Cash, seq, now, rng),
+        false => BillPayment::composite(cfg, request, CASH, seq, now, rng),
+    };
     pay_in_cash(term, pay, report).await
 }
 
@@ -409,7 +420,7 @@ where
             amount: order.amount,
         }
     };
-    pay_item(term, cfg, item, report).await
+    pay_item(term, cfg, item, false, report).await
 }
 
 /// MoMo: request `amount` from the payer `msisdn`, poll to a final
@@ -704,4 +715,67 @@ where
     term.drive(&mut call).await?;
     answered(&call, Step::Healthcheck)?;
     Ok(())
+}
+
+/// How an operator's cancel ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Cancelled {
+    /// Conductor answered finally: the transaction is settled (cancelled,
+    /// or it was already final: a lookup shows which).
+    Final,
+    /// Refused with a final answer (its HTTP status): the operator who
+    /// asked is told here, so the record leaves the outbox.
+    Refused(u16),
+    /// No final answer yet: the outbox repeats it under the same key.
+    Pending,
+}
+
+/// Conductor: cancel the transaction (or partner transaction) `target`.
+/// The cancel is an advice like a sale's: stored first, then sent, and
+/// repeated under the same idempotency key until a final answer, so it
+/// cannot be lost to a power cut or a dropped answer.
+pub async fn cancel<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    apis: &mut Apis,
+    target: crate::outbox::ConductorTarget,
+    reason: Option<&str>,
+) -> OpResult<(crate::id::Uuid, Cancelled), S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
+    conductor_config(apis)?;
+    let reason = reason.map(|r| text("reason", r)).transpose()?;
+    let now = term.now();
+    let record = crate::outbox::Record {
+        key: Uuid::new_v4(&mut term.rng),
+        sale: Uuid::new_v4(&mut term.rng),
+        seq: term.next_seq(),
+        created: now.unix.to_timestamp(),
+        advice: crate::outbox::Advice::ConductorCancel {
+            target,
+            idempotency_key: Uuid::new_v4(&mut term.rng),
+            reason,
+        },
+        attention: None,
+    };
+    term.enqueue(&record).await?;
+    term.flush(apis).await?;
+    let key = record.key;
+    let state = if let Some(status) = term
+        .attention_status(key)
+        .await
+        .map_err(DriveError::Store)?
+    {
+        term.acknowledge(key).await.map_err(DriveError::Store)?;
+        Cancelled::Refused(status)
+    } else if term.holds(key) {
+        Cancelled::Pending
+    } else {
+        Cancelled::Final
+    };
+    Ok((key, state))
 }

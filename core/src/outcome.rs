@@ -201,6 +201,19 @@ impl QueryTable for crate::conductor::error::ErrorResponse {
     }
 }
 
+impl QueryTable for crate::momo::error::ErrorBody {
+    fn query(reply: &Reply<'_, Self>) -> Verdict {
+        use crate::momo::outcome::{verdict, Op};
+        verdict(Op::Status, Attempt::First, reply)
+    }
+}
+
+impl QueryTable for crate::momo::error::TokenError {
+    fn query(reply: &Reply<'_, Self>) -> Verdict {
+        crate::momo::outcome::token_verdict(reply)
+    }
+}
+
 impl QueryTable for crate::electrum::error::ErrorDetail {
     fn query(reply: &Reply<'_, Self>) -> Verdict {
         use crate::electrum::outcome::{verdict, Op};

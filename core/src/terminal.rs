@@ -220,6 +220,44 @@ where
         }
     }
 
+    /// Store `record` and hand it to the outbox, due now: how an advice
+    /// an operator asks for (a cancel) is kept before it is first sent,
+    /// and then repeated with the same identity until a final answer.
+    pub async fn enqueue(&mut self, record: &Record) -> crate::ops::OpResult<(), S::Error> {
+        self.admits_sale()?;
+        let len = crate::json::encode(record, self.bufs.record).map_err(DriveError::Record)?;
+        let bytes = self.bufs.record.get(..len).unwrap_or_default();
+        self.store
+            .put(record.key, bytes)
+            .await
+            .map_err(DriveError::Store)?;
+        Ok(self.adopt(record)?)
+    }
+
+    /// The final answer of the record `key`, if it is set aside (read
+    /// from the store: the index keeps only keys).
+    pub async fn attention_status(
+        &mut self,
+        key: crate::id::Uuid,
+    ) -> Result<Option<u16>, S::Error> {
+        if !self.outbox.attention().contains(&key) {
+            return Ok(None);
+        }
+        let Some(len) = self.store.get(key, self.bufs.record).await? else {
+            return Ok(None);
+        };
+        let bytes = self.bufs.record.get(..len).unwrap_or_default();
+        Ok(crate::json::decode::<Record>(bytes)
+            .ok()
+            .and_then(|r| r.attention)
+            .map(|a| a.status))
+    }
+
+    /// Whether `key` is still in the outbox (pending or set aside).
+    pub fn holds(&self, key: crate::id::Uuid) -> bool {
+        self.outbox.entries().iter().any(|e| e.key == key) || self.outbox.attention().contains(&key)
+    }
+
     /// Deliver every due record once.
     pub async fn flush(&mut self, apis: &mut Apis) -> Result<FlushReport, DriveError<S::Error>> {
         let bufs = Buffers {

@@ -959,7 +959,7 @@ fn a_refused_confirmation_is_shown_and_kept() {
     assert_eq!(record.attention.map(|a| a.status), Some(400));
     assert_eq!(h.records(), vec![record.clone()]);
     let slip = till_core::slip::SaleSlip("Airtime", &outcome).to_string();
-    assert!(!slip.contains("Confirmed    yes"), "{slip}");
+    assert!(!slip.contains("Confirmed   yes"), "{slip}");
     assert!(slip.contains("NEEDS ATTENTION"), "{slip}");
 
     // Restored on the next boot as set aside, not as pending: it does not

@@ -428,7 +428,7 @@ where
                 // One future, moved into `outlined` as it is made (a named
                 // future would be kept beside its moved copy).
                 if let Err(e) = outlined(ops::pay_bill(
-                    term, apis, biller, customer, reference, a, slip,
+                    term, apis, biller, customer, reference, a, false, slip,
                 ))
                 .await
                 {
@@ -454,6 +454,7 @@ where
                     customer,
                     Some(reference),
                     a,
+                    false,
                     slip,
                 ))
                 .await

@@ -213,6 +213,16 @@ fn conductor_composite_bill_payment_survives_power_cuts() {
 }
 
 #[test]
+fn conductor_one_call_bill_payment_survives_power_cuts() {
+    on_a_large_stack(Sale::BillOneCall);
+}
+
+#[test]
+fn conductor_one_call_partner_payment_survives_power_cuts() {
+    on_a_large_stack(Sale::PartnerOneCall);
+}
+
+#[test]
 fn momo_payment_survives_power_cuts() {
     on_a_large_stack(Sale::Momo);
 }

@@ -912,6 +912,23 @@ pub fn get_transaction(
     ))
 }
 
+/// `GET /conductor/v1/orders/{order_id}`: an order, as Conductor keeps it.
+pub fn get_order(
+    config: &Config,
+    order_id: &str,
+    now: Now,
+    rng: &mut impl RngCore,
+) -> Result<ConductorCall<'static, (), super::wire::OrderResponse>, FlowError> {
+    let head = config.head(path::get_order(order_id)?, None)?;
+    Ok(crate::flow::Call::new(
+        head,
+        None,
+        now,
+        config.deadline,
+        rng.next_u32(),
+    ))
+}
+
 /// Why an order was not sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderError {

@@ -1069,3 +1069,46 @@ pub fn list_products(
         rng.next_u32(),
     ))
 }
+
+/// A purchase's status, as Electrum keeps it.
+pub type PurchaseStatus =
+    crate::flow::Call<'static, (), super::wire::PurchaseResponse, ErrorDetail>;
+
+/// Which purchase [`purchase_status`] asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusQuery<'a> {
+    /// By the `id` of the purchase request (`originalMsgId`).
+    OriginalMessage(&'a Uuid),
+    /// By the provider's reference for it (`purchaseReference`, `provider`).
+    Reference {
+        /// The provider's purchase reference.
+        purchase_reference: &'a str,
+        /// The provider's name.
+        provider: &'a str,
+    },
+}
+
+/// `GET purchases/status?…`: moves no money, so a [`crate::flow::Call`]
+/// (the outbox's own status checks go through its delivery instead).
+pub fn purchase_status(
+    config: &Config,
+    query: StatusQuery<'_>,
+    now: Now,
+    rng: &mut impl RngCore,
+) -> Result<PurchaseStatus, HeadError> {
+    let path = match query {
+        StatusQuery::OriginalMessage(id) => path::purchase_status(id)?,
+        StatusQuery::Reference {
+            purchase_reference,
+            provider,
+        } => path::purchase_status_by_reference(purchase_reference, provider)?,
+    };
+    let head = config.head(path, false)?;
+    Ok(crate::flow::Call::new(
+        head,
+        None,
+        now,
+        config.deadline,
+        rng.next_u32(),
+    ))
+}

@@ -163,7 +163,8 @@ impl TokenCache {
         self.token = None;
     }
 
-    pub(crate) fn store(&mut self, response: TokenResponse, now: Instant) {
+    /// Keep the token of `response`, received at `now`.
+    pub fn store(&mut self, response: TokenResponse, now: Instant) {
         let lifetime = Duration::from_secs(u64::from(response.expires_in));
         let usable = Duration::from_millis(
             lifetime
@@ -716,4 +717,44 @@ impl Flow for Payment<'_> {
             other => warn!("momo payment: input ignored in state {}", other),
         }
     }
+}
+
+/// A MoMo call that moves no money: the token, a payment's status.
+pub type MomoCall<T, E> = crate::flow::Call<'static, (), T, E>;
+
+/// `POST /collection/token/`: a bearer token for the API user (kept with
+/// [`TokenCache::store`]). Its refusal body is the token endpoint's own.
+pub fn access_token(
+    config: &Config,
+    now: Now,
+    rng: &mut impl RngCore,
+) -> Result<MomoCall<TokenResponse, super::error::TokenError>, HeadError> {
+    Ok(crate::flow::Call::new(
+        config.token_head()?,
+        None,
+        now,
+        config.poll_deadline,
+        rng.next_u32(),
+    ))
+}
+
+/// `GET /collection/v2_0/payment/{referenceId}` with the token of
+/// `tokens`: where a payment stands, for an operator. A 404 (MoMo does not
+/// know the reference) is a final answer here; the flow and the outbox,
+/// which sent the payment, read it their own way.
+pub fn payment_status(
+    config: &Config,
+    tokens: &TokenCache,
+    reference_id: &Uuid,
+    now: Now,
+    rng: &mut impl RngCore,
+) -> Result<MomoCall<PaymentStatus, ErrorBody>, HeadError> {
+    let head = config.api_head(path::get_payment_status(reference_id)?, tokens, now.instant)?;
+    Ok(crate::flow::Call::new(
+        head,
+        None,
+        now,
+        config.poll_deadline,
+        rng.next_u32(),
+    ))
 }

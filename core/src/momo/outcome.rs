@@ -73,9 +73,18 @@ pub fn verdict(op: Op, attempt: Attempt, reply: &Reply<'_, ErrorBody>) -> Verdic
     }
 }
 
-fn token(status: Status, body: &Body<'_, ErrorBody>) -> Verdict {
+/// The verdict on an answer of the token endpoint, whose refusals have
+/// their own body ([`super::error::TokenError`]).
+pub fn token_verdict(reply: &Reply<'_, super::error::TokenError>) -> Verdict {
+    match reply {
+        Reply::Lost(_) => Verdict::Repeat,
+        Reply::Http { status, body } => token(*status, body),
+    }
+}
+
+fn token<E>(status: Status, body: &Body<'_, E>) -> Verdict {
     match status.class() {
-        StatusClass::Success if *body == Body::Read => Verdict::Success,
+        StatusClass::Success if matches!(body, Body::Read) => Verdict::Success,
         // "401 {"error"}": the API user or key is wrong.
         _ if status == Status::UNAUTHORIZED => Verdict::Refused,
         // 500 login_failed, an unreadable token, anything else: again.

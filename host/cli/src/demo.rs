@@ -254,12 +254,13 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
                 "8604275423086",
                 Some("SUBS"),
                 None,
+                false,
                 Clone::clone,
             )
             .await?;
             Ok((
                 outcome.money(),
-                slip::bill("DStv ZA — Sihle Gambu", &outcome),
+                slip::bill("DStv ZA — Sihle Gambu", &outcome).lines,
                 None,
             ))
         },
@@ -277,12 +278,13 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
                 "1234567890",
                 Some("SUBS"),
                 amount,
+                false,
                 Clone::clone,
             )
             .await?;
             Ok((
                 outcome.money(),
-                slip::bill("DStv ZA partner payment", &outcome),
+                slip::bill("DStv ZA partner payment", &outcome).lines,
                 None,
             ))
         },
@@ -305,7 +307,7 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
             .await?;
             Ok((
                 outcome.money(),
-                slip::bill("DStv NG — Compact order", &outcome),
+                slip::bill("DStv NG — Compact order", &outcome).lines,
                 None,
             ))
         },
@@ -325,7 +327,7 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
                 Clone::clone,
             )
             .await?;
-            Ok((outcome.money(), slip::momo(&outcome), None))
+            Ok((outcome.money(), slip::momo(&outcome).lines, None))
         },
     )
     .await;
@@ -349,7 +351,7 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
                 } => None,
                 _ => Some("expected FAILED with a reason".to_string()),
             };
-            Ok((outcome.money(), slip::momo(&outcome), problem))
+            Ok((outcome.money(), slip::momo(&outcome).lines, problem))
         },
     )
     .await;
@@ -362,7 +364,7 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
                 ops::airtime(term, apis, "27821234567", "759", amount, true, Clone::clone).await?;
             Ok((
                 outcome.money(),
-                slip::sale("Airtime R50.00", &outcome),
+                slip::sale("Airtime R50.00", &outcome).lines,
                 None,
             ))
         },
@@ -376,7 +378,7 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
             let outcome = ops::voucher(term, apis, "VCH10", amount, Clone::clone).await?;
             Ok((
                 outcome.money(),
-                slip::sale("Voucher R10.00", &outcome),
+                slip::sale("Voucher R10.00", &outcome).lines,
                 None,
             ))
         },
@@ -415,7 +417,7 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
                 Clone::clone,
             )
             .await?;
-            let mut lines = slip::sale("Airtime R50.00", &outcome);
+            let mut lines = slip::sale("Airtime R50.00", &outcome).lines;
             let till_core::electrum::flow::SaleOutcome::Pending(_) = &outcome else {
                 return Ok((
                     outcome.money(),
@@ -427,7 +429,7 @@ async fn tour_steps(tour: &mut Tour<'_, '_>) {
             sandbox.clear_faults();
             let report = term.drain_for(apis, Duration::from_secs(30)).await?;
             lines.push(format!(
-                "Outbox       {} settled, {} retried, {} pending",
+                "Outbox      {} settled, {} retried, {} pending",
                 report.settled,
                 report.retried,
                 term.pending()

@@ -11,6 +11,7 @@
 //!   and the per-API choice between them;
 //! - [`terminal`]: store, outbox, clocks, RNG and buffers around the driver;
 //! - [`slip`]: what the customer gets printed (rendered by till-core);
+//! - [`output`]: tables, JSON and exit codes of the `till` command;
 //!
 //! The operations themselves (pay a bill, MoMo, airtime, voucher) are
 //! `till_core::ops`, called on the [`terminal::Terminal`] — the same
@@ -31,5 +32,6 @@ macro_rules! say {
 pub mod config;
 pub mod demo;
 pub mod net;
+pub mod output;
 pub mod slip;
 pub mod terminal;

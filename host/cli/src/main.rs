@@ -24,13 +24,17 @@ use till_core::ops;
 use till_host::config::{self, Config};
 use till_host::demo::{self, DemoOptions};
 use till_host::net::NetResources;
+use till_host::output::{self, exit, Printer};
 use till_host::terminal::{self, HostStoreError, HostTerminalExt, TerminalError};
 use till_host::{say, slip};
 
 /// The till payment terminal on the desktop.
 #[derive(Debug, Parser)]
-#[command(name = "till", version, about)]
+#[command(name = "till", version, about, after_help = EXIT_CODES)]
 struct Cli {
+    /// Print answers and outcomes as JSON instead of tables and slips.
+    #[arg(long, global = true)]
+    json: bool,
     /// More logging on stderr: -v debug, -vv trace (secrets are redacted).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
@@ -41,17 +45,21 @@ struct Cli {
     command: Command,
 }
 
+/// What the exit status says (the README's table).
+const EXIT_CODES: &str = "\
+Exit status:
+  0  done; for a sale: the customer was CHARGED
+  1  refused or unreachable; for a sale: NOT CHARGED (return the tender)
+  2  usage, configuration or local error: nothing was sent
+  3  a sale not final yet: PENDING (the outbox settles it; keep the tender)";
+
 #[derive(Debug, Subcommand)]
 // Parsed once per run: the sandbox's options are the largest, and boxing
 // them would only move one allocation around.
 #[allow(clippy::large_enum_variant)]
 enum Command {
     /// Start a sandbox in-process and run every flow against it, as a shop would.
-    Demo {
-        /// Print machine-readable outcomes (JSON) instead of the tour.
-        #[arg(long)]
-        json: bool,
-    },
+    Demo,
     /// Serve the Conductor, MoMo and Electrum sandboxes for QA.
     Sandbox(till_sandbox::cli::ServeArgs),
     /// Write or check till.toml.
@@ -162,6 +170,11 @@ enum ConductorCommand {
         /// Amount (decimal, in the shop's currency); default: the amount due.
         #[arg(long)]
         amount: Option<String>,
+        /// Primitive flow 1: one create with `complete: true` (no second call).
+        #[arg(long)]
+        one_call: bool,
+        #[command(flatten)]
+        slip: SlipArgs,
     },
     /// Composite flow: partner transaction, complete with cash.
     Partner {
@@ -173,6 +186,34 @@ enum ConductorCommand {
         /// Currency, if not the shop's.
         #[arg(long)]
         currency: Option<String>,
+        /// Composite flow 1: one partner create with `complete: true`.
+        #[arg(long)]
+        one_call: bool,
+        #[command(flatten)]
+        slip: SlipArgs,
+    },
+    /// Cancel a transaction (by id) or a partner transaction (by external
+    /// reference): stored in the outbox first, repeated until final.
+    Cancel {
+        /// Conductor's transaction id.
+        #[arg(
+            long,
+            conflicts_with = "reference",
+            required_unless_present = "reference"
+        )]
+        id: Option<String>,
+        /// The partner's external reference.
+        #[arg(long)]
+        reference: Option<String>,
+        /// Why (sent to Conductor).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Single operation: an order, by id.
+    GetOrder {
+        /// The order's id (from `till conductor order`).
+        #[arg(long)]
+        id: String,
     },
     /// Catalogue order, paid in a transaction.
     Order {
@@ -191,7 +232,16 @@ enum ConductorCommand {
         /// Quantity.
         #[arg(long, default_value_t = 1)]
         quantity: u32,
+        #[command(flatten)]
+        slip: SlipArgs,
     },
+}
+
+#[derive(Debug, Args)]
+struct SlipArgs {
+    /// Also write the slip as ESC/POS printer bytes to this file.
+    #[arg(long, value_name = "FILE")]
+    slip_escpos: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -210,7 +260,18 @@ enum MomoCommand {
         /// The service provider paid.
         #[arg(long, default_value = "till")]
         provider: String,
+        #[command(flatten)]
+        slip: SlipArgs,
     },
+    /// Single operation: where a payment stands, by its X-Reference-Id.
+    Status {
+        /// The payment's reference (on its receipt).
+        #[arg(long)]
+        reference: String,
+    },
+    /// Single operation: get an access token (checks the API user and
+    /// key; the token itself is never printed).
+    Token,
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,6 +281,31 @@ enum ElectrumCommand {
         /// The MSISDN.
         #[arg(long)]
         msisdn: String,
+        /// Ask this operator (provider).
+        #[arg(long)]
+        operator: Option<String>,
+        /// Only products of this type (AIRTIME, DATA, SMS, …).
+        #[arg(long)]
+        product_type: Option<String>,
+        /// Only products listed on this channel.
+        #[arg(long)]
+        channel: Option<String>,
+        /// Only products of this category.
+        #[arg(long)]
+        category: Option<String>,
+    },
+    /// Single operation: a purchase's status, by its request id or by the
+    /// provider's reference.
+    Status {
+        /// The purchase request's id (`originalMsgId`).
+        #[arg(long, conflicts_with_all = ["purchase_reference", "provider"], required_unless_present = "purchase_reference")]
+        original_msg_id: Option<String>,
+        /// The provider's purchase reference.
+        #[arg(long, requires = "provider")]
+        purchase_reference: Option<String>,
+        /// The provider's name.
+        #[arg(long)]
+        provider: Option<String>,
     },
     /// Single operation: the products of a channel.
     Products {
@@ -238,9 +324,11 @@ enum ElectrumCommand {
         /// Amount (decimal, in the shop's currency).
         #[arg(long)]
         amount: String,
-        /// Skip the trial purchase.
+        /// Skip the trial purchase (for providers that answer 501 to trials).
         #[arg(long)]
         no_trial: bool,
+        #[command(flatten)]
+        slip: SlipArgs,
     },
     /// Sell a voucher; the slip carries the PIN.
     Voucher {
@@ -250,6 +338,8 @@ enum ElectrumCommand {
         /// Amount (decimal, in the shop's currency).
         #[arg(long)]
         amount: String,
+        #[command(flatten)]
+        slip: SlipArgs,
     },
 }
 
@@ -299,16 +389,16 @@ async fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("till: {e}");
-            ExitCode::from(2)
+            ExitCode::from(exit::USAGE)
         }
     }
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, TerminalError> {
     match cli.command {
-        Command::Demo { json } => {
+        Command::Demo => {
             let report = demo::run(DemoOptions {
-                json,
+                json: cli.json,
                 ..DemoOptions::default()
             })
             .await?;
@@ -349,7 +439,7 @@ async fn run(cli: Cli) -> Result<ExitCode, TerminalError> {
         Command::Provision(command) => provision(command),
         command => {
             let config = load(&cli.config)?;
-            terminal_command(&config, command).await
+            terminal_command(&config, command, Printer { json: cli.json }).await
         }
     }
 }
@@ -439,13 +529,122 @@ fn currency(text: &str) -> Result<Currency, TerminalError> {
     Currency::from_alpha(text).map_err(|e| TerminalError::Other(format!("--currency {text}: {e}")))
 }
 
-fn print(lines: &[String]) {
-    for line in lines {
-        say!("{line}");
+fn bad(flag: &str, why: &dyn std::fmt::Display) -> TerminalError {
+    TerminalError::Other(format!("{flag}: {why}"))
+}
+
+/// What a sale left for the operator: the money, its slip, and (for
+/// `--json`) the identities to look it up by.
+struct Sale {
+    money: till_core::flow::Money,
+    slip: slip::Printed,
+    detail: serde_json::Value,
+}
+
+impl Sale {
+    fn bill(title: &str, o: &till_core::conductor::flow::BillOutcome) -> Self {
+        use till_core::conductor::flow::BillOutcome;
+        let detail = match o {
+            BillOutcome::Completed(t) | BillOutcome::Cancelled(t) => {
+                output::encoded(t).unwrap_or_default()
+            }
+            BillOutcome::Pending(r) => serde_json::json!({"record": r.key.to_string()}),
+            BillOutcome::Refused { .. } => serde_json::Value::Null,
+        };
+        Self {
+            money: o.money(),
+            slip: slip::bill(title, o),
+            detail,
+        }
+    }
+
+    fn momo(o: &till_core::momo::flow::PaymentOutcome) -> Self {
+        use till_core::momo::flow::PaymentOutcome;
+        let detail = match o {
+            PaymentOutcome::Successful { reference_id, .. }
+            | PaymentOutcome::Failed { reference_id, .. }
+            | PaymentOutcome::Pending { reference_id, .. } => {
+                serde_json::json!({"reference_id": reference_id.to_string()})
+            }
+            PaymentOutcome::Refused(_) => serde_json::Value::Null,
+        };
+        Self {
+            money: o.money(),
+            slip: slip::momo(o),
+            detail,
+        }
+    }
+
+    /// An Electrum sale: its message id and the parties' identifiers (not
+    /// the whole answer: it holds the MSISDN).
+    fn electrum(title: &str, o: &till_core::electrum::flow::SaleOutcome) -> Self {
+        use till_core::electrum::flow::{SaleOutcome, Sold};
+        let answer = match o {
+            SaleOutcome::Sold {
+                sold: Sold::Purchase(p),
+                ..
+            } => output::encoded(p).ok(),
+            SaleOutcome::Sold {
+                sold: Sold::Voucher(v),
+                ..
+            } => output::encoded(v).ok(),
+            _ => None,
+        };
+        let detail = match (answer, o) {
+            (Some(answer), _) => serde_json::json!({
+                "id": answer["id"],
+                "thirdPartyIdentifiers": answer["thirdPartyIdentifiers"],
+            }),
+            (None, SaleOutcome::Pending(r)) => serde_json::json!({"record": r.key.to_string()}),
+            (None, _) => serde_json::Value::Null,
+        };
+        Self {
+            money: o.money(),
+            slip: slip::sale(title, o),
+            detail,
+        }
     }
 }
 
-async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode, TerminalError> {
+/// Show a sale: its slip (or, with `--json`, the outcome), the printer
+/// bytes to `--slip-escpos`; the exit code says what happened to the money.
+fn report_sale(
+    printer: Printer,
+    operation: &str,
+    sale: &Sale,
+    args: &SlipArgs,
+) -> Result<ExitCode, TerminalError> {
+    use till_core::flow::Money;
+    if let Some(file) = &args.slip_escpos {
+        std::fs::write(file, &sale.slip.escpos)
+            .map_err(|e| TerminalError::Other(format!("{}: {e}", file.display())))?;
+    }
+    let (word, code) = match sale.money {
+        Money::Charged => ("charged", exit::OK),
+        Money::NotCharged => ("not charged", exit::NOT_CHARGED),
+        Money::Pending => ("pending", exit::PENDING),
+    };
+    if printer.json {
+        printer.value(&serde_json::json!({
+            "operation": operation,
+            "money": word,
+            "exit": code,
+            "detail": sale.detail,
+            "slip": sale.slip.lines,
+        }));
+    } else {
+        for line in &sale.slip.lines {
+            say!("{line}");
+        }
+    }
+    Ok(ExitCode::from(code))
+}
+
+async fn terminal_command(
+    config: &Config,
+    command: Command,
+    printer: Printer,
+) -> Result<ExitCode, TerminalError> {
     let mut resources = NetResources::new(config)?;
     let (mut term, restored) = terminal::open(&mut resources, &config.outbox_path).await?;
     let mut apis = terminal::apis(config)?;
@@ -469,46 +668,85 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
             report.settled, report.retried
         );
     }
-    let shop = config.terminal.currency;
-    if let Some(code) = single_operation(&mut term, &apis, &command).await? {
+    if let Some(code) = single_operation(&mut term, &mut apis, &command, printer).await? {
         return Ok(code);
     }
-    let money = match command {
-        Command::Conductor(ConductorCommand::Pay { bill, amount: a }) => {
+    if let Command::Outbox(command) = command {
+        return outbox_command(&mut term, &mut apis, command, printer).await;
+    }
+    let (operation, sale, args) = sale(&mut term, &mut apis, config, command).await?;
+    let code = report_sale(printer, operation, &sale, &args)?;
+    if term.pending() > 0 {
+        // What the sale left (a confirmation, a reversal, a status check)
+        // gets one attempt now; what still fails stays on the flash and
+        // goes out with the next command or `till outbox flush`.
+        let report = term.flush_due(&mut apis).await?;
+        eprintln!(
+            "till: outbox: {} settled, {} pending (kept on flash; `till outbox flush` retries)",
+            report.settled,
+            term.pending()
+        );
+    }
+    let stats = term.net_stats();
+    tracing::info!(
+        "{} requests, {} TLS handshakes",
+        stats.requests,
+        stats.handshakes
+    );
+    Ok(code)
+}
+
+/// The money-moving commands: run the operation, keep its slip.
+async fn sale(
+    term: &mut terminal::Terminal<'_>,
+    apis: &mut till_core::terminal::Apis,
+    config: &Config,
+    command: Command,
+) -> Result<(&'static str, Sale, SlipArgs), TerminalError> {
+    let shop = config.terminal.currency;
+    let bill = Sale::bill;
+    let electrum = Sale::electrum;
+    Ok(match command {
+        Command::Conductor(ConductorCommand::Pay {
+            bill: b,
+            amount: a,
+            one_call,
+            slip,
+        }) => {
             let a = a.map(|a| amount(&a, shop)).transpose()?;
-            ops::pay_bill(
-                &mut term,
-                &apis,
-                &bill.biller,
-                &bill.customer,
-                bill.reference.as_deref(),
+            let sale = ops::pay_bill(
+                term,
+                apis,
+                &b.biller,
+                &b.customer,
+                b.reference.as_deref(),
                 a,
-                |o| {
-                    print(&slip::bill("Bill payment", o));
-                    o.money()
-                },
+                one_call,
+                |o| bill("Bill payment", o),
             )
-            .await?
+            .await?;
+            ("conductor pay", sale, slip)
         }
         Command::Conductor(ConductorCommand::Partner {
-            bill,
+            bill: b,
             amount: a,
             currency: c,
+            one_call,
+            slip,
         }) => {
             let c = c.map(|c| currency(&c)).transpose()?.unwrap_or(shop);
-            ops::pay_partner(
-                &mut term,
-                &apis,
-                &bill.biller,
-                &bill.customer,
-                bill.reference.as_deref(),
+            let sale = ops::pay_partner(
+                term,
+                apis,
+                &b.biller,
+                &b.customer,
+                b.reference.as_deref(),
                 amount(&a, c)?,
-                |o| {
-                    print(&slip::bill("Bill payment", o));
-                    o.money()
-                },
+                one_call,
+                |o| bill("Bill payment", o),
             )
-            .await?
+            .await?;
+            ("conductor partner", sale, slip)
         }
         Command::Conductor(ConductorCommand::Order {
             biller,
@@ -516,83 +754,118 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
             category,
             product,
             quantity,
+            slip,
         }) => {
-            ops::order(
-                &mut term,
-                &apis,
+            let sale = ops::order(
+                term,
+                apis,
                 &biller,
                 &customer,
                 &category,
                 &product,
                 quantity,
-                |o| {
-                    print(&slip::bill("Order", o));
-                    o.money()
-                },
+                |o| bill("Order", o),
             )
-            .await?
+            .await?;
+            ("conductor order", sale, slip)
         }
         Command::Momo(MomoCommand::Pay {
             msisdn,
             amount: a,
             currency: c,
             provider,
+            slip,
         }) => {
             let c = match c {
                 Some(c) => currency(&c)?,
                 None => config.momo.as_ref().map(|m| m.currency).unwrap_or(shop),
             };
-            ops::momo_pay(
-                &mut term,
-                &mut apis,
-                &msisdn,
-                amount(&a, c)?,
-                &provider,
-                |o| {
-                    print(&slip::momo(o));
-                    o.money()
-                },
-            )
-            .await?
+            let sale =
+                ops::momo_pay(term, apis, &msisdn, amount(&a, c)?, &provider, Sale::momo).await?;
+            ("momo pay", sale, slip)
         }
         Command::Electrum(ElectrumCommand::Airtime {
             msisdn,
             product,
             amount: a,
             no_trial,
+            slip,
         }) => {
-            ops::airtime(
-                &mut term,
-                &apis,
+            let sale = ops::airtime(
+                term,
+                apis,
                 &msisdn,
                 &product,
                 amount(&a, shop)?,
                 !no_trial,
-                |o| {
-                    print(&slip::sale("Airtime", o));
-                    o.money()
-                },
+                |o| electrum("Airtime", o),
             )
-            .await?
+            .await?;
+            ("electrum airtime", sale, slip)
         }
-        Command::Electrum(ElectrumCommand::Voucher { product, amount: a }) => {
-            ops::voucher(&mut term, &apis, &product, amount(&a, shop)?, |o| {
-                print(&slip::sale("Voucher", o));
-                o.money()
+        Command::Electrum(ElectrumCommand::Voucher {
+            product,
+            amount: a,
+            slip,
+        }) => {
+            let sale = ops::voucher(term, apis, &product, amount(&a, shop)?, |o| {
+                electrum("Voucher", o)
             })
-            .await?
+            .await?;
+            ("electrum voucher", sale, slip)
         }
-        Command::Outbox(OutboxCommand::List) => {
+        other => {
+            return Err(TerminalError::Other(format!(
+                "not a sale: {other:?} (a bug in till)"
+            )))
+        }
+    })
+}
+
+async fn outbox_command(
+    term: &mut terminal::Terminal<'_>,
+    apis: &mut till_core::terminal::Apis,
+    command: OutboxCommand,
+    printer: Printer,
+) -> Result<ExitCode, TerminalError> {
+    match command {
+        OutboxCommand::List => {
             let records = term.records().await?;
-            if records.is_empty() && term.damaged() == 0 {
+            let mut damaged = Vec::new();
+            term.for_each_damaged(&mut |slot, previous| damaged.push((slot, previous)));
+            if printer.json {
+                let records: Vec<serde_json::Value> = records
+                    .iter()
+                    .map(|record| match record {
+                        Ok(r) => serde_json::json!({
+                            "key": r.key.to_string(),
+                            "sale": r.sale.to_string(),
+                            "seq": r.seq,
+                            "created": r.created.to_string(),
+                            "advice": r.advice.kind(),
+                            "attention": r.attention.map(|a| a.status),
+                        }),
+                        Err(key) => serde_json::json!({"key": key.to_string(), "unreadable": true}),
+                    })
+                    .collect();
+                let damaged: Vec<serde_json::Value> = damaged
+                    .iter()
+                    .map(|(slot, previous)| {
+                        serde_json::json!({"slot": slot, "before": previous.map(|k| k.to_string())})
+                    })
+                    .collect();
+                printer.value(&serde_json::json!({"records": records, "damaged": damaged}));
+                return Ok(ExitCode::SUCCESS);
+            }
+            if records.is_empty() && damaged.is_empty() {
                 say!("outbox empty");
             }
-            term.for_each_damaged(&mut |slot, previous| {
+            for (slot, previous) in damaged {
                 let before = previous.map_or(String::new(), |key| format!(" (before it: {key})"));
                 say!(
                     "slot {slot}  DAMAGED: newest record unreadable{before}; check the sale with the provider, then `till outbox ack-damage`"
                 );
-            });
+            }
             for record in records {
                 match record {
                     Ok(r) => say!(
@@ -613,12 +886,12 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
                     Err(key) => say!("{key}  UNREADABLE (kept for the operator)"),
                 }
             }
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Outbox(OutboxCommand::Ack { key }) => {
+        OutboxCommand::Ack { key } => {
             let Ok(uuid) = till_core::id::Uuid::parse(&key) else {
                 eprintln!("till: `{key}` is not a record key (a UUID from `till outbox list`)");
-                return Ok(ExitCode::from(2));
+                return Ok(ExitCode::from(exit::USAGE));
             };
             let acknowledged = term
                 .acknowledge(uuid)
@@ -629,88 +902,93 @@ async fn terminal_command(config: &Config, command: Command) -> Result<ExitCode,
                 return Ok(ExitCode::SUCCESS);
             }
             eprintln!("till: no record {key} needs attention");
-            return Ok(ExitCode::from(2));
+            Ok(ExitCode::from(exit::USAGE))
         }
-        Command::Outbox(OutboxCommand::AckDamage) => {
+        OutboxCommand::AckDamage => {
             let cleared = term
                 .acknowledge_damage()
                 .await
                 .map_err(|e| TerminalError::Other(format!("outbox store: {e}")))?;
             if cleared == 0 {
                 eprintln!("till: the outbox has no damage to acknowledge");
-                return Ok(ExitCode::from(2));
+                return Ok(ExitCode::from(exit::USAGE));
             }
             say!("{cleared} damaged record(s) acknowledged: sales resume");
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Outbox(OutboxCommand::Flush { wait }) => {
-            let report = term.drain_for(&mut apis, Duration::from_secs(wait)).await?;
-            say!(
-                "outbox: {} settled, {} retried, {} pending, {} need attention",
-                report.settled,
-                report.retried,
-                term.pending(),
-                term.attention().len()
-            );
-            return Ok(if term.pending() == 0 {
+        OutboxCommand::Flush { wait } => {
+            let report = term.drain_for(apis, Duration::from_secs(wait)).await?;
+            let (pending, attention) = (term.pending(), term.attention().len());
+            if printer.json {
+                printer.value(&serde_json::json!({
+                    "settled": report.settled,
+                    "retried": report.retried,
+                    "pending": pending,
+                    "attention": attention,
+                }));
+            } else {
+                say!(
+                    "outbox: {} settled, {} retried, {pending} pending, {attention} need attention",
+                    report.settled,
+                    report.retried,
+                );
+            }
+            Ok(if pending == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
-            });
+            })
         }
-        _ => return Ok(ExitCode::SUCCESS),
-    };
-    if term.pending() > 0 {
-        // What the sale left (a confirmation, a reversal, a status check)
-        // gets one attempt now; what still fails stays on the flash and
-        // goes out with the next command or `till outbox flush`.
-        let report = term.flush_due(&mut apis).await?;
-        eprintln!(
-            "till: outbox: {} settled, {} pending (kept on flash; `till outbox flush` retries)",
-            report.settled,
-            term.pending()
-        );
     }
-    let stats = term.net_stats();
-    tracing::info!(
-        "{} requests, {} TLS handshakes",
-        stats.requests,
-        stats.handshakes
-    );
-    Ok(match money {
-        till_core::flow::Money::Charged => ExitCode::SUCCESS,
-        till_core::flow::Money::NotCharged => ExitCode::from(1),
-        till_core::flow::Money::Pending => ExitCode::from(3),
-    })
 }
 
-/// Print a single operation's answer as JSON (or why there is none).
+/// Print a single operation's answer (or why there is none).
 async fn answer<F, T, E>(
     term: &mut terminal::Terminal<'_>,
     call: &mut F,
+    printer: Printer,
 ) -> Result<ExitCode, TerminalError>
 where
     F: till_core::flow::Flow<Outcome = Result<T, till_core::flow::CallError<E>>>,
     T: till_core::json::Encode,
-    E: std::fmt::Debug,
+    E: till_core::json::Encode,
 {
-    match Box::pin(term.run(call)).await? {
+    let outcome = Box::pin(term.run(call)).await?;
+    show_answer(outcome, printer, |value| {
+        output::encoded(value).map_err(|e| TerminalError::Other(format!("answer: {e}")))
+    })
+}
+
+/// Show an answer through `encode` (the value's JSON), or the refusal.
+fn show_answer<T, E: till_core::json::Encode>(
+    outcome: Result<T, till_core::flow::CallError<E>>,
+    printer: Printer,
+    encode: impl FnOnce(&T) -> Result<serde_json::Value, TerminalError>,
+) -> Result<ExitCode, TerminalError> {
+    match outcome {
         Ok(value) => {
-            let mut buf = vec![0u8; till_core::json::MAX_BODY_LEN];
-            let len = till_core::json::encode(&value, &mut buf)
-                .map_err(|e| TerminalError::Other(format!("answer: {e}")))?;
-            let text: serde_json::Value = serde_json::from_slice(&buf[..len])
-                .map_err(|e| TerminalError::Other(format!("answer: {e}")))?;
-            say!("{text:#}");
-            Ok(ExitCode::SUCCESS)
+            printer.value(&encode(&value)?);
+            Ok(ExitCode::from(exit::OK))
         }
         Err(till_core::flow::CallError::Refused(status, body)) => {
-            say!("refused: HTTP {} {body:?}", status.0);
-            Ok(ExitCode::from(1))
+            let error = body.as_ref().and_then(|b| output::encoded(b).ok());
+            if printer.json {
+                printer.value(&serde_json::json!({"refused": status.0, "error": error}));
+            } else {
+                say!("refused: HTTP {}", status.0);
+                if let Some(error) = &error {
+                    printer.value(error);
+                }
+            }
+            Ok(ExitCode::from(exit::NOT_CHARGED))
         }
         Err(till_core::flow::CallError::Unreachable) => {
-            say!("no answer before the deadline");
-            Ok(ExitCode::from(1))
+            if printer.json {
+                printer.value(&serde_json::json!({"unreachable": true}));
+            } else {
+                say!("no answer before the deadline");
+            }
+            Ok(ExitCode::from(exit::NOT_CHARGED))
         }
     }
 }
@@ -718,82 +996,237 @@ where
 /// The single operations (no money moves); `None` for anything else.
 async fn single_operation(
     term: &mut terminal::Terminal<'_>,
-    apis: &till_core::terminal::Apis,
+    apis: &mut till_core::terminal::Apis,
     command: &Command,
+    printer: Printer,
 ) -> Result<Option<ExitCode>, TerminalError> {
     use till_core::conductor::flow as conductor;
     use till_core::electrum::flow as electrum;
+    use till_core::momo::flow as momo;
     let flow_error = |e: &dyn std::fmt::Display| TerminalError::Other(format!("request: {e}"));
-    let conductor_cfg = || ops::conductor_config::<HostStoreError>(apis);
-    let electrum_cfg = || ops::electrum_config::<HostStoreError>(apis);
     let now = term.now();
+    let conductor_cfg = ops::conductor_config::<HostStoreError>(apis);
+    let electrum_cfg = ops::electrum_config::<HostStoreError>(apis);
     let code = match command {
         Command::Conductor(ConductorCommand::Enquiry { bill }) => {
             let request = till_core::conductor::wire::AccountEnquiryRequest {
                 biller_code: heapless::String::try_from(bill.biller.as_str())
-                    .map_err(|_| TerminalError::Other("--biller: too long".into()))?,
+                    .map_err(|_| bad("--biller", &"too long"))?,
                 identifier: ops::identifier::<HostStoreError>(&bill.customer)?,
                 reference: bill
                     .reference
                     .as_deref()
                     .map(heapless::String::try_from)
                     .transpose()
-                    .map_err(|_| TerminalError::Other("--reference: too long".into()))?,
+                    .map_err(|_| bad("--reference", &"too long"))?,
             };
             let mut call = conductor::account_enquiry::<
                 till_core::conductor::wire::AccountEnquiryResponse,
-            >(conductor_cfg()?, &request, now, &mut term.rng)
+            >(conductor_cfg?, &request, now, &mut term.rng)
             .map_err(|e| flow_error(&e))?;
-            answer(term, &mut call).await?
+            answer(term, &mut call, printer).await?
         }
         Command::Conductor(ConductorCommand::Catalog { category, depth }) => {
             let mut call = conductor::get_catalogs(
-                conductor_cfg()?,
+                conductor_cfg?,
                 category.as_deref(),
                 *depth,
                 now,
                 &mut term.rng,
             )
             .map_err(|e| flow_error(&e))?;
-            answer(term, &mut call).await?
+            answer(term, &mut call, printer).await?
         }
         Command::Conductor(ConductorCommand::Transaction { id, reference }) => {
-            let target = match (id, reference) {
-                (Some(id), _) => till_core::outbox::ConductorTarget::Transaction(
-                    heapless::String::try_from(id.as_str())
-                        .map_err(|_| TerminalError::Other("--id: too long".into()))?,
-                ),
-                (None, Some(r)) => till_core::outbox::ConductorTarget::Partner(
-                    till_core::id::ExternalReference::parse(r)
-                        .map_err(|e| TerminalError::Other(format!("--reference: {e:?}")))?,
-                ),
-                (None, None) => {
-                    return Err(TerminalError::Other("give --id or --reference".into()))
-                }
-            };
-            let mut call =
-                conductor::get_transaction(conductor_cfg()?, &target, now, &mut term.rng)
-                    .map_err(|e| flow_error(&e))?;
-            answer(term, &mut call).await?
+            let target = target(id.as_deref(), reference.as_deref())?;
+            let mut call = conductor::get_transaction(conductor_cfg?, &target, now, &mut term.rng)
+                .map_err(|e| flow_error(&e))?;
+            answer(term, &mut call, printer).await?
+        }
+        Command::Conductor(ConductorCommand::GetOrder { id }) => {
+            let mut call = conductor::get_order(conductor_cfg?, id, now, &mut term.rng)
+                .map_err(|e| flow_error(&e))?;
+            answer(term, &mut call, printer).await?
         }
         Command::Conductor(ConductorCommand::Healthcheck) => {
-            let mut call = conductor::healthcheck(conductor_cfg()?, now, &mut term.rng)
+            let mut call = conductor::healthcheck(conductor_cfg?, now, &mut term.rng)
                 .map_err(|e| flow_error(&e))?;
-            answer(term, &mut call).await?
+            answer(term, &mut call, printer).await?
         }
-        Command::Electrum(ElectrumCommand::Lookup { msisdn }) => {
-            let filters = till_core::electrum::path::LookupFilters::default();
+        Command::Conductor(ConductorCommand::Cancel {
+            id,
+            reference,
+            reason,
+        }) => {
+            let target = target(id.as_deref(), reference.as_deref())?;
+            cancel(term, apis, target, reason.as_deref(), printer).await?
+        }
+        Command::Electrum(ElectrumCommand::Lookup {
+            msisdn,
+            operator,
+            product_type,
+            channel,
+            category,
+        }) => {
+            let product_type = product_type
+                .as_deref()
+                .map(till_core::electrum::wire::ProductType::from_code);
+            let filters = till_core::electrum::path::LookupFilters {
+                operator: operator.as_deref(),
+                product_type: product_type.as_ref(),
+                channel_name: channel.as_deref(),
+                product_category: category.as_deref(),
+            };
             let mut call =
-                electrum::lookup_msisdn(electrum_cfg()?, msisdn, &filters, now, &mut term.rng)
+                electrum::lookup_msisdn(electrum_cfg?, msisdn, &filters, now, &mut term.rng)
                     .map_err(|e| flow_error(&e))?;
-            answer(term, &mut call).await?
+            answer(term, &mut call, printer).await?
         }
         Command::Electrum(ElectrumCommand::Products { channel }) => {
-            let mut call = electrum::list_products(electrum_cfg()?, channel, now, &mut term.rng)
+            let mut call = electrum::list_products(electrum_cfg?, channel, now, &mut term.rng)
                 .map_err(|e| flow_error(&e))?;
-            answer(term, &mut call).await?
+            answer(term, &mut call, printer).await?
+        }
+        Command::Electrum(ElectrumCommand::Status {
+            original_msg_id,
+            purchase_reference,
+            provider,
+        }) => {
+            let id = original_msg_id
+                .as_deref()
+                .map(till_core::id::Uuid::parse)
+                .transpose()
+                .map_err(|_| bad("--original-msg-id", &"not a UUID"))?;
+            let query = match (&id, purchase_reference, provider) {
+                (Some(id), _, _) => electrum::StatusQuery::OriginalMessage(id),
+                (None, Some(purchase_reference), Some(provider)) => {
+                    electrum::StatusQuery::Reference {
+                        purchase_reference,
+                        provider,
+                    }
+                }
+                _ => {
+                    return Err(bad(
+                        "electrum status",
+                        &"give --original-msg-id, or --purchase-reference with --provider",
+                    ))
+                }
+            };
+            let mut call = electrum::purchase_status(electrum_cfg?, query, now, &mut term.rng)
+                .map_err(|e| flow_error(&e))?;
+            answer(term, &mut call, printer).await?
+        }
+        Command::Momo(MomoCommand::Token) => {
+            let cfg = apis.momo.as_ref().ok_or_else(not_configured)?;
+            let mut call =
+                momo::access_token(cfg, now, &mut term.rng).map_err(|e| flow_error(&e))?;
+            let outcome = Box::pin(term.run(&mut call)).await?;
+            // The token is a secret: only what it is and how long it lasts.
+            show_answer(outcome, printer, |token| {
+                Ok(serde_json::json!({
+                    "token_type": token.token_type.as_ref().map(|t| t.as_str()),
+                    "expires_in": token.expires_in,
+                }))
+            })?
+        }
+        Command::Momo(MomoCommand::Status { reference }) => {
+            let reference = till_core::id::Uuid::parse(reference).map_err(|_| {
+                bad(
+                    "--reference",
+                    &"not a UUID (the X-Reference-Id on the receipt)",
+                )
+            })?;
+            let till_core::terminal::Apis { momo, tokens, .. } = apis;
+            let cfg = momo.as_ref().ok_or_else(not_configured)?;
+            if tokens.valid_at(now.instant).is_none() {
+                let mut call =
+                    momo::access_token(cfg, now, &mut term.rng).map_err(|e| flow_error(&e))?;
+                match Box::pin(term.run(&mut call)).await? {
+                    Ok(token) => tokens.store(token, term.now().instant),
+                    refused => {
+                        return show_answer(refused, printer, |_| Ok(serde_json::Value::Null))
+                            .map(Some)
+                    }
+                }
+            }
+            let now = term.now();
+            let mut call = momo::payment_status(cfg, tokens, &reference, now, &mut term.rng)
+                .map_err(|e| flow_error(&e))?;
+            answer(term, &mut call, printer).await?
         }
         _ => return Ok(None),
     };
     Ok(Some(code))
+}
+
+fn not_configured() -> TerminalError {
+    TerminalError::Other("momo: not configured in till.toml".into())
+}
+
+/// A Conductor transaction: by id, or a partner transaction by reference.
+fn target(
+    id: Option<&str>,
+    reference: Option<&str>,
+) -> Result<till_core::outbox::ConductorTarget, TerminalError> {
+    use till_core::outbox::ConductorTarget;
+    match (id, reference) {
+        (Some(id), _) => Ok(ConductorTarget::Transaction(
+            heapless::String::try_from(id).map_err(|_| bad("--id", &"too long"))?,
+        )),
+        (None, Some(r)) => Ok(ConductorTarget::Partner(
+            till_core::id::ExternalReference::parse(r)
+                .map_err(|e| bad("--reference", &format!("{e:?}")))?,
+        )),
+        (None, None) => Err(TerminalError::Other("give --id or --reference".into())),
+    }
+}
+
+/// `till conductor cancel`: the cancel goes through the outbox; then the
+/// transaction as Conductor has it now.
+async fn cancel(
+    term: &mut terminal::Terminal<'_>,
+    apis: &mut till_core::terminal::Apis,
+    target: till_core::outbox::ConductorTarget,
+    reason: Option<&str>,
+    printer: Printer,
+) -> Result<ExitCode, TerminalError> {
+    use ops::Cancelled;
+    let (key, state) = ops::cancel(term, apis, target.clone(), reason).await?;
+    let (word, code) = match state {
+        Cancelled::Final => ("final", exit::OK),
+        Cancelled::Refused(_) => ("refused", exit::NOT_CHARGED),
+        Cancelled::Pending => ("pending", exit::PENDING),
+    };
+    let now = term.now();
+    let cfg = ops::conductor_config::<HostStoreError>(apis)?;
+    let mut call = till_core::conductor::flow::get_transaction(cfg, &target, now, &mut term.rng)
+        .map_err(|e| TerminalError::Other(format!("request: {e}")))?;
+    let transaction = match Box::pin(term.run(&mut call)).await? {
+        Ok(t) => output::encoded(&t).ok(),
+        Err(_) => None,
+    };
+    if printer.json {
+        let status = match state {
+            Cancelled::Refused(status) => Some(status),
+            _ => None,
+        };
+        printer.value(&serde_json::json!({
+            "cancel": word,
+            "status": status,
+            "record": key.to_string(),
+            "transaction": transaction,
+        }));
+    } else {
+        match state {
+            Cancelled::Final => say!("cancel: answered (record {key} settled)"),
+            Cancelled::Refused(status) => say!("cancel: REFUSED by Conductor (HTTP {status})"),
+            Cancelled::Pending => say!(
+                "cancel: not final yet; record {key} stays in the outbox (`till outbox flush`)"
+            ),
+        }
+        if let Some(transaction) = &transaction {
+            printer.value(transaction);
+        }
+    }
+    Ok(ExitCode::from(code))
 }

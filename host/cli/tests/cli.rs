@@ -121,7 +121,8 @@ async fn single_operations_print_the_answer() {
     );
     assert!(init.status.success(), "{init:?}");
     let json = |args: &[&str]| -> serde_json::Value {
-        let out = till(dir.path(), args, true);
+        let args = [&["--json"], args].concat();
+        let out = till(dir.path(), &args, true);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
         serde_json::from_slice(&out.stdout).expect("JSON on stdout")
     };
@@ -149,7 +150,7 @@ async fn single_operations_print_the_answer() {
     let mut rustls = Command::new(env!("CARGO_BIN_EXE_till"));
     rustls
         .current_dir(dir.path())
-        .args(["conductor", "healthcheck"])
+        .args(["--json", "conductor", "healthcheck"])
         .env("TILL_CONDUCTOR_TLS", "rustls")
         .env_remove("TILL_CONFIG");
     for (name, value) in config::sandbox_env() {

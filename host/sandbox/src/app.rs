@@ -239,6 +239,23 @@ pub(crate) struct Settings {
     pub limits: Limits,
 }
 
+/// Requests the log keeps: a long QA session's worth; older ones are
+/// dropped first, so `till sandbox` running for days stays bounded.
+pub const REQUEST_LOG_CAP: usize = 10_000;
+
+/// One request the sandbox served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// The HTTP method.
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The query string (empty when none).
+    pub query: String,
+    /// The status answered; `None` when a fault dropped the connection.
+    pub status: Option<u16>,
+}
+
 /// State shared by all handlers.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -251,6 +268,9 @@ pub(crate) struct Shared {
     pub conductor_in_flight: Mutex<HashMap<String, String>>,
     /// Conductor transactions with a complete/cancel executing right now.
     pub conductor_processing: Mutex<HashSet<String>>,
+    /// Every request served, in arrival order (QA: which operations a
+    /// client reached, and what each got).
+    pub requests: Mutex<Vec<RequestRecord>>,
     /// For best-effort MoMo callbacks.
     pub http: reqwest::Client,
     /// `https://localhost:PORT`, for the admin info page.
@@ -344,6 +364,7 @@ impl Sandbox {
             },
             conductor_in_flight: Mutex::new(HashMap::new()),
             conductor_processing: Mutex::new(HashSet::new()),
+            requests: Mutex::new(Vec::new()),
             http,
             base_url: base_url.clone(),
         });
@@ -417,6 +438,15 @@ impl Sandbox {
     /// Every financial effect so far.
     pub fn ledger(&self) -> Vec<LedgerEntry> {
         self.shared.store.ledger()
+    }
+
+    /// Every request served so far, in arrival order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared
+            .requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 
     /// Installs a fault; returns its id.

@@ -47,7 +47,8 @@ mod json_path;
 mod query;
 
 pub use app::{
-    Limits, Sandbox, SandboxConfig, SandboxError, CONDUCTOR_TEST_KEY, ELECTRUM_PASSWORD,
+    Limits, RequestRecord, Sandbox, SandboxConfig, SandboxError, CONDUCTOR_TEST_KEY,
+    ELECTRUM_PASSWORD, REQUEST_LOG_CAP,
 };
 pub use faults::{FaultKind, FaultRule};
 pub use ledger::LedgerEntry;

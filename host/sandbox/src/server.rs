@@ -270,6 +270,7 @@ async fn handle(
 ) -> Result<Response<Body>, DroppedByFault> {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or_default().to_owned();
     let started = Instant::now();
     let fault = app.faults.select(&method, &path);
     let req = req.map(Body::new);
@@ -410,6 +411,17 @@ async fn handle(
     };
 
     let elapsed = started.elapsed().as_millis();
+    if let Ok(mut requests) = app.requests.lock() {
+        if requests.len() >= crate::app::REQUEST_LOG_CAP {
+            requests.remove(0);
+        }
+        requests.push(crate::app::RequestRecord {
+            method: method.clone(),
+            path: path.clone(),
+            query,
+            status: result.as_ref().ok().map(|r| r.status().as_u16()),
+        });
+    }
     match (&result, &fault) {
         (Ok(resp), None) => tracing::info!(
             "{method} {path} -> {} ({elapsed} ms)",

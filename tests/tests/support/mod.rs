@@ -99,6 +99,10 @@ impl Rig {
 pub enum Sale {
     BillPrimitive,
     BillComposite,
+    /// Primitive flow 1: one create with `complete: true`.
+    BillOneCall,
+    /// Composite flow 1: one partner create with `complete: true`.
+    PartnerOneCall,
     Momo,
     Airtime,
     Voucher,
@@ -106,9 +110,11 @@ pub enum Sale {
 
 impl Sale {
     /// Every sale, in the order the tests run them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 7] = [
         Self::BillPrimitive,
         Self::BillComposite,
+        Self::BillOneCall,
+        Self::PartnerOneCall,
         Self::Momo,
         Self::Airtime,
         Self::Voucher,
@@ -125,6 +131,8 @@ impl Sale {
                 "POST /conductor/v1/partners/transactions",
                 "POST /conductor/v1/partners/transactions/*/complete",
             ],
+            Self::BillOneCall => &["POST /conductor/v1/transactions"],
+            Self::PartnerOneCall => &["POST /conductor/v1/partners/transactions"],
             Self::Momo => &[
                 "POST /collection/token/",
                 "POST /collection/v2_0/payment",
@@ -146,7 +154,8 @@ impl Sale {
     pub fn ledger(self) -> (&'static [&'static str], i64) {
         match self {
             Self::BillPrimitive => (&["bill_paid"], 39_550),
-            Self::BillComposite => (&["bill_paid"], 190_000),
+            Self::BillComposite | Self::PartnerOneCall => (&["bill_paid"], 190_000),
+            Self::BillOneCall => (&["bill_paid"], 39_550),
             Self::Momo => (&["payment_succeeded"], 2_500),
             Self::Airtime => (&["airtime_sold", "reversal_applied"], 5_000),
             Self::Voucher => (&["voucher_issued", "reversal_applied"], 1_000),
@@ -167,7 +176,7 @@ impl Sale {
         R: RngCore,
     {
         let result = match self {
-            Self::BillPrimitive => {
+            Self::BillPrimitive | Self::BillOneCall => {
                 ops::pay_bill(
                     term,
                     apis,
@@ -175,11 +184,12 @@ impl Sale {
                     "8604275423086",
                     Some("SUBS"),
                     None,
+                    matches!(self, Self::BillOneCall),
                     |o| o.money(),
                 )
                 .await
             }
-            Self::BillComposite => {
+            Self::BillComposite | Self::PartnerOneCall => {
                 ops::pay_partner(
                     term,
                     apis,
@@ -187,6 +197,7 @@ impl Sale {
                     "1234567890",
                     Some("SUBS"),
                     Amount::from_minor(190_000, Currency::ZAR),
+                    matches!(self, Self::PartnerOneCall),
                     |o| o.money(),
                 )
                 .await
