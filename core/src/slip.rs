@@ -128,46 +128,11 @@ pub trait Render {
     fn render(&self, printer: &mut dyn Printer) -> fmt::Result;
 }
 
-/// Print `slip` on `printer`, and cut after it (a slip ends with a cut,
-/// unless its last line cut already).
+/// Print `slip` on `printer`, and cut after it (every slip ends with its
+/// money line, so the cut is never doubled).
 pub fn print(slip: &dyn Render, printer: &mut dyn Printer) -> fmt::Result {
-    let mut cut = CutTracker {
-        inner: printer,
-        cut_last: false,
-    };
-    slip.render(&mut cut)?;
-    if !cut.cut_last {
-        cut.inner.cut()?;
-    }
-    Ok(())
-}
-
-/// Knows whether the last thing printed was a cut.
-struct CutTracker<'p> {
-    inner: &'p mut dyn Printer,
-    cut_last: bool,
-}
-
-impl Printer for CutTracker<'_> {
-    fn columns(&self) -> usize {
-        self.inner.columns()
-    }
-    fn text(&mut self, line: &str, scale: Scale) -> fmt::Result {
-        self.cut_last = false;
-        self.inner.text(line, scale)
-    }
-    fn rule(&mut self) -> fmt::Result {
-        self.cut_last = false;
-        self.inner.rule()
-    }
-    fn barcode(&mut self, symbology: Symbology, data: &str) -> fmt::Result {
-        self.cut_last = false;
-        self.inner.barcode(symbology, data)
-    }
-    fn cut(&mut self) -> fmt::Result {
-        self.cut_last = true;
-        self.inner.cut()
-    }
+    slip.render(printer)?;
+    printer.cut()
 }
 
 /// The layout: text written to it (`write!`) is split into lines and
@@ -194,18 +159,22 @@ impl<'p> Layout<'p> {
     /// the line, else at the last character that fits.
     fn wrapped(&mut self, text: &str, scale: Scale) -> fmt::Result {
         let fit = (self.columns / usize::from(scale.width.max(1))).max(1);
-        let mut rest = text.trim_end();
+        let mut rest = text.trim_ascii_end();
         loop {
             let Some((end, _)) = rest.char_indices().nth(fit) else {
                 return self.printer.text(rest, scale);
             };
-            let cut = match rest.get(..=end).and_then(|head| head.rfind(' ')) {
+            // ASCII search: a space is one byte, never inside a character.
+            let space = rest.as_bytes().get(..=end).and_then(|head| head.iter().rposition(|&b| b == b' '));
+            let cut = match space {
                 Some(space) if space > 0 => space,
                 _ => end,
             };
-            let (head, tail) = rest.split_at(cut);
-            self.printer.text(head.trim_end(), scale)?;
-            rest = tail.trim_start();
+            let Some((head, tail)) = rest.split_at_checked(cut) else {
+                return self.printer.text(rest, scale);
+            };
+            self.printer.text(head.trim_ascii_end(), scale)?;
+            rest = tail.trim_ascii_start();
             if rest.is_empty() {
                 return Ok(());
             }
@@ -217,6 +186,11 @@ impl<'p> Layout<'p> {
         if self.line.is_empty() {
             return Ok(());
         }
+        self.flush_line()
+    }
+
+    /// End the text line being written (an empty one too).
+    fn flush_line(&mut self) -> fmt::Result {
         let line = core::mem::take(&mut self.line);
         self.wrapped(&line, Scale::NORMAL)
     }
@@ -243,29 +217,25 @@ impl<'p> Layout<'p> {
 }
 
 impl fmt::Write for Layout<'_> {
-    fn write_str(&mut self, mut s: &str) -> fmt::Result {
-        while !s.is_empty() {
-            let (part, newline) = match s.find('\n') {
-                Some(i) => (&s[..i], Some(i)),
-                None => (s, None),
-            };
-            for c in part.chars() {
-                if self.line.push(c).is_err() {
-                    // Longer than the buffer: wrap what it holds first.
-                    self.flush()?;
-                    let _ = self.line.push(c);
-                }
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut lines = s.split('\n');
+        let mut part = lines.next().unwrap_or_default();
+        loop {
+            if self.line.push_str(part).is_err() {
+                // Longer than the buffer: what it holds is wrapped first,
+                // then the part on its own.
+                self.flush()?;
+                self.wrapped(part, Scale::NORMAL)?;
             }
-            match newline {
-                Some(i) => {
-                    let line = core::mem::take(&mut self.line);
-                    self.wrapped(&line, Scale::NORMAL)?;
-                    s = &s[i + 1..];
+            match lines.next() {
+                // A newline ended the part: the line is complete.
+                Some(next) => {
+                    self.flush_line()?;
+                    part = next;
                 }
-                None => s = "",
+                None => return Ok(()),
             }
         }
-        Ok(())
     }
 }
 
@@ -592,7 +562,7 @@ fn electrum_lines(f: &mut Layout<'_>, slip: &SlipData) -> fmt::Result {
         // An empty line is a spacer, unless it only carries a barcode, a
         // rule or a cut.
         let carries = line.barcode.is_some() || line.line == Some(true) || line.cut == Some(true);
-        if !text.trim().is_empty() || !carries {
+        if !text.trim_ascii().is_empty() || !carries {
             f.styled(text, Scale::of(line))?;
         }
         if line.line == Some(true) {
@@ -624,7 +594,8 @@ fn voucher_lines(f: &mut Layout<'_>, voucher: &Voucher) -> fmt::Result {
     if let Some(expiry) = &voucher.expiry_date {
         let mut text: String<40> = String::new();
         write!(text, "{expiry}")?;
-        writeln!(f, "Expires     {}", text.get(..10).unwrap_or(&text))?;
+        // The date: the first 10 characters of RFC 3339.
+        writeln!(f, "Expires     {}", text.get(..10).unwrap_or_default())?;
     }
     for line in voucher.instructions() {
         writeln!(f, "{}", line.as_str())?;
