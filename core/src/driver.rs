@@ -290,6 +290,31 @@ where
         .ok_or(DriveError::Flow(FlowError::Finished))
 }
 
+/// Flows an operation runs one after another, each built from the
+/// outcome of the one before (an account enquiry, then the payment of the
+/// bill it found): [`drive_chain`] sends them all on the same sessions, so
+/// the operation costs one TLS handshake, not one per flow.
+pub trait Chain {
+    /// The flow being driven.
+    fn flow(&mut self) -> &mut dyn Steps;
+    /// The flow is done: build the next one (`true`), or end the chain
+    /// (`false`; what stopped it stays in the chain for its caller). `rng`
+    /// is the terminal's, for the next flow's ids and keys.
+    fn next(&mut self, now: Now, rng: &mut dyn rand_core::RngCore) -> bool;
+}
+
+/// A chain of one flow.
+struct One<'f>(&'f mut dyn Steps);
+
+impl Chain for One<'_> {
+    fn flow(&mut self) -> &mut dyn Steps {
+        &mut *self.0
+    }
+    fn next(&mut self, _: Now, _: &mut dyn rand_core::RngCore) -> bool {
+        false
+    }
+}
+
 /// Drive `flow` until it is done: the loop of the module docs of
 /// [`crate::flow`]. Every `Persist` is completed before the next `poll`.
 /// Requests go out on sessions of `connect`: one session for as long as it
@@ -307,6 +332,25 @@ where
     S: Store,
     C: Clock,
 {
+    drive_chain(&mut One(flow), connect, store, clock, bufs, None).await
+}
+
+/// Drive every flow of `chain` in turn, as [`drive`] drives one: a flow
+/// that is done hands over to the next on the same session. `rng` builds
+/// the next flows (a chain of one needs none).
+pub async fn drive_chain<T, S, C>(
+    chain: &mut dyn Chain,
+    connect: &mut T,
+    store: &mut S,
+    clock: &mut C,
+    bufs: Buffers<'_>,
+    mut rng: Option<&mut dyn rand_core::RngCore>,
+) -> Result<(), DriveError<S::Error>>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+{
     // The request to send next: the flow's latest `Send`, kept when a
     // session refuses it so that the next session sends it first.
     let mut pending: Option<crate::flow::Transmit> = None;
@@ -317,8 +361,23 @@ where
                 // Persists and waits happen in `advance`, whose future is
                 // never alive beside the exchange's: the store record and
                 // the flow's output stay out of this future's resident part.
-                let next = advance(flow, store, clock, bufs.body, bufs.record, &mut pending);
+                let next = advance(
+                    chain.flow(),
+                    store,
+                    clock,
+                    bufs.body,
+                    bufs.record,
+                    &mut pending,
+                );
                 if outlined(next).await? {
+                    let now = clock.now();
+                    let more = match rng.as_deref_mut() {
+                        Some(rng) => chain.next(now, rng),
+                        None => false,
+                    };
+                    if more {
+                        continue;
+                    }
                     return Ok(());
                 }
             }
@@ -333,7 +392,7 @@ where
             // flow step's (but never less than MIN_EXCHANGE_TIME).
             let start = clock.now().instant;
             let mut until = start + session.deadline(&tx.head);
-            if let Some(step) = flow.step_deadline() {
+            if let Some(step) = chain.flow().step_deadline() {
                 until = until.min(step.max(start + MIN_EXCHANGE_TIME));
             }
             let result = outlined(Within {
@@ -349,12 +408,14 @@ where
             match result {
                 Some(Ok((head, len))) => {
                     let body = bufs.response.get(..len).unwrap_or_default();
-                    flow.handle_step(Input::Response { head: &head, body }, now);
+                    chain
+                        .flow()
+                        .handle_step(Input::Response { head: &head, body }, now);
                 }
-                Some(Err(failure)) => flow.handle_step(Input::Failed(failure), now),
+                Some(Err(failure)) => chain.flow().handle_step(Input::Failed(failure), now),
                 None => {
                     let failure = session.interrupted();
-                    flow.handle_step(Input::Failed(failure), now);
+                    chain.flow().handle_step(Input::Failed(failure), now);
                     // Its connection is gone: the next request gets a new
                     // session.
                     break;

@@ -316,6 +316,20 @@ where
         }
     }
 
+    /// The same call, sending no body of its own: for a caller that keeps
+    /// the request and encodes it into each request the call sends (the
+    /// request can then move on once the call is answered).
+    pub fn without_request(self) -> Call<'static, R, T, E> {
+        Call {
+            head: self.head,
+            request: None,
+            deadline: self.deadline,
+            state: self.state,
+            retry: self.retry,
+            outcome: self.outcome,
+        }
+    }
+
     fn set_state(&mut self, new: CallState) {
         if self.state != new {
             trace!("{}: {} => {}", self.head, self.state, new);

@@ -199,40 +199,291 @@ pub fn electrum_config<E>(apis: &Apis) -> OpResult<&electrum_flow::Config, E> {
         .ok_or(OpError::NotConfigured(Api::Electrum))
 }
 
-/// Pay one item (a bill or an order) in a transaction completed with cash
-/// (the primitive flow).
-async fn pay_item<T, S, C, R, X>(
-    term: &mut Terminal<'_, T, S, C, R>,
-    cfg: &conductor_flow::Config,
+/// How a bill is paid at the counter: complete with cash.
+const CASH: Settle = Settle::Complete(PaymentMethod::Cash);
+
+/// Why a chain stopped before its payment (nothing was charged).
+type Stop = OpError<core::convert::Infallible>;
+
+/// A [`Stop`] as the operation's error.
+fn stopped<E>(stop: Stop) -> OpError<E> {
+    match stop {
+        OpError::NotConfigured(api) => OpError::NotConfigured(api),
+        OpError::Outbox(e) => OpError::Outbox(e),
+        OpError::Input(what) => OpError::Input(what),
+        OpError::Refused(step, status) => OpError::Refused(step, status),
+        OpError::NoBill => OpError::NoBill,
+        OpError::Amount(e) => OpError::Amount(e),
+        OpError::Order(e) => OpError::Order(e),
+        OpError::Flow(e) => OpError::Flow(e),
+        OpError::Drive(DriveError::Store(never)) => match never {},
+        OpError::Drive(DriveError::Record(e)) => OpError::Drive(DriveError::Record(e)),
+        OpError::Drive(DriveError::Flow(e)) => OpError::Drive(DriveError::Flow(e)),
+    }
+}
+
+/// A flow that is over: what a chain drives between its stages (never
+/// asked: a chain moves on as soon as a flow is done).
+struct Over;
+
+impl crate::flow::Steps for Over {
+    fn poll_step(
+        &mut self,
+        _: crate::flow::Now,
+        _: &mut [u8],
+    ) -> Result<crate::flow::Output<'_>, FlowError> {
+        Ok(crate::flow::Output::Done)
+    }
+    fn handle_step(&mut self, _: crate::flow::Input<'_>, _: crate::flow::Now) {}
+    fn step_deadline(&self) -> Option<crate::time::Instant> {
+        None
+    }
+}
+
+/// What a [`BillChain`] runs before the payment: the flows that find
+/// what to pay.
+trait Finding<'c> {
+    /// The flow being driven.
+    fn flow(&mut self) -> &mut dyn crate::flow::Steps;
+    /// The flow is done: the item to pay, or `None` when another flow of
+    /// this stage goes first (built into `self`).
+    fn found(
+        &mut self,
+        cfg: &'c conductor_flow::Config,
+        now: crate::flow::Now,
+        rng: &mut dyn RngCore,
+    ) -> Result<Option<Item>, Stop>;
+}
+
+/// A bill payment's finding: the account enquiry, and the bill's amount.
+struct Enquiry<'c> {
+    call: conductor_flow::ConductorCall<'c, AccountEnquiryRequest, AccountBills>,
+    /// The amount to pay (`None`: the amount due).
+    amount: Option<Amount>,
+    /// The bill's reference at the biller.
+    reference: Option<String<{ crate::conductor::wire::CODE_CAP }>>,
+}
+
+impl<'c> Finding<'c> for Enquiry<'c> {
+    fn flow(&mut self) -> &mut dyn crate::flow::Steps {
+        &mut self.call
+    }
+
+    fn found(
+        &mut self,
+        _: &'c conductor_flow::Config,
+        _: crate::flow::Now,
+        _: &mut dyn RngCore,
+    ) -> Result<Option<Item>, Stop> {
+        let account = answered(&self.call, Step::AccountEnquiry)?;
+        let bill = account
+            .bills
+            .as_ref()
+            .and_then(|b| b.first())
+            .ok_or(OpError::NoBill)?;
+        let amount = match self.amount {
+            Some(a) => a,
+            None => bill
+                .amount_due
+                .as_ref()
+                .and_then(|due| due.amount.as_ref())
+                .and_then(|m| m.to_amount().ok())
+                .ok_or(OpError::Input("amount (the bill states none)"))?,
+        };
+        conductor_flow::validate_bill_amount(bill, amount).map_err(OpError::Amount)?;
+        Ok(Some(Item {
+            id: bill.id.clone(),
+            reference: self.reference.take(),
+            description: None,
+            amount: Some(WireMoney::from(amount)),
+        }))
+    }
+}
+
+/// An order's finding: the catalogue (the order is checked against it),
+/// then the order, whose amount is paid.
+#[allow(clippy::large_enum_variant)] // no heap; one at a time
+enum Ordering<'c> {
+    Catalogue(
+        conductor_flow::ConductorCall<'static, (), crate::conductor::wire::CatalogResponse>,
+        &'c CreateOrderRequest,
+    ),
+    Order(
+        conductor_flow::ConductorCall<
+            'c,
+            CreateOrderRequest,
+            crate::conductor::wire::OrderResponse,
+        >,
+    ),
+}
+
+impl<'c> Finding<'c> for Ordering<'c> {
+    fn flow(&mut self) -> &mut dyn crate::flow::Steps {
+        match self {
+            Self::Catalogue(call, _) => call,
+            Self::Order(call) => call,
+        }
+    }
+
+    fn found(
+        &mut self,
+        cfg: &'c conductor_flow::Config,
+        now: crate::flow::Now,
+        rng: &mut dyn RngCore,
+    ) -> Result<Option<Item>, Stop> {
+        match self {
+            Self::Catalogue(call, request) => {
+                let catalog = answered(&*call, Step::Catalogue)?
+                    .data
+                    .as_ref()
+                    .ok_or(OpError::Refused(Step::Catalogue, None))?;
+                let order =
+                    conductor_flow::create_order(cfg, catalog, request, now, &mut &mut *rng)
+                        .map_err(OpError::Order)?;
+                *self = Self::Order(order);
+                Ok(None)
+            }
+            Self::Order(call) => {
+                let order = answered(&*call, Step::Order)?
+                    .data
+                    .as_ref()
+                    .ok_or(OpError::Refused(Step::Order, None))?;
+                Ok(Some(Item {
+                    id: order.id.clone(),
+                    reference: None,
+                    description: None,
+                    amount: order.amount,
+                }))
+            }
+        }
+    }
+}
+
+/// Where a [`BillChain`] is.
+#[allow(clippy::large_enum_variant)] // no heap; one at a time
+enum BillStage<'c, F> {
+    /// Finding what to pay.
+    Finding(F),
+    /// The payment, built in place.
+    Pay(Option<BillPayment<'c>>),
+}
+
+/// What a bill payment or an order runs on one HTTPS session: the flows
+/// that find what to pay, then its payment, completed with cash.
+struct BillChain<'c, F> {
+    cfg: &'c conductor_flow::Config,
+    stage: BillStage<'c, F>,
+    one_call: bool,
+    seq: u32,
+    stop: Option<Stop>,
+    over: Over,
+}
+
+impl<'c, F: Finding<'c>> BillChain<'c, F> {
+    fn new(cfg: &'c conductor_flow::Config, finding: F, one_call: bool, seq: u32) -> Self {
+        Self {
+            cfg,
+            stage: BillStage::Finding(finding),
+            one_call,
+            seq,
+            stop: None,
+            over: Over,
+        }
+    }
+
+    /// Drive the chain; the payment's outcome (its pending record adopted),
+    /// or why there was none.
+    async fn run<T, S, C, R>(
+        &mut self,
+        term: &mut Terminal<'_, T, S, C, R>,
+    ) -> OpResult<&BillOutcome, S::Error>
+    where
+        T: Connect,
+        S: Store,
+        C: Clock,
+        R: RngCore,
+    {
+        term.drive_chain(self).await?;
+        if let Some(stop) = self.stop.take() {
+            return Err(stopped(stop));
+        }
+        let BillStage::Pay(Some(pay)) = &self.stage else {
+            return Err(OpError::Flow(FlowError::Finished));
+        };
+        let outcome = outcome_of(pay)?;
+        if let BillOutcome::Pending(record) = outcome {
+            term.adopt(record)?;
+        }
+        Ok(outcome)
+    }
+}
+
+/// The payment of `item` in a transaction completed with cash, built in
+/// `slot` (see [`build`]).
+#[inline(never)]
+fn pay_into<'c>(
+    slot: &mut Option<BillPayment<'c>>,
+    cfg: &'c conductor_flow::Config,
     item: Item,
     one_call: bool,
-    report: impl FnOnce(&BillOutcome) -> X,
-) -> OpResult<X, S::Error>
-where
-    T: Connect,
-    S: Store,
-    C: Clock,
-    R: RngCore,
-{
+    seq: u32,
+    now: crate::flow::Now,
+    mut rng: &mut dyn RngCore,
+) -> Result<(), Stop> {
     let mut items = Vec::new();
     items.push(item).map_err(|_| OpError::Input("items"))?;
     let request = CreateTransactionRequest {
-        external_reference: ExternalReference::generate(&mut term.rng),
+        external_reference: ExternalReference::generate(&mut rng),
         items,
         amount: None,
         complete: None,
         payment_method: None,
         meta_data: None,
     };
-    let pay = |seq, now, rng: &mut R| match one_call {
-        true => BillPayment::primitive_one_call(cfg, request, PaymentMethod::Cash, seq, now, rng),
-        false => BillPayment::primitive(cfg, request, CASH, seq, now, rng),
-    };
-    pay_in_cash(term, pay, report).await
+    build(slot, || match one_call {
+        true => {
+            BillPayment::primitive_one_call(cfg, request, PaymentMethod::Cash, seq, now, &mut rng)
+        }
+        false => BillPayment::primitive(cfg, request, CASH, seq, now, &mut rng),
+    });
+    Ok(())
 }
 
-/// How a bill is paid at the counter: complete with cash.
-const CASH: Settle = Settle::Complete(PaymentMethod::Cash);
+impl<'c, F: Finding<'c>> driver::Chain for BillChain<'c, F> {
+    fn flow(&mut self) -> &mut dyn crate::flow::Steps {
+        match &mut self.stage {
+            BillStage::Finding(finding) => finding.flow(),
+            BillStage::Pay(Some(pay)) => pay,
+            BillStage::Pay(None) => &mut self.over,
+        }
+    }
+
+    fn next(&mut self, now: crate::flow::Now, rng: &mut dyn RngCore) -> bool {
+        let BillStage::Finding(finding) = &mut self.stage else {
+            return false;
+        };
+        let result = match finding.found(self.cfg, now, rng) {
+            Ok(Some(item)) => {
+                self.stage = BillStage::Pay(None);
+                match &mut self.stage {
+                    BillStage::Pay(slot) => {
+                        pay_into(slot, self.cfg, item, self.one_call, self.seq, now, rng)
+                    }
+                    BillStage::Finding(_) => Ok(()),
+                }
+            }
+            Ok(None) => Ok(()),
+            Err(stop) => Err(stop),
+        };
+        match result {
+            Ok(()) => true,
+            Err(stop) => {
+                self.stop = Some(stop);
+                false
+            }
+        }
+    }
+}
 
 /// The bill payment `make` builds (settled with cash): built in this
 /// future (see [`build`]), driven, its pending record adopted.
@@ -261,7 +512,7 @@ where
 /// Conductor primitive flow: look the account up, pay its first bill
 /// (`amount`, or the amount due), complete with cash — in a second call,
 /// or with `one_call` in the create itself (`complete: true`); `report`
-/// sees the outcome.
+/// sees the outcome. The enquiry and the payment share one HTTPS session.
 #[allow(clippy::too_many_arguments)] // one per operator input, and the report
 pub async fn pay_bill<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
@@ -286,39 +537,16 @@ where
         identifier: identifier(customer)?,
         reference: reference.map(|r| text("reference", r)).transpose()?,
     };
-    // The enquiry's call and answer end with this block: only the bill's
-    // id and the amount go on to the payment (they are kilobytes; the
-    // payment's future must not carry them).
-    let (bill_id, amount) = {
-        let now = term.now();
-        let mut call =
-            conductor_flow::account_enquiry::<AccountBills>(cfg, &enquiry, now, &mut term.rng)?;
-        term.drive(&mut call).await?;
-        let account = answered(&call, Step::AccountEnquiry)?;
-        let bill = account
-            .bills
-            .as_ref()
-            .and_then(|b| b.first())
-            .ok_or(OpError::NoBill)?;
-        let amount = match amount {
-            Some(a) => a,
-            None => bill
-                .amount_due
-                .as_ref()
-                .and_then(|due| due.amount.as_ref())
-                .and_then(|m| m.to_amount().ok())
-                .ok_or(OpError::Input("amount (the bill states none)"))?,
-        };
-        conductor_flow::validate_bill_amount(bill, amount).map_err(OpError::Amount)?;
-        (bill.id.clone(), amount)
-    };
-    let item = Item {
-        id: bill_id,
+    let (seq, now) = (term.next_seq(), term.now());
+    let call = conductor_flow::account_enquiry::<AccountBills>(cfg, &enquiry, now, &mut term.rng)?;
+    let finding = Enquiry {
+        call,
+        amount,
         reference: enquiry.reference.clone(),
-        description: None,
-        amount: Some(WireMoney::from(amount)),
     };
-    pay_item(term, cfg, item, one_call, report).await
+    let mut chain = BillChain::new(cfg, finding, one_call, seq);
+    let outcome = driver::outlined(chain.run(term)).await?;
+    Ok(report(outcome))
 }
 
 /// Conductor composite flow: a partner transaction for `amount`, then
@@ -362,7 +590,8 @@ where
 
 /// Catalogue order: read the catalogue one level under `category`, order
 /// `quantity` of `product` for the customer, pay the order in a
-/// transaction completed with cash; `report` sees the outcome.
+/// transaction completed with cash; `report` sees the outcome. The three
+/// calls share one HTTPS session.
 #[allow(clippy::too_many_arguments)] // one per operator input, and the report
 pub async fn order<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
@@ -382,45 +611,23 @@ where
 {
     term.admits_sale()?;
     let cfg = conductor_config(apis)?;
-    // The catalogue's and the order's calls end with this block: only the
-    // item goes on to the payment.
-    let item = {
-        let now = term.now();
-        let mut call =
-            conductor_flow::get_catalogs(cfg, Some(category), Some(1), now, &mut term.rng)?;
-        term.drive(&mut call).await?;
-        let catalog = answered(&call, Step::Catalogue)?
-            .data
-            .as_ref()
-            .ok_or(OpError::Refused(Step::Catalogue, None))?;
-        let mut products = Vec::new();
-        products
-            .push(OrderProductItem {
-                code: text("product", product)?,
-                quantity,
-            })
-            .map_err(|_| OpError::Input("product"))?;
-        let request = CreateOrderRequest {
-            biller_code: text("biller", biller)?,
-            identifier: identifier(customer)?,
-            products,
-        };
-        let now = term.now();
-        let mut call = conductor_flow::create_order(cfg, catalog, &request, now, &mut term.rng)
-            .map_err(OpError::Order)?;
-        term.drive(&mut call).await?;
-        let order = answered(&call, Step::Order)?
-            .data
-            .as_ref()
-            .ok_or(OpError::Refused(Step::Order, None))?;
-        Item {
-            id: order.id.clone(),
-            reference: None,
-            description: None,
-            amount: order.amount,
-        }
+    let mut products = Vec::new();
+    products
+        .push(OrderProductItem {
+            code: text("product", product)?,
+            quantity,
+        })
+        .map_err(|_| OpError::Input("product"))?;
+    let request = CreateOrderRequest {
+        biller_code: text("biller", biller)?,
+        identifier: identifier(customer)?,
+        products,
     };
-    pay_item(term, cfg, item, false, report).await
+    let (seq, now) = (term.next_seq(), term.now());
+    let call = conductor_flow::get_catalogs(cfg, Some(category), Some(1), now, &mut term.rng)?;
+    let mut chain = BillChain::new(cfg, Ordering::Catalogue(call, &request), false, seq);
+    let outcome = driver::outlined(chain.run(term)).await?;
+    Ok(report(outcome))
 }
 
 /// MoMo: request `amount` from the payer `msisdn`, poll to a final
@@ -490,8 +697,23 @@ where
     R: RngCore,
 {
     term.drive(sale).await?;
-    let outcome = outcome_of(sale)?;
-    match outcome {
+    adopt_sale(term, sale)?;
+    Ok(report(outcome_of(sale)?))
+}
+
+/// Hand what a sale left pending (its reversal, its confirmation) to the
+/// outbox.
+fn adopt_sale<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    sale: &Sale<'_>,
+) -> OpResult<(), S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
+    match outcome_of(sale)? {
         SaleOutcome::Pending(record)
         | SaleOutcome::Sold {
             confirmation: Confirmation::Pending(record) | Confirmation::NeedsAttention(record),
@@ -499,12 +721,13 @@ where
         } => term.adopt(record)?,
         _ => {}
     }
-    Ok(report(outcome))
+    Ok(())
 }
 
 /// Electrum airtime (or data): optionally a trial first, then the
 /// purchase with its reversal stored before it leaves, then the
-/// confirmation; `report` sees the outcome.
+/// confirmation; `report` sees the outcome. The trial and the sale share
+/// one HTTPS session.
 #[allow(clippy::too_many_arguments)] // one per operator input, and the report
 pub async fn airtime<T, S, C, R, X>(
     term: &mut Terminal<'_, T, S, C, R>,
@@ -523,87 +746,172 @@ where
 {
     term.admits_sale()?;
     let cfg = electrum_config(apis)?;
-    // The request, then the sale, each built where this future keeps
-    // them, in one space: the request moves into the sale.
-    let mut kept = None;
-    driver::outlined(airtime_request(
-        term, cfg, msisdn, product, amount, trial, &mut kept,
-    ))
-    .await?;
     let (seq, now) = (term.next_seq(), term.now());
-    let sale = sale_of_request(&mut kept, |slot, request| {
-        Sale::airtime_in(slot, cfg, request, true, seq, now, &mut term.rng)
-    })?;
-    finish_sale(term, sale, report).await
+    // The request, the trial and the sale, each built where this future
+    // keeps them, in one space: the request moves into the sale.
+    let mut chain = AirtimeChain {
+        cfg,
+        stage: Airtime::Request(None),
+        seq,
+        stop: None,
+        over: Over,
+    };
+    let request = request_in(&mut chain.stage, cfg, msisdn, product, amount)?;
+    if trial {
+        electrum_flow::prepare(cfg, request, now, &mut term.rng)
+            .map_err(|_| OpError::Input("purchase request"))?;
+        trial_of(&mut chain.stage, cfg, now, &mut term.rng)?;
+    } else {
+        chain
+            .sell(now, &mut term.rng)
+            .map_err(stopped::<S::Error>)?;
+    }
+    term.drive_chain(&mut chain).await?;
+    if let Some(stop) = chain.stop.take() {
+        return Err(stopped(stop));
+    }
+    let Airtime::Sale(Some(sale)) = &mut chain.stage else {
+        return Err(OpError::Flow(FlowError::Finished));
+    };
+    adopt_sale(term, sale)?;
+    Ok(report(outcome_of(sale)?))
 }
 
-/// What an airtime sale's future keeps: the request, then the sale that
-/// took it over (the two never live at once).
+/// What an airtime sale's future keeps: the request (and the trial that
+/// checks it), then the sale that took the request over (never at once).
 #[allow(clippy::large_enum_variant)] // no heap; one at a time
 enum Airtime<'c> {
-    Request(PurchaseRequest),
-    /// Built in place ([`Sale::airtime_in`]).
+    /// The request, built in place ([`request_in`]).
+    Request(Option<PurchaseRequest>),
+    /// The trial of the request.
+    Trial(TrialOf),
+    /// The sale, built in place ([`Sale::airtime_in`]).
     Sale(Option<Sale<'c>>),
 }
 
-/// The request in `kept`, turned into its sale, in a frame of its own (see
-/// [`build`]).
-#[inline(never)]
-fn sale_of_request<'k, 'c, E>(
-    kept: &'k mut Option<Airtime<'c>>,
-    make: impl for<'s> FnOnce(&'s mut Option<Sale<'c>>, PurchaseRequest) -> &'s mut Sale<'c>,
-) -> OpResult<&'k mut Sale<'c>, E> {
-    let Some(Airtime::Request(request)) = kept.take() else {
-        return Err(OpError::Flow(FlowError::Finished));
-    };
-    match kept.insert(Airtime::Sale(None)) {
-        Airtime::Sale(slot) => Ok(make(slot, request)),
-        Airtime::Request(_) => Err(OpError::Flow(FlowError::Finished)),
+/// A trial purchase that keeps its request, so the sale after it can take
+/// the request over: the call sends no body of its own, the request is
+/// encoded here into each (re)sent request.
+struct TrialOf {
+    call: electrum_flow::Trial<'static>,
+    /// Taken by the sale once the trial is answered.
+    request: Option<PurchaseRequest>,
+}
+
+impl crate::flow::Steps for TrialOf {
+    fn poll_step(
+        &mut self,
+        now: crate::flow::Now,
+        body: &mut [u8],
+    ) -> Result<crate::flow::Output<'_>, FlowError> {
+        match self.call.poll(now, body)? {
+            crate::flow::Output::Send(mut tx) => {
+                let request = self.request.as_ref().ok_or(FlowError::Finished)?;
+                tx.body_len = crate::json::encode(request, body)?;
+                Ok(crate::flow::Output::Send(tx))
+            }
+            other => Ok(other),
+        }
+    }
+    fn handle_step(&mut self, input: crate::flow::Input<'_>, now: crate::flow::Now) {
+        self.call.handle(input, now)
+    }
+    fn step_deadline(&self) -> Option<crate::time::Instant> {
+        self.call.deadline()
     }
 }
 
-/// The airtime purchase request, into `kept`, checked by a trial purchase
-/// when asked (its call and answer end here, before the sale begins).
-async fn airtime_request<T, S, C, R>(
-    term: &mut Terminal<'_, T, S, C, R>,
+/// The trial of the request in `stage`, which takes its place (in a
+/// frame of its own: see [`build`]).
+#[inline(never)]
+fn trial_of<E>(
+    stage: &mut Airtime<'_>,
     cfg: &electrum_flow::Config,
-    msisdn: &str,
-    product: &str,
-    amount: Amount,
-    trial: bool,
-    kept: &mut Option<Airtime<'_>>,
-) -> OpResult<(), S::Error>
-where
-    T: Connect,
-    S: Store,
-    C: Clock,
-    R: RngCore,
-{
-    let request = request_in(kept, cfg, msisdn, product, amount)?;
-    if trial {
-        let now = term.now();
-        electrum_flow::prepare(cfg, request, now, &mut term.rng)
-            .map_err(|_| OpError::Input("purchase request"))?;
-        let mut call = electrum_flow::trial(cfg, request, now, &mut term.rng)
-            .map_err(|_| OpError::Input("purchase request"))?;
-        term.drive(&mut call).await?;
-        answered(&call, Step::Trial)?;
-    }
+    now: crate::flow::Now,
+    rng: &mut impl RngCore,
+) -> OpResult<(), E> {
+    let Airtime::Request(request) = stage else {
+        return Err(OpError::Flow(FlowError::Finished));
+    };
+    let request = request.take().ok_or(OpError::Flow(FlowError::Finished))?;
+    // The call is made over the request it will carry, then without it:
+    // `TrialOf` encodes the request itself.
+    let call = electrum_flow::trial(cfg, &request, now, rng)
+        .map_err(|_| OpError::Input("purchase request"))?;
+    let call = call.without_request();
+    *stage = Airtime::Trial(TrialOf {
+        call,
+        request: Some(request),
+    });
     Ok(())
 }
 
-/// The airtime request, built in `kept` in a frame of its own (see
+/// An airtime sale on one HTTPS session: its trial, if any, then the sale.
+struct AirtimeChain<'c> {
+    cfg: &'c electrum_flow::Config,
+    stage: Airtime<'c>,
+    seq: u32,
+    stop: Option<Stop>,
+    over: Over,
+}
+
+impl AirtimeChain<'_> {
+    /// The sale of the request (from the stage, or from the trial that
+    /// checked it), built in place.
+    #[inline(never)]
+    fn sell(&mut self, now: crate::flow::Now, mut rng: &mut dyn RngCore) -> Result<(), Stop> {
+        let request = match &mut self.stage {
+            Airtime::Request(request) => request.take(),
+            Airtime::Trial(trial) => {
+                answered(&trial.call, Step::Trial)?;
+                trial.request.take()
+            }
+            Airtime::Sale(_) => None,
+        };
+        let request = request.ok_or(OpError::Flow(FlowError::Finished))?;
+        self.stage = Airtime::Sale(None);
+        if let Airtime::Sale(slot) = &mut self.stage {
+            Sale::airtime_in(slot, self.cfg, request, true, self.seq, now, &mut rng);
+        }
+        Ok(())
+    }
+}
+
+impl driver::Chain for AirtimeChain<'_> {
+    fn flow(&mut self) -> &mut dyn crate::flow::Steps {
+        match &mut self.stage {
+            Airtime::Trial(trial) => trial,
+            Airtime::Sale(Some(sale)) => sale,
+            Airtime::Request(_) | Airtime::Sale(None) => &mut self.over,
+        }
+    }
+
+    fn next(&mut self, now: crate::flow::Now, rng: &mut dyn RngCore) -> bool {
+        if !matches!(self.stage, Airtime::Trial(_)) {
+            return false;
+        }
+        match self.sell(now, rng) {
+            Ok(()) => true,
+            Err(stop) => {
+                self.stop = Some(stop);
+                false
+            }
+        }
+    }
+}
+
+/// The airtime request, built in the stage `kept` in a frame of its own (see
 /// [`build`]; no `Result` around it: each wrapping is a copy of the slot).
 #[inline(never)]
 fn request_in<'k, E>(
-    kept: &'k mut Option<Airtime<'_>>,
+    kept: &'k mut Airtime<'_>,
     cfg: &electrum_flow::Config,
     msisdn: &str,
     product: &str,
     amount: Amount,
 ) -> OpResult<&'k mut PurchaseRequest, E> {
     let (amounts, product, tenders) = order_parts(product, amount)?;
-    match kept.insert(Airtime::Request(PurchaseRequest {
+    *kept = Airtime::Request(Some(PurchaseRequest {
         transaction_labels: None,
         id: Uuid::from_bytes([0; 16]),
         time: UnixTime::from_millis(0).to_timestamp(),
@@ -624,9 +932,10 @@ fn request_in<'k, E>(
         payment_methods: None,
         recipient_msisdn: Msisdn::new(msisdn),
         sender_msisdn: None,
-    })) {
-        Airtime::Request(request) => Ok(request),
-        Airtime::Sale(_) => Err(OpError::Flow(FlowError::Finished)),
+    }));
+    match kept {
+        Airtime::Request(Some(request)) => Ok(request),
+        _ => Err(OpError::Flow(FlowError::Finished)),
     }
 }
 

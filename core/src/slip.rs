@@ -90,7 +90,7 @@ impl Symbology {
         let itf = encoding.is_some_and(|e| e.eq_ignore_ascii_case("ITF"));
         if itf
             && !data.is_empty()
-            && data.len() % 2 == 0
+            && data.len().is_multiple_of(2)
             && data.bytes().all(|b| b.is_ascii_digit())
         {
             Self::Itf
@@ -165,7 +165,10 @@ impl<'p> Layout<'p> {
                 return self.printer.text(rest, scale);
             };
             // ASCII search: a space is one byte, never inside a character.
-            let space = rest.as_bytes().get(..=end).and_then(|head| head.iter().rposition(|&b| b == b' '));
+            let space = rest
+                .as_bytes()
+                .get(..=end)
+                .and_then(|head| head.iter().rposition(|&b| b == b' '));
             let cut = match space {
                 Some(space) if space > 0 => space,
                 _ => end,

@@ -202,6 +202,28 @@ where
         .await
     }
 
+    /// Drive every flow of `chain` on the same sessions (see
+    /// [`driver::drive_chain`]); the terminal's RNG builds the next flows.
+    pub async fn drive_chain(
+        &mut self,
+        chain: &mut dyn driver::Chain,
+    ) -> Result<(), DriveError<S::Error>> {
+        let bufs = Buffers {
+            body: &mut *self.bufs.body,
+            response: &mut *self.bufs.response,
+            record: &mut *self.bufs.record,
+        };
+        driver::outlined(driver::drive_chain(
+            chain,
+            &mut self.connect,
+            &mut self.store,
+            &mut self.clock,
+            bufs,
+            Some(&mut self.rng),
+        ))
+        .await
+    }
+
     /// Drive `flow` to its outcome and take it (small outcomes: see
     /// [`driver::run`]).
     pub async fn run<F: Flow>(&mut self, flow: &mut F) -> Result<F::Outcome, DriveError<S::Error>> {

@@ -409,6 +409,7 @@ pub async fn sales<T: TcpConnect, D: Dns>(
         "8604275423086",
         Some("SUBS"),
         None,
+        false,
         |o| o.money(),
     ))
     .await
