@@ -250,7 +250,7 @@ fn firmware_over_tap_sells_and_reverses() {
     let bill = console.run("bill za_dstv 8604275423086 SUBS");
     assert!(bill.contains("Customer    CHARGED"), "{bill}");
     let momo = console.run("momo 46733123999 25.00");
-    assert!(momo.contains("Status       SUCCESSFUL"), "{momo}");
+    assert!(momo.contains("Status      SUCCESSFUL"), "{momo}");
     let airtime = console.run("airtime 27821234567 759 50.00");
     assert!(
         airtime.contains("NOT CHARGED") || airtime.contains("PENDING"),
