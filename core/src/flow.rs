@@ -269,12 +269,19 @@ pub const CALL_BACKOFF: crate::outbox::Backoff = crate::outbox::Backoff {
 /// table ([`crate::outcome::QueryTable`]) says the answer is not final; a
 /// 2xx body is decoded as `T`, any other final answer's body as `E`.
 pub struct Call<'a, R, T, E> {
-    head: RequestHead,
+    core: CallCore,
     request: Option<&'a R>,
+    outcome: Option<Result<T, CallError<E>>>,
+}
+
+/// What a [`Call`] is, whatever it sends and reads: its request head, its
+/// deadline and its retries. Its steps are written once, here, not once
+/// per type of answer.
+struct CallCore {
+    head: RequestHead,
     deadline: Instant,
     state: CallState,
     retry: crate::outbox::Retry,
-    outcome: Option<Result<T, CallError<E>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,6 +295,96 @@ enum CallState {
 impl fmt::Display for CallState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{self:?}")
+    }
+}
+
+/// How an answer ended a [`Call`], when it did.
+enum CallEnd {
+    /// Not ended: sent again later, or the value was read.
+    Not,
+    /// Refused with this status.
+    Refused(crate::http::Status),
+    /// No final answer before the deadline.
+    Unreachable,
+}
+
+impl CallCore {
+    fn set_state(&mut self, new: CallState) {
+        if self.state != new {
+            trace!("{}: {} => {}", self.head, self.state, new);
+        }
+        self.state = new;
+    }
+
+    fn again(&mut self, now: Now) -> CallEnd {
+        let at = now.instant + self.retry.next_delay(CALL_BACKOFF);
+        if at > self.deadline {
+            self.set_state(CallState::Final);
+            CallEnd::Unreachable
+        } else {
+            self.set_state(CallState::Sending { at });
+            CallEnd::Not
+        }
+    }
+
+    #[inline(never)]
+    fn poll(
+        &mut self,
+        now: Now,
+        body: &mut [u8],
+        request: Option<&dyn crate::json::Encode>,
+        finished: bool,
+    ) -> Result<Output<'_>, FlowError> {
+        match self.state {
+            CallState::Sending { at } if now.instant < at => Ok(Output::Wait(at)),
+            CallState::Sending { .. } => {
+                let len = match request {
+                    Some(request) => crate::json::encode(request, body)?,
+                    None => 0,
+                };
+                self.set_state(CallState::Awaiting);
+                Ok(Output::Send(Transmit {
+                    head: self.head.clone(),
+                    body_len: len,
+                }))
+            }
+            CallState::Awaiting => Err(FlowError::AwaitingInput),
+            CallState::Final if finished => Ok(Output::Done),
+            CallState::Final => Err(FlowError::Finished),
+        }
+    }
+
+    /// The step after an answer the API's table judged `verdict`
+    /// (`read`: a 2xx body was decoded).
+    #[inline(never)]
+    fn judged(
+        &mut self,
+        verdict: crate::outcome::Verdict,
+        read: bool,
+        status: Result<crate::http::Status, TransportFailure>,
+        now: Now,
+    ) -> CallEnd {
+        use crate::outcome::Verdict;
+        match verdict {
+            Verdict::Success if read => {
+                self.set_state(CallState::Final);
+                CallEnd::Not
+            }
+            Verdict::Success => self.again(now),
+            Verdict::Refused => match status {
+                Ok(status) => {
+                    self.set_state(CallState::Final);
+                    CallEnd::Refused(status)
+                }
+                Err(_) => self.again(now),
+            },
+            Verdict::Repeat | Verdict::Resolve | Verdict::Renew => {
+                if let Ok(status) = status {
+                    warn!("{}: not final ({}), again", self.head, status);
+                }
+                self.again(now)
+            }
+        }
     }
 }
 
@@ -307,11 +404,13 @@ where
         jitter: u32,
     ) -> Self {
         Self {
-            head,
+            core: CallCore {
+                head,
+                deadline: now.instant + patience,
+                state: CallState::Sending { at: now.instant },
+                retry: crate::outbox::Retry::new(jitter),
+            },
             request,
-            deadline: now.instant + patience,
-            state: CallState::Sending { at: now.instant },
-            retry: crate::outbox::Retry::new(jitter),
             outcome: None,
         }
     }
@@ -321,33 +420,9 @@ where
     /// request can then move on once the call is answered).
     pub fn without_request(self) -> Call<'static, R, T, E> {
         Call {
-            head: self.head,
+            core: self.core,
             request: None,
-            deadline: self.deadline,
-            state: self.state,
-            retry: self.retry,
             outcome: self.outcome,
-        }
-    }
-
-    fn set_state(&mut self, new: CallState) {
-        if self.state != new {
-            trace!("{}: {} => {}", self.head, self.state, new);
-        }
-        self.state = new;
-    }
-
-    fn finish(&mut self, outcome: Result<T, CallError<E>>) {
-        self.outcome = Some(outcome);
-        self.set_state(CallState::Final);
-    }
-
-    fn again(&mut self, now: Now) {
-        let at = now.instant + self.retry.next_delay(CALL_BACKOFF);
-        if at > self.deadline {
-            self.finish(Err(CallError::Unreachable));
-        } else {
-            self.set_state(CallState::Sending { at });
         }
     }
 }
@@ -360,28 +435,9 @@ where
 {
     type Outcome = Result<T, CallError<E>>;
 
-    #[inline(never)]
     fn poll(&mut self, now: Now, body: &mut [u8]) -> Result<Output<'_>, FlowError> {
-        match self.state {
-            CallState::Sending { at } if now.instant < at => Ok(Output::Wait(at)),
-            CallState::Sending { .. } => {
-                let len = match self.request {
-                    Some(request) => crate::json::encode(request, body)?,
-                    None => 0,
-                };
-                self.set_state(CallState::Awaiting);
-                Ok(Output::Send(Transmit {
-                    head: self.head.clone(),
-                    body_len: len,
-                }))
-            }
-            CallState::Awaiting => Err(FlowError::AwaitingInput),
-            CallState::Final => self
-                .outcome
-                .as_ref()
-                .map(|_| Output::Done)
-                .ok_or(FlowError::Finished),
-        }
+        let request = self.request.map(|r| r as &dyn crate::json::Encode);
+        self.core.poll(now, body, request, self.outcome.is_some())
     }
 
     fn outcome(&self) -> Option<&Self::Outcome> {
@@ -393,7 +449,7 @@ where
     }
 
     fn handle(&mut self, input: Input<'_>, now: Now) {
-        if self.state != CallState::Awaiting {
+        if self.core.state != CallState::Awaiting {
             return;
         }
         use crate::outcome::{Answer, Verdict};
@@ -406,24 +462,16 @@ where
             }
         });
         let verdict = E::query(&answer.reply());
-        if !matches!(verdict, Verdict::Success) || answer.value.is_none() {
+        let read = answer.value.is_some();
+        if !(matches!(verdict, Verdict::Success) && read) {
             self.outcome = None;
         }
-        match verdict {
-            Verdict::Success => match answer.value {
-                Some(()) => self.set_state(CallState::Final),
-                None => self.again(now),
-            },
-            Verdict::Refused => match answer.status {
-                Ok(status) => self.finish(Err(CallError::Refused(status, answer.error))),
-                Err(_) => self.again(now),
-            },
-            Verdict::Repeat | Verdict::Resolve | Verdict::Renew => {
-                if let Ok(status) = answer.status {
-                    warn!("{}: not final ({}), again", self.head, status);
-                }
-                self.again(now);
+        match self.core.judged(verdict, read, answer.status, now) {
+            CallEnd::Not => {}
+            CallEnd::Refused(status) => {
+                self.outcome = Some(Err(CallError::Refused(status, answer.error)))
             }
+            CallEnd::Unreachable => self.outcome = Some(Err(CallError::Unreachable)),
         }
     }
 }

@@ -31,8 +31,8 @@ use crate::conductor::wire::{
 use crate::driver::{self, Clock, Connect, DriveError};
 use crate::electrum::flow::{self as electrum_flow, Confirmation, Sale, SaleOutcome};
 use crate::electrum::wire::{
-    AccountType, Amounts, LedgerAmount, Msisdn, Product, PurchaseRequest, Tender, TenderType,
-    Tenders, VoucherRequest,
+    AccountType, Amounts, LedgerAmount, Msisdn, Product, ProductRef, PurchaseRequest, Tender,
+    TenderType, Tenders, VoucherRequest,
 };
 use crate::flow::{CallError, Flow, FlowError};
 use crate::http::{Api, Status};
@@ -58,6 +58,8 @@ pub enum Step {
     Trial,
     /// Conductor healthcheck.
     Healthcheck,
+    /// An operator's question that moves no money ([`query`]).
+    Query,
 }
 
 impl fmt::Display for Step {
@@ -68,6 +70,7 @@ impl fmt::Display for Step {
             Self::Order => "order",
             Self::Trial => "trial purchase",
             Self::Healthcheck => "healthcheck",
+            Self::Query => "query",
         })
     }
 }
@@ -110,6 +113,12 @@ impl<E> From<OutboxError> for OpError<E> {
 impl<E> From<FlowError> for OpError<E> {
     fn from(e: FlowError) -> Self {
         Self::Flow(e)
+    }
+}
+
+impl<E> From<crate::http::HeadError> for OpError<E> {
+    fn from(e: crate::http::HeadError) -> Self {
+        Self::Flow(e.into())
     }
 }
 
@@ -671,7 +680,7 @@ where
 
 /// What an airtime purchase and a voucher order alike carry: the amounts,
 /// the product, and the cash tender.
-fn order_parts<E>(product: &str, amount: Amount) -> OpResult<(Amounts, Product, Tenders), E> {
+fn order_parts<E>(product: &str, amount: Amount) -> OpResult<(Amounts, ProductRef, Tenders), E> {
     let ledger = LedgerAmount::from_amount(amount, None).map_err(|_| OpError::Input("amount"))?;
     let tenders = Tenders::from_slice(&[Tender {
         account_type: Some(AccountType::Default),
@@ -1087,4 +1096,212 @@ where
         Cancelled::Final
     };
     Ok((key, state))
+}
+
+/// What an operator asks that moves no money, answered as lines
+/// ([`Flat`](crate::json::Flat)): the counter's lookups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query<'q> {
+    /// Conductor: what a customer owes (`customer` as for [`pay_bill`]).
+    Enquiry {
+        /// Biller code.
+        biller: &'q str,
+        /// Customer identifier.
+        customer: &'q str,
+        /// Product reference.
+        reference: Option<&'q str>,
+    },
+    /// Conductor: the catalogue one level below a category (or the top).
+    Catalogue(Option<&'q str>),
+    /// Conductor: a transaction, or a partner transaction by reference.
+    Transaction(crate::outbox::ConductorTarget),
+    /// MoMo: a payment, by its `X-Reference-Id`.
+    MomoPayment(Uuid),
+    /// Electrum: the operator and products of an MSISDN.
+    Lookup(&'q str),
+    /// Electrum: the products of a sales channel.
+    Products(&'q str),
+    /// Electrum: a purchase, by its request's id.
+    Purchase(Uuid),
+}
+
+/// Ask `query` and hand the answer to `report` (while it is still in the
+/// call: no copy of it). Nothing is stored and nothing is charged; a
+/// refusal is [`OpError::Refused`] with the provider's status.
+pub async fn query<T, S, C, R, X>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    apis: &mut Apis,
+    query: Query<'_>,
+    report: impl FnOnce(&crate::json::Flat) -> X,
+) -> OpResult<X, S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
+    use crate::json::Flat;
+    let mut enquiry = None;
+    if let Query::Enquiry {
+        biller,
+        customer,
+        reference,
+    } = &query
+    {
+        enquiry = Some(crate::conductor::wire::AccountEnquiryRequest {
+            biller_code: text("biller", biller)?,
+            identifier: identifier(customer)?,
+            reference: reference.map(|r| text("reference", r)).transpose()?,
+        });
+    }
+    if let Query::MomoPayment(_) = query {
+        momo_token(term, apis).await?;
+    }
+    let now = term.now();
+    let rng = &mut term.rng;
+    // One slot and one drive for every question: each is a call of its
+    // own type, driven through `dyn Steps` and read through `Asked`.
+    let mut call = match (query, &enquiry) {
+        (Query::Enquiry { .. }, Some(request)) => Asking::Enquiry(
+            conductor_flow::account_enquiry::<Flat>(conductor_config(apis)?, request, now, rng)?,
+        ),
+        (Query::Catalogue(category), _) => Asking::Conductor(conductor_flow::get_catalogs::<Flat>(
+            conductor_config(apis)?,
+            category,
+            Some(1),
+            now,
+            rng,
+        )?),
+        (Query::Transaction(target), _) => {
+            Asking::Conductor(conductor_flow::get_transaction::<Flat>(
+                conductor_config(apis)?,
+                &target,
+                now,
+                rng,
+            )?)
+        }
+        (Query::MomoPayment(reference), _) => {
+            let cfg = apis
+                .momo
+                .as_ref()
+                .ok_or(OpError::NotConfigured(Api::MoMo))?;
+            Asking::Momo(crate::momo::flow::payment_status::<Flat>(
+                cfg,
+                &apis.tokens,
+                &reference,
+                now,
+                rng,
+            )?)
+        }
+        (Query::Lookup(msisdn), _) => {
+            let filters = crate::electrum::path::LookupFilters::default();
+            Asking::Electrum(crate::electrum::flow::lookup_msisdn::<Flat>(
+                electrum_config(apis)?,
+                msisdn,
+                &filters,
+                now,
+                rng,
+            )?)
+        }
+        (Query::Products(channel), _) => {
+            Asking::Electrum(crate::electrum::flow::list_products::<Flat>(
+                electrum_config(apis)?,
+                channel,
+                now,
+                rng,
+            )?)
+        }
+        (Query::Purchase(id), _) => {
+            let status = crate::electrum::flow::StatusQuery::OriginalMessage(&id);
+            Asking::Electrum(crate::electrum::flow::purchase_status::<Flat>(
+                electrum_config(apis)?,
+                status,
+                now,
+                rng,
+            )?)
+        }
+        (Query::Enquiry { .. }, None) => return Err(OpError::Flow(FlowError::Finished)),
+    };
+    let asked: &mut dyn Asked = match &mut call {
+        Asking::Enquiry(c) => c,
+        Asking::Conductor(c) => c,
+        Asking::Momo(c) => c,
+        Asking::Electrum(c) => c,
+    };
+    term.drive(asked.steps()).await?;
+    match asked.answer() {
+        Some(Ok(flat)) => Ok(report(flat)),
+        Some(Err(status)) => Err(OpError::Refused(Step::Query, status)),
+        None => Err(OpError::Flow(FlowError::Finished)),
+    }
+}
+
+/// The call a [`query`] makes.
+enum Asking<'r> {
+    Enquiry(
+        conductor_flow::ConductorCall<
+            'r,
+            crate::conductor::wire::AccountEnquiryRequest,
+            crate::json::Flat,
+        >,
+    ),
+    Conductor(conductor_flow::ConductorCall<'static, (), crate::json::Flat>),
+    Momo(crate::momo::flow::MomoCall<crate::json::Flat, crate::momo::error::ErrorBody>),
+    Electrum(crate::electrum::flow::Lookup<crate::json::Flat>),
+}
+
+/// A [`query`]'s call, whatever its API: driven, then read.
+trait Asked {
+    fn steps(&mut self) -> &mut dyn crate::flow::Steps;
+    /// The lines, or the refusal's status (`None`: no final answer).
+    fn answer(&self) -> Option<Result<&crate::json::Flat, Option<Status>>>;
+}
+
+impl<Q, E> Asked for crate::flow::Call<'_, Q, crate::json::Flat, E>
+where
+    Q: crate::json::Encode,
+    E: crate::json::Decode + crate::outcome::QueryTable,
+{
+    fn steps(&mut self) -> &mut dyn crate::flow::Steps {
+        self
+    }
+
+    fn answer(&self) -> Option<Result<&crate::json::Flat, Option<Status>>> {
+        Some(match self.outcome()? {
+            Ok(flat) => Ok(flat),
+            Err(CallError::Refused(status, _)) => Err(Some(*status)),
+            Err(CallError::Unreachable) => Err(None),
+        })
+    }
+}
+
+/// A MoMo token for the next request, asked for if the cache has none.
+async fn momo_token<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    apis: &mut Apis,
+) -> OpResult<(), S::Error>
+where
+    T: Connect,
+    S: Store,
+    C: Clock,
+    R: RngCore,
+{
+    let Apis { momo, tokens, .. } = apis;
+    let cfg = momo.as_ref().ok_or(OpError::NotConfigured(Api::MoMo))?;
+    let now = term.now();
+    if tokens.valid_at(now.instant).is_some() {
+        return Ok(());
+    }
+    let mut call = crate::momo::flow::access_token(cfg, now, &mut term.rng)?;
+    term.drive(&mut call).await?;
+    match call.take_outcome() {
+        Some(Ok(token)) => {
+            tokens.store(token, term.now().instant);
+            Ok(())
+        }
+        Some(Err(CallError::Refused(status, _))) => {
+            Err(OpError::Refused(Step::Query, Some(status)))
+        }
+        _ => Err(OpError::Refused(Step::Query, None)),
+    }
 }

@@ -512,7 +512,7 @@ fn transport_and_server_faults_on_every_post() {
 #[test]
 fn catalogue_flow_validates_the_order_before_sending() {
     let cfg = config();
-    let call = flow::get_catalogs(
+    let call = flow::get_catalogs::<till_core::conductor::wire::CatalogResponse>(
         &cfg,
         Some("ng_entertainment_cabletv"),
         Some(1),

@@ -562,7 +562,7 @@ fn invalid_requests_are_refused_before_anything_is_sent() {
 #[test]
 fn msisdn_lookup_and_product_list() {
     let cfg = electrum_config();
-    let lookup = flow::lookup_msisdn(
+    let lookup = flow::lookup_msisdn::<till_core::electrum::MsisdnInfoResponse>(
         &cfg,
         "27749670999",
         &Default::default(),
@@ -583,7 +583,7 @@ fn msisdn_lookup_and_product_list() {
     let info = h.expect_done().unwrap();
     assert!(info.available_products.is_some());
 
-    let lookup = flow::lookup_msisdn(
+    let lookup = flow::lookup_msisdn::<till_core::electrum::MsisdnInfoResponse>(
         &cfg,
         "27820000000",
         &Default::default(),
@@ -599,7 +599,13 @@ fn msisdn_lookup_and_product_list() {
         Err(CallError::Refused(Status(404), Some(_)))
     ));
 
-    let products = flow::list_products(&cfg, "USSD", start_now(), &mut rng(21)).unwrap();
+    let products = flow::list_products::<till_core::electrum::ProductList>(
+        &cfg,
+        "USSD",
+        start_now(),
+        &mut rng(21),
+    )
+    .unwrap();
     let mut h = Harness::new(products, start_now());
     assert_eq!(
         h.expect_send().line(),

@@ -13,9 +13,14 @@ use heapless::Vec;
 use rand_core::{CryptoRng, RngCore};
 use till_core::driver::{outlined, Clock};
 use till_core::flash::FlashStore;
+#[cfg(not(feature = "board"))]
+use till_core::id::ExternalReference;
+use till_core::id::Uuid;
 use till_core::money::{Amount, Currency};
 use till_core::net::{Endpoint, Endpoints, Https, TLS_READ_BUFFER, TLS_WRITE_BUFFER};
 use till_core::ops;
+#[cfg(not(feature = "board"))]
+use till_core::outbox::ConductorTarget;
 use till_core::outbox::{Record, RECORD_MAX_LEN};
 use till_core::slip::{BillSlip, MomoSlip, SaleSlip};
 use till_core::terminal::{Apis, Terminal, TerminalBuffers};
@@ -281,11 +286,12 @@ async fn or_halt<T, E: core::fmt::Display, W: Write>(
 ) -> T {
     match result {
         Ok(value) => value,
-        Err(e) => halt(console, what, e).await,
+        Err(e) => halt(console, what, &e).await,
     }
 }
 
-async fn halt<W: Write, E: core::fmt::Display>(console: &mut W, what: &str, e: E) -> ! {
+/// Through `dyn Display`: one halt in the image, whatever the error.
+async fn halt<W: Write>(console: &mut W, what: &str, e: &dyn core::fmt::Display) -> ! {
     let mut answer = Answer::new();
     answer.line(format_args!("till cannot start: {what}: {e}"));
     loop {
@@ -475,6 +481,7 @@ where
                 msisdn,
                 product,
                 amount: a,
+                trial,
             } => {
                 let Some(a) = amount(a, *shop) else {
                     return out.line(format_args!("error: amount \"{a}\""));
@@ -483,7 +490,7 @@ where
                 // One future, moved into `outlined` as it is made (a named
                 // future would be kept beside its moved copy).
                 if let Err(e) =
-                    outlined(ops::airtime(term, apis, msisdn, product, a, true, slip)).await
+                    outlined(ops::airtime(term, apis, msisdn, product, a, trial, slip)).await
                 {
                     out.line(format_args!("error: {e}"));
                 }
@@ -497,6 +504,62 @@ where
                     out.line(format_args!("error: {e}"));
                 }
             }
+            #[cfg(not(feature = "board"))]
+            Command::Enquiry {
+                biller,
+                customer,
+                reference,
+            } => {
+                let query = ops::Query::Enquiry {
+                    biller,
+                    customer,
+                    reference,
+                };
+                ask(term, apis, query, out).await
+            }
+            #[cfg(not(feature = "board"))]
+            Command::Catalogue(category) => {
+                ask(term, apis, ops::Query::Catalogue(category), out).await
+            }
+            #[cfg(not(feature = "board"))]
+            Command::Transaction(id) => match target(id) {
+                Some(target) => ask(term, apis, ops::Query::Transaction(target), out).await,
+                None => out.line(format_args!("error: transaction \"{id}\"")),
+            },
+            #[cfg(not(feature = "board"))]
+            Command::Cancel(id, reason) => {
+                let Some(target) = target(id) else {
+                    return out.line(format_args!("error: transaction \"{id}\""));
+                };
+                match outlined(ops::cancel(term, apis, target, reason)).await {
+                    Ok((key, ops::Cancelled::Final)) => {
+                        out.line(format_args!("cancel: answered (record {key} settled)"))
+                    }
+                    Ok((_, ops::Cancelled::Refused(status))) => {
+                        out.line(format_args!("cancel: REFUSED by Conductor (HTTP {status})"))
+                    }
+                    Ok((key, ops::Cancelled::Pending)) => out.line(format_args!(
+                        "cancel: not final yet; record {key} stays in the outbox ('flush')"
+                    )),
+                    Err(e) => out.line(format_args!("error: {e}")),
+                }
+            }
+            #[cfg(not(feature = "board"))]
+            Command::MomoStatus(reference) => match Uuid::parse(reference) {
+                Ok(id) => ask(term, apis, ops::Query::MomoPayment(id), out).await,
+                Err(_) => out.line(format_args!(
+                    "error: reference \"{reference}\" is not a UUID"
+                )),
+            },
+            #[cfg(not(feature = "board"))]
+            Command::Lookup(msisdn) => ask(term, apis, ops::Query::Lookup(msisdn), out).await,
+            #[cfg(not(feature = "board"))]
+            Command::Products(channel) => ask(term, apis, ops::Query::Products(channel), out).await,
+            #[cfg(not(feature = "board"))]
+            Command::SaleStatus(id) => match Uuid::parse(id) {
+                Ok(id) => ask(term, apis, ops::Query::Purchase(id), out).await,
+                Err(_) => out.line(format_args!("error: request id \"{id}\" is not a UUID")),
+            },
             Command::Status => {
                 match stack.config_v4() {
                     Some(c) => {
@@ -589,7 +652,7 @@ where
                 )),
                 Err(e) => out.line(format_args!("error: outbox store: {e}")),
             },
-            Command::OutboxAck(key) => match till_core::id::Uuid::parse(key).ok() {
+            Command::OutboxAck(key) => match Uuid::parse(key).ok() {
                 None => out.line(format_args!("error: {key} is not a record key")),
                 Some(uuid) => match term.acknowledge(uuid).await {
                     Ok(true) => out.line(format_args!("{key}: acknowledged")),
@@ -679,6 +742,47 @@ where
             warn!("healthcheck: Conductor is not answering");
         }
         *healthy = Some(ok);
+    }
+}
+
+/// A Conductor transaction's id, or `ref=` a partner transaction's
+/// reference.
+#[cfg(not(feature = "board"))]
+fn target(text: &str) -> Option<ConductorTarget> {
+    match text.strip_prefix("ref=") {
+        Some(reference) => ExternalReference::parse(reference)
+            .ok()
+            .map(ConductorTarget::Partner),
+        None => heapless::String::try_from(text)
+            .ok()
+            .map(ConductorTarget::Transaction),
+    }
+}
+
+/// Ask a question that moves no money; its answer as `path: value` lines
+/// (personal values masked).
+#[cfg(not(feature = "board"))]
+async fn ask<T, S, C, R>(
+    term: &mut Terminal<'_, T, S, C, R>,
+    apis: &mut Apis,
+    query: ops::Query<'_>,
+    out: &mut Answer,
+) where
+    T: till_core::driver::Connect,
+    S: till_core::outbox::Store,
+    C: Clock,
+    R: RngCore,
+{
+    let shown = |flat: &till_core::json::Flat| {
+        out.text(&flat.text);
+        if flat.cut {
+            out.line(format_args!(
+                "(cut: the answer is longer than the console's)"
+            ));
+        }
+    };
+    if let Err(e) = outlined(ops::query(term, apis, query, shown)).await {
+        out.line(format_args!("error: {e}"));
     }
 }
 

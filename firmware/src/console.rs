@@ -6,8 +6,17 @@
 //! bill <biller> <customer> [reference] [amount]   Conductor: enquiry, pay, complete
 //! partner <biller> <customer> <reference> <amount> Conductor composite flow
 //! momo <msisdn> <amount>                          MoMo payment, polled to final
-//! airtime <msisdn> <product> <amount>             Electrum airtime with confirmation
+//! airtime <msisdn> <product> <amount> [no-trial]  Electrum airtime with confirmation
+//!                                                 (no-trial: for providers without trials)
 //! voucher <product> <amount>                      Electrum voucher (PIN on the slip)
+//! enquiry <biller> <customer> [reference]         Conductor: what the customer owes
+//! catalogue [category]                            Conductor: one level of the catalogue
+//! txn <id> | txn ref=<reference>                  Conductor: a (partner) transaction
+//! cancel <id> | cancel ref=<reference> [reason]   Conductor: cancel, through the outbox
+//! momo-status <reference>                         MoMo: a payment by its X-Reference-Id
+//! lookup <msisdn>                                 Electrum: operator and products of a number
+//! products <channel>                              Electrum: the products of a channel
+//! sale-status <request id>                        Electrum: a purchase by its request id
 //! status                                          network, clock, outbox, stack
 //! outbox                                          pending advices, and those needing attention
 //! outbox ack <key>                                acknowledge a record that needs attention
@@ -73,6 +82,9 @@ pub enum Command<'l> {
         product: &'l str,
         /// Decimal amount.
         amount: &'l str,
+        /// Ask for a trial purchase first (not for providers that answer
+        /// 501 to trials).
+        trial: bool,
     },
     /// Electrum voucher.
     Voucher {
@@ -81,6 +93,37 @@ pub enum Command<'l> {
         /// Decimal amount.
         amount: &'l str,
     },
+    #[cfg(not(feature = "board"))]
+    /// Conductor account enquiry.
+    Enquiry {
+        /// Biller code.
+        biller: &'l str,
+        /// Customer identifier.
+        customer: &'l str,
+        /// Product reference.
+        reference: Option<&'l str>,
+    },
+    #[cfg(not(feature = "board"))]
+    /// One level of Conductor's catalogue.
+    Catalogue(Option<&'l str>),
+    #[cfg(not(feature = "board"))]
+    /// A Conductor transaction (`ref=` a partner transaction's reference).
+    Transaction(&'l str),
+    #[cfg(not(feature = "board"))]
+    /// Cancel a Conductor transaction (`ref=` likewise), with a reason.
+    Cancel(&'l str, Option<&'l str>),
+    #[cfg(not(feature = "board"))]
+    /// A MoMo payment by its reference.
+    MomoStatus(&'l str),
+    #[cfg(not(feature = "board"))]
+    /// Electrum MSISDN lookup.
+    Lookup(&'l str),
+    #[cfg(not(feature = "board"))]
+    /// Electrum products of a channel.
+    Products(&'l str),
+    #[cfg(not(feature = "board"))]
+    /// An Electrum purchase by its request id.
+    SaleStatus(&'l str),
     /// Network, clock, outbox, stack.
     Status,
     /// Pending advices, and those needing attention.
@@ -161,10 +204,63 @@ impl Command<'_> {
                 msisdn,
                 product,
                 amount,
+                trial: true,
             },
-            ("airtime", _) => return Err(usage("airtime <msisdn> <product> <amount>")),
+            ("airtime", [msisdn, product, amount, "no-trial"]) => Command::Airtime {
+                msisdn,
+                product,
+                amount,
+                trial: false,
+            },
+            ("airtime", _) => return Err(usage("airtime <msisdn> <product> <amount> [no-trial]")),
             ("voucher", [product, amount]) => Command::Voucher { product, amount },
             ("voucher", _) => return Err(usage("voucher <product> <amount>")),
+            #[cfg(not(feature = "board"))]
+            ("enquiry", [biller, customer]) => Command::Enquiry {
+                biller,
+                customer,
+                reference: None,
+            },
+            #[cfg(not(feature = "board"))]
+            ("enquiry", [biller, customer, reference]) => Command::Enquiry {
+                biller,
+                customer,
+                reference: Some(reference),
+            },
+            #[cfg(not(feature = "board"))]
+            ("enquiry", _) => return Err(usage("enquiry <biller> <customer> [reference]")),
+            #[cfg(not(feature = "board"))]
+            ("catalogue", []) => Command::Catalogue(None),
+            #[cfg(not(feature = "board"))]
+            ("catalogue", [category]) => Command::Catalogue(Some(category)),
+            #[cfg(not(feature = "board"))]
+            ("catalogue", _) => return Err(usage("catalogue [category]")),
+            #[cfg(not(feature = "board"))]
+            ("txn", [id]) => Command::Transaction(id),
+            #[cfg(not(feature = "board"))]
+            ("txn", _) => return Err(usage("txn <id> | txn ref=<reference>")),
+            #[cfg(not(feature = "board"))]
+            ("cancel", [id]) => Command::Cancel(id, None),
+            #[cfg(not(feature = "board"))]
+            ("cancel", [id, reason]) => Command::Cancel(id, Some(reason)),
+            #[cfg(not(feature = "board"))]
+            ("cancel", _) => return Err(usage("cancel <id> | cancel ref=<reference> [reason]")),
+            #[cfg(not(feature = "board"))]
+            ("momo-status", [reference]) => Command::MomoStatus(reference),
+            #[cfg(not(feature = "board"))]
+            ("momo-status", _) => return Err(usage("momo-status <reference>")),
+            #[cfg(not(feature = "board"))]
+            ("lookup", [msisdn]) => Command::Lookup(msisdn),
+            #[cfg(not(feature = "board"))]
+            ("lookup", _) => return Err(usage("lookup <msisdn>")),
+            #[cfg(not(feature = "board"))]
+            ("products", [channel]) => Command::Products(channel),
+            #[cfg(not(feature = "board"))]
+            ("products", _) => return Err(usage("products <channel>")),
+            #[cfg(not(feature = "board"))]
+            ("sale-status", [id]) => Command::SaleStatus(id),
+            #[cfg(not(feature = "board"))]
+            ("sale-status", _) => return Err(usage("sale-status <request id>")),
             ("status", []) => Command::Status,
             ("outbox", []) => Command::Outbox,
             ("outbox", ["ack-damage"]) => Command::OutboxAckDamage,
@@ -190,6 +286,22 @@ impl Command<'_> {
             Self::Momo { .. } => "momo",
             Self::Airtime { .. } => "airtime",
             Self::Voucher { .. } => "voucher",
+            #[cfg(not(feature = "board"))]
+            Self::Enquiry { .. } => "enquiry",
+            #[cfg(not(feature = "board"))]
+            Self::Catalogue(_) => "catalogue",
+            #[cfg(not(feature = "board"))]
+            Self::Transaction(_) => "txn",
+            #[cfg(not(feature = "board"))]
+            Self::Cancel(..) => "cancel",
+            #[cfg(not(feature = "board"))]
+            Self::MomoStatus(_) => "momo-status",
+            #[cfg(not(feature = "board"))]
+            Self::Lookup(_) => "lookup",
+            #[cfg(not(feature = "board"))]
+            Self::Products(_) => "products",
+            #[cfg(not(feature = "board"))]
+            Self::SaleStatus(_) => "sale-status",
             Self::Status => "status",
             Self::Outbox => "outbox",
             Self::OutboxAck(_) => "outbox ack",
@@ -205,11 +317,27 @@ impl Command<'_> {
 const CONFIG_USAGE: &str = "config | config ca <base64 DER> <counter> <tag>";
 
 /// The help text.
+#[cfg(not(feature = "board"))]
 pub const HELP: &str = "commands:
   bill <biller> <customer> [reference] [amount]
   partner <biller> <customer> <reference> <amount>
   momo <msisdn> <amount>
-  airtime <msisdn> <product> <amount>
+  airtime <msisdn> <product> <amount> [no-trial]
+  voucher <product> <amount>
+  enquiry <biller> <customer> [reference] | catalogue [category]
+  txn <id>|ref=<reference> | cancel <id>|ref=<reference> [reason]
+  momo-status <reference> | lookup <msisdn> | products <channel>
+  sale-status <request id>
+  status | outbox | outbox ack <key> | outbox ack-damage | flush
+  config | config ca <base64 DER> <counter> <tag> | help";
+/// The help text (the board's: the counter queries do not fit its
+/// flash, see the crate docs).
+#[cfg(feature = "board")]
+pub const HELP: &str = "commands:
+  bill <biller> <customer> [reference] [amount]
+  partner <biller> <customer> <reference> <amount>
+  momo <msisdn> <amount>
+  airtime <msisdn> <product> <amount> [no-trial]
   voucher <product> <amount>
   status | outbox | outbox ack <key> | outbox ack-damage | flush
   config | config ca <base64 DER> <counter> <tag> | help";
@@ -260,7 +388,7 @@ impl<R: Read> LineReader<R> {
                             return Ok(None);
                         }
                         let text = core::str::from_utf8(&self.line).unwrap_or("");
-                        return Ok(Some(text.trim_end_matches('\r')));
+                        return Ok(Some(text.strip_suffix('\r').unwrap_or(text)));
                     }
                     _ if self.overflow => {}
                     _ => {
@@ -291,6 +419,12 @@ impl Answer {
     /// Empty.
     pub const fn new() -> Self {
         Self(String::new())
+    }
+
+    /// Append text that ends its own lines.
+    pub fn text(&mut self, text: &str) {
+        // A full answer is cut; the console shows what fits.
+        let _ = self.0.push_str(text);
     }
 
     /// Append a line.
@@ -336,6 +470,24 @@ mod tests {
             })
         );
         assert_eq!(Command::parse("status"), Ok(Command::Status));
+        assert_eq!(
+            Command::parse("airtime 27821234567 759 50.00 no-trial"),
+            Ok(Command::Airtime {
+                msisdn: "27821234567",
+                product: "759",
+                amount: "50.00",
+                trial: false
+            })
+        );
+        assert_eq!(
+            Command::parse("cancel ref=INV-1 duplicate"),
+            Ok(Command::Cancel("ref=INV-1", Some("duplicate")))
+        );
+        assert_eq!(Command::parse("catalogue"), Ok(Command::Catalogue(None)));
+        assert!(matches!(
+            Command::parse("airtime 27821234567 759 50.00 trial"),
+            Err(ParseError::Usage(_))
+        ));
         assert_eq!(
             Command::parse("config ca AAAA 7 00ff"),
             Ok(Command::ConfigCa {

@@ -4,9 +4,12 @@
 //!
 //! The operator drives it through its console: a bill payment, a MoMo
 //! payment, and an airtime sale whose purchase answer is lost (sandbox
-//! fault), which must end with the reversal delivered. The sandbox's
-//! ledger (read from its SQLite state) must then show the bill and the
-//! payment charged once and the airtime sold and reversed.
+//! fault), which must end with the reversal delivered; then a partner
+//! payment, a voucher, an airtime sale without a trial, and every counter
+//! query (enquiry, catalogue, transaction, cancel, MoMo status, lookup,
+//! products, sale status). The sandbox's ledger (read from its SQLite
+//! state) must then show each sale charged once and the lost airtime sold
+//! and reversed.
 //!
 //! Needs root (or CAP_NET_ADMIN) for `ip netns` and `/dev/net/tun`. Where
 //! that is missing the test says so and passes as skipped — unless
@@ -274,6 +277,16 @@ fn firmware_over_tap_sells_and_reverses() {
     let status = console.run("status");
     assert!(status.contains("outbox       0 pending"), "{status}");
 
+    // Every other counter command, once (the sales above, then these).
+    let partner = console.run("partner za_dstv 1234567890 SUBS 1900.00");
+    assert!(partner.contains("Customer    CHARGED"), "{partner}");
+    let voucher = console.run("voucher VCH10 10.00");
+    assert!(voucher.contains("Customer    CHARGED"), "{voucher}");
+    assert!(voucher.contains("PIN"), "{voucher}");
+    let direct = console.run("airtime 27821234567 759 50.00 no-trial");
+    assert!(direct.contains("Customer    CHARGED"), "{direct}");
+    counter_queries(&mut console, &bill, &momo);
+
     // A CA change from the console needs a tag of the provisioning key
     // and a counter above the last change's.
     config_changes_need_the_provisioning_key(&mut console, &key, &dir.path().join("ca.pem"));
@@ -286,13 +299,14 @@ fn firmware_over_tap_sells_and_reverses() {
             .map(|e| e.amount_minor)
             .collect()
     };
-    assert_eq!(of("bill_paid"), vec![39_550], "{ledger:?}");
+    assert_eq!(of("bill_paid"), vec![39_550, 190_000], "{ledger:?}");
     assert_eq!(of("payment_succeeded"), vec![2_500], "{ledger:?}");
     assert_eq!(
         of("airtime_sold"),
-        vec![5_000],
-        "the purchase took effect: {ledger:?}"
+        vec![5_000, 5_000],
+        "the purchase took effect, and the sale without a trial: {ledger:?}"
     );
+    assert_eq!(of("voucher_issued"), vec![1_000], "{ledger:?}");
     assert_eq!(
         of("reversal_applied"),
         vec![-5_000],
@@ -303,6 +317,65 @@ fn firmware_over_tap_sells_and_reverses() {
     drop(firmware);
     drop(sandbox);
     drop(ns);
+}
+
+/// The word after `label` on a slip (`Transaction`, `Reference`).
+fn slip_value<'s>(slip: &'s str, label: &str) -> &'s str {
+    slip.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {label} on the slip: {slip}"))
+}
+
+/// The counter's questions that move no money, each answered as
+/// `path: value` lines with personal values masked; and a cancel through
+/// the outbox.
+fn counter_queries(console: &mut Console, bill: &str, momo: &str) {
+    let enquiry = console.run("enquiry za_dstv 8604275423086 SUBS");
+    assert!(
+        enquiry.contains("bills[0].amount_due.amount.value: 395.50"),
+        "{enquiry}"
+    );
+    assert!(
+        !enquiry.contains("8604275423086"),
+        "the customer number is masked: {enquiry}"
+    );
+    let catalogue = console.run("catalogue");
+    assert!(
+        !catalogue.contains("error:") && catalogue.contains("za_entertainment"),
+        "{catalogue}"
+    );
+    let transaction = slip_value(bill, "Transaction");
+    let txn = console.run(&format!("txn {transaction}"));
+    assert!(txn.contains(&format!("id: {transaction}")), "{txn}");
+    assert!(txn.contains("COMPLETED"), "{txn}");
+    // A completed transaction cannot be cancelled: Conductor's final
+    // answer (a refusal, or the transaction as it stands) is reported.
+    let cancel = console.run(&format!("cancel {transaction} duplicate"));
+    assert!(
+        cancel.contains("cancel: REFUSED") || cancel.contains("cancel: answered"),
+        "{cancel}"
+    );
+    let outbox = console.run("outbox");
+    assert!(
+        outbox.contains("outbox empty"),
+        "the cancel left the outbox: {outbox}"
+    );
+    let reference = slip_value(momo, "Reference");
+    let status = console.run(&format!("momo-status {reference}"));
+    assert!(status.contains("status: SUCCESSFUL"), "{status}");
+    let lookup = console.run("lookup 27821234567");
+    assert!(lookup.contains("operator."), "{lookup}");
+    assert!(
+        !lookup.contains("27821234567"),
+        "the MSISDN is masked: {lookup}"
+    );
+    let products = console.run("products USSD");
+    assert!(products.contains("productId: "), "{products}");
+    let unknown = console.run("sale-status 00000000-0000-4000-8000-000000000000");
+    assert!(unknown.contains("error: query refused (404)"), "{unknown}");
+    let bad = console.run("momo-status not-a-uuid");
+    assert!(bad.contains("is not a UUID"), "{bad}");
 }
 
 /// `config ca` refused without the right tag, taken with it, refused when

@@ -835,14 +835,16 @@ pub fn account_enquiry<'a, T: crate::json::Decode>(
     ))
 }
 
-/// `GET /conductor/v1/catalogs`.
-pub fn get_catalogs(
+/// `GET /conductor/v1/catalogs`, read as `T`:
+/// [`CatalogResponse`](super::wire::CatalogResponse), or
+/// [`crate::json::Flat`] for a console.
+pub fn get_catalogs<T: crate::json::Decode>(
     config: &Config,
     category_code: Option<&str>,
     depth: Option<u8>,
     now: Now,
     rng: &mut impl RngCore,
-) -> Result<ConductorCall<'static, (), super::wire::CatalogResponse>, FlowError> {
+) -> Result<ConductorCall<'static, (), T>, FlowError> {
     let head = config.head(path::get_catalogs(category_code, depth)?, None)?;
     Ok(crate::flow::Call::new(
         head,
@@ -895,13 +897,14 @@ pub fn create_order<'a>(
     ))
 }
 
-/// `GET` a transaction by id or a partner transaction by reference.
-pub fn get_transaction(
+/// `GET` a transaction by id or a partner transaction by reference, read
+/// as `T` ([`TransactionResponse`], or [`crate::json::Flat`] for a console).
+pub fn get_transaction<T: crate::json::Decode>(
     config: &Config,
     target: &ConductorTarget,
     now: Now,
     rng: &mut impl RngCore,
-) -> Result<ConductorCall<'static, (), TransactionResponse>, FlowError> {
+) -> Result<ConductorCall<'static, (), T>, FlowError> {
     let head = config.transaction_head(target)?;
     Ok(crate::flow::Call::new(
         head,

@@ -1028,18 +1028,21 @@ impl Flow for Sale<'_> {
     }
 }
 
-/// An MSISDN lookup: operator, products and promotion for a number.
-pub type Lookup = crate::flow::Call<'static, (), super::wire::MsisdnInfoResponse, ErrorDetail>;
+/// An MSISDN lookup: operator, products and promotion for a number (read
+/// as `T`: [`MsisdnInfoResponse`](super::wire::MsisdnInfoResponse), or
+/// [`crate::json::Flat`] for a console).
+pub type Lookup<T = super::wire::MsisdnInfoResponse> =
+    crate::flow::Call<'static, (), T, ErrorDetail>;
 
 /// `GET msisdn?msisdn=…` (any 2xx is success: the publisher's test server
 /// answers 202).
-pub fn lookup_msisdn(
+pub fn lookup_msisdn<T: crate::json::Decode>(
     config: &Config,
     msisdn: &str,
     filters: &path::LookupFilters<'_>,
     now: Now,
     rng: &mut impl RngCore,
-) -> Result<Lookup, HeadError> {
+) -> Result<Lookup<T>, HeadError> {
     let head = config.head(path::lookup_msisdn(msisdn, filters)?, false)?;
     Ok(crate::flow::Call::new(
         head,
@@ -1050,16 +1053,16 @@ pub fn lookup_msisdn(
     ))
 }
 
-/// The product catalogue of a channel.
-pub type Products = crate::flow::Call<'static, (), super::wire::ProductList, ErrorDetail>;
+/// The product catalogue of a channel (read as `T`, like [`Lookup`]).
+pub type Products<T = super::wire::ProductList> = crate::flow::Call<'static, (), T, ErrorDetail>;
 
 /// `GET products?channelName=…`.
-pub fn list_products(
+pub fn list_products<T: crate::json::Decode>(
     config: &Config,
     channel_name: &str,
     now: Now,
     rng: &mut impl RngCore,
-) -> Result<Products, HeadError> {
+) -> Result<Products<T>, HeadError> {
     let head = config.head(path::list_products(channel_name)?, false)?;
     Ok(crate::flow::Call::new(
         head,
@@ -1070,9 +1073,10 @@ pub fn list_products(
     ))
 }
 
-/// A purchase's status, as Electrum keeps it.
-pub type PurchaseStatus =
-    crate::flow::Call<'static, (), super::wire::PurchaseResponse, ErrorDetail>;
+/// A purchase's status, as Electrum keeps it (read as `T`, like
+/// [`Lookup`]).
+pub type PurchaseStatus<T = super::wire::PurchaseResponse> =
+    crate::flow::Call<'static, (), T, ErrorDetail>;
 
 /// Which purchase [`purchase_status`] asks about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1090,12 +1094,12 @@ pub enum StatusQuery<'a> {
 
 /// `GET purchases/status?…`: moves no money, so a [`crate::flow::Call`]
 /// (the outbox's own status checks go through its delivery instead).
-pub fn purchase_status(
+pub fn purchase_status<T: crate::json::Decode>(
     config: &Config,
     query: StatusQuery<'_>,
     now: Now,
     rng: &mut impl RngCore,
-) -> Result<PurchaseStatus, HeadError> {
+) -> Result<PurchaseStatus<T>, HeadError> {
     let path = match query {
         StatusQuery::OriginalMessage(id) => path::purchase_status(id)?,
         StatusQuery::Reference {

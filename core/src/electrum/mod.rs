@@ -32,6 +32,6 @@ pub use error::{DetailMessage, ErrorDetail, ErrorType, RequestType};
 pub use path::Operation;
 pub use wire::{
     BasicAdvice, BasicAdviceResponse, BasicReversal, LedgerAmount, MsisdnInfoResponse, Product,
-    ProductList, PurchaseRequest, PurchaseResponse, TenderAdvice, VoucherConfirmation,
+    ProductList, ProductRef, PurchaseRequest, PurchaseResponse, TenderAdvice, VoucherConfirmation,
     VoucherRequest, VoucherResponse,
 };

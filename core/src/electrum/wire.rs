@@ -1183,23 +1183,31 @@ pub struct Product {
 
 impl Product {
     /// A product reference for a request: only the id (and type).
-    pub fn reference(product_id: &str, product_type: Option<ProductType>) -> Option<Self> {
-        Some(Self {
-            is_direct_topup: None,
+    pub fn reference(product_id: &str, product_type: Option<ProductType>) -> Option<ProductRef> {
+        Some(ProductRef {
             product_id: String::try_from(product_id).ok()?,
             barcode: None,
-            name: None,
-            description: None,
             product_type,
-            wholesale_price: None,
-            recipient_amount: None,
-            product_values: None,
-            validity_period: None,
-            product_contents: None,
-            operator: None,
-            channels: None,
         })
     }
+}
+
+/// The product a request asks for: the interface's `Product` with the
+/// members that identify it (`productId`, and `barcode` or `type` when
+/// known). A request names a product; its name, prices and listings are
+/// the vendor's to answer with (a [`Product`]), and a request type that
+/// carried them would encode and reserve them for nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[json(rename_all = "camelCase")]
+pub struct ProductRef {
+    /// The vendor's product code (`[0-9A-Za-z]{1,20}`).
+    pub product_id: String<PRODUCT_ID_CAP>,
+    /// An alternative identifier (`[0-9A-Za-z]{1,13}` when sent).
+    #[json(default, skip_serializing_if = "Option::is_none")]
+    pub barcode: Option<String<PRODUCT_BARCODE_CAP>>,
+    /// Kind of product.
+    #[json(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub product_type: Option<ProductType>,
 }
 
 /// A list that keeps its first `N` elements and skips the rest, so a
@@ -1378,7 +1386,7 @@ fn validate_msisdn(m: &Msisdn) -> Result<(), RequestError> {
     Ok(())
 }
 
-fn validate_product(p: &Product) -> Result<(), RequestError> {
+fn validate_product(p: &ProductRef) -> Result<(), RequestError> {
     if !alnum(&p.product_id, 20) {
         return Err(RequestError::ProductId);
     }
@@ -1494,7 +1502,7 @@ transaction_message! {
         #[json(default, skip_serializing_if = "Option::is_none")]
         pub amounts: Option<Amounts>,
         /// What to buy.
-        pub product: Product,
+        pub product: ProductRef,
         /// Payments collected at the till.
         #[json(default, skip_serializing_if = "Option::is_none")]
         pub tenders: Option<Tenders>,
@@ -1543,7 +1551,7 @@ transaction_message! {
         #[json(default, skip_serializing_if = "Option::is_none")]
         pub amounts: Option<Amounts>,
         /// The voucher product.
-        pub product: Product,
+        pub product: ProductRef,
         /// Payments collected at the till.
         #[json(default, skip_serializing_if = "Option::is_none")]
         pub tenders: Option<Tenders>,

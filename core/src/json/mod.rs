@@ -18,9 +18,11 @@ use core::str::FromStr;
 
 use heapless::{String, Vec};
 
+mod flat;
 mod read;
 mod write;
 
+pub use flat::{Flat, FLAT_CAP, FLAT_KEY_CAP, FLAT_PATH_CAP};
 pub use read::{Kind, Reader};
 pub use till_json_derive::{Decode, Encode};
 pub use write::Writer;

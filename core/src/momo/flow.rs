@@ -738,17 +738,18 @@ pub fn access_token(
     ))
 }
 
-/// `GET /collection/v2_0/payment/{referenceId}` with the token of
+/// `GET /collection/v2_0/payment/{referenceId}` (read as `T`:
+/// [`PaymentStatus`], or [`crate::json::Flat`] for a console) with the token of
 /// `tokens`: where a payment stands, for an operator. A 404 (MoMo does not
 /// know the reference) is a final answer here; the flow and the outbox,
 /// which sent the payment, read it their own way.
-pub fn payment_status(
+pub fn payment_status<T: crate::json::Decode>(
     config: &Config,
     tokens: &TokenCache,
     reference_id: &Uuid,
     now: Now,
     rng: &mut impl RngCore,
-) -> Result<MomoCall<PaymentStatus, ErrorBody>, HeadError> {
+) -> Result<MomoCall<T, ErrorBody>, HeadError> {
     let head = config.api_head(path::get_payment_status(reference_id)?, tokens, now.instant)?;
     Ok(crate::flow::Call::new(
         head,

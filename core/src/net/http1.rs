@@ -73,9 +73,17 @@ pub async fn write_head<C: Write>(
         Method::Post => "POST ",
     };
     let (base, path) = target;
+    // The base path's trailing slashes (the path brings its own), by
+    // bytes: no char pattern searcher for one ASCII byte.
+    fn trim_slashes(mut base: &str) -> &str {
+        while let Some(shorter) = base.strip_suffix('/') {
+            base = shorter;
+        }
+        base
+    }
     let start = [
         method,
-        base.trim_end_matches('/'),
+        trim_slashes(base),
         path,
         " HTTP/1.1\r\nHost: ",
         host.0,
@@ -341,7 +349,11 @@ fn parse_head(head: &[u8]) -> Option<(ResponseHead, Framing, bool)> {
             length = Some(n);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             // The last coding decides.
-            let last = text.rsplit(',').next().unwrap_or("").trim_ascii();
+            let last = match text.bytes().rposition(|b| b == b',') {
+                Some(comma) => text.get(comma + 1..).unwrap_or_default(),
+                None => text,
+            }
+            .trim_ascii();
             chunked = Some(last.eq_ignore_ascii_case("chunked"));
         } else if name.eq_ignore_ascii_case("connection")
             && text

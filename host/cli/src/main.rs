@@ -1027,7 +1027,7 @@ async fn single_operation(
             answer(term, &mut call, printer).await?
         }
         Command::Conductor(ConductorCommand::Catalog { category, depth }) => {
-            let mut call = conductor::get_catalogs(
+            let mut call = conductor::get_catalogs::<till_core::conductor::wire::CatalogResponse>(
                 conductor_cfg?,
                 category.as_deref(),
                 *depth,
@@ -1039,8 +1039,10 @@ async fn single_operation(
         }
         Command::Conductor(ConductorCommand::Transaction { id, reference }) => {
             let target = target(id.as_deref(), reference.as_deref())?;
-            let mut call = conductor::get_transaction(conductor_cfg?, &target, now, &mut term.rng)
-                .map_err(|e| flow_error(&e))?;
+            let mut call = conductor::get_transaction::<
+                till_core::conductor::wire::TransactionResponse,
+            >(conductor_cfg?, &target, now, &mut term.rng)
+            .map_err(|e| flow_error(&e))?;
             answer(term, &mut call, printer).await?
         }
         Command::Conductor(ConductorCommand::GetOrder { id }) => {
@@ -1077,14 +1079,24 @@ async fn single_operation(
                 channel_name: channel.as_deref(),
                 product_category: category.as_deref(),
             };
-            let mut call =
-                electrum::lookup_msisdn(electrum_cfg?, msisdn, &filters, now, &mut term.rng)
-                    .map_err(|e| flow_error(&e))?;
+            let mut call = electrum::lookup_msisdn::<till_core::electrum::MsisdnInfoResponse>(
+                electrum_cfg?,
+                msisdn,
+                &filters,
+                now,
+                &mut term.rng,
+            )
+            .map_err(|e| flow_error(&e))?;
             answer(term, &mut call, printer).await?
         }
         Command::Electrum(ElectrumCommand::Products { channel }) => {
-            let mut call = electrum::list_products(electrum_cfg?, channel, now, &mut term.rng)
-                .map_err(|e| flow_error(&e))?;
+            let mut call = electrum::list_products::<till_core::electrum::ProductList>(
+                electrum_cfg?,
+                channel,
+                now,
+                &mut term.rng,
+            )
+            .map_err(|e| flow_error(&e))?;
             answer(term, &mut call, printer).await?
         }
         Command::Electrum(ElectrumCommand::Status {
@@ -1112,8 +1124,13 @@ async fn single_operation(
                     ))
                 }
             };
-            let mut call = electrum::purchase_status(electrum_cfg?, query, now, &mut term.rng)
-                .map_err(|e| flow_error(&e))?;
+            let mut call = electrum::purchase_status::<till_core::electrum::PurchaseResponse>(
+                electrum_cfg?,
+                query,
+                now,
+                &mut term.rng,
+            )
+            .map_err(|e| flow_error(&e))?;
             answer(term, &mut call, printer).await?
         }
         Command::Momo(MomoCommand::Token) => {
@@ -1150,8 +1167,14 @@ async fn single_operation(
                 }
             }
             let now = term.now();
-            let mut call = momo::payment_status(cfg, tokens, &reference, now, &mut term.rng)
-                .map_err(|e| flow_error(&e))?;
+            let mut call = momo::payment_status::<till_core::momo::wire::PaymentStatus>(
+                cfg,
+                tokens,
+                &reference,
+                now,
+                &mut term.rng,
+            )
+            .map_err(|e| flow_error(&e))?;
             answer(term, &mut call, printer).await?
         }
         _ => return Ok(None),
@@ -1199,8 +1222,10 @@ async fn cancel(
     };
     let now = term.now();
     let cfg = ops::conductor_config::<HostStoreError>(apis)?;
-    let mut call = till_core::conductor::flow::get_transaction(cfg, &target, now, &mut term.rng)
-        .map_err(|e| TerminalError::Other(format!("request: {e}")))?;
+    let mut call = till_core::conductor::flow::get_transaction::<
+        till_core::conductor::wire::TransactionResponse,
+    >(cfg, &target, now, &mut term.rng)
+    .map_err(|e| TerminalError::Other(format!("request: {e}")))?;
     let transaction = match Box::pin(term.run(&mut call)).await? {
         Ok(t) => output::encoded(&t).ok(),
         Err(_) => None,
