@@ -1114,7 +1114,7 @@ pub enum Query<'q> {
     /// Conductor: the catalogue one level below a category (or the top).
     Catalogue(Option<&'q str>),
     /// Conductor: a transaction, or a partner transaction by reference.
-    Transaction(crate::outbox::ConductorTarget),
+    Transaction(&'q crate::outbox::ConductorTarget),
     /// MoMo: a payment, by its `X-Reference-Id`.
     MomoPayment(Uuid),
     /// Electrum: the operator and products of an MSISDN.
@@ -1175,7 +1175,7 @@ where
         (Query::Transaction(target), _) => {
             Asking::Conductor(conductor_flow::get_transaction::<Flat>(
                 conductor_config(apis)?,
-                &target,
+                target,
                 now,
                 rng,
             )?)

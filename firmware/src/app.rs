@@ -523,7 +523,7 @@ where
             }
             #[cfg(not(feature = "board"))]
             Command::Transaction(id) => match target(id) {
-                Some(target) => ask(term, apis, ops::Query::Transaction(target), out).await,
+                Some(target) => ask(term, apis, ops::Query::Transaction(&target), out).await,
                 None => out.line(format_args!("error: transaction \"{id}\"")),
             },
             #[cfg(not(feature = "board"))]

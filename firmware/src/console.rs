@@ -9,6 +9,8 @@
 //! airtime <msisdn> <product> <amount> [no-trial]  Electrum airtime with confirmation
 //!                                                 (no-trial: for providers without trials)
 //! voucher <product> <amount>                      Electrum voucher (PIN on the slip)
+//! --- the counter queries (the host build only: on the board they do not
+//! --- fit the 256 KiB flash budget, see the README's firmware section):
 //! enquiry <biller> <customer> [reference]         Conductor: what the customer owes
 //! catalogue [category]                            Conductor: one level of the catalogue
 //! txn <id> | txn ref=<reference>                  Conductor: a (partner) transaction
