@@ -85,6 +85,10 @@ pub struct MomoSettings {
     pub target_environment: String<{ till_core::momo::wire::TARGET_ENVIRONMENT_CAP }>,
     /// The currency MoMo payments are in (ISO 4217 alpha).
     pub currency: String<3>,
+    /// `X-Callback-Url` (an `http://` or `https://` URL), if MoMo can
+    /// reach this terminal; without it (behind NAT) the terminal polls.
+    #[json(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String<{ till_core::momo::flow::CALLBACK_URL_CAP }>>,
 }
 
 /// Electrum Airtime.
@@ -256,7 +260,12 @@ impl Settings {
                         .map_err(|_| ConfigError::Field("api user"))?,
                     api_key: Secret::new(m.api_key.clone()),
                     target_environment: m.target_environment.clone(),
-                    callback_url: None,
+                    callback_url: match &m.callback_url {
+                        Some(url) if !is_http_url(url) => {
+                            return Err(ConfigError::Field("momo callback url"))
+                        }
+                        url => url.clone(),
+                    },
                     poll_deadline: Duration::from_secs(20),
                 }),
                 None => None,
@@ -274,6 +283,21 @@ impl Settings {
             },
         })
     }
+}
+
+/// `http://…` or `https://…` with a host (MoMo answers
+/// `INVALID_CALLBACK_URL_HOST` to anything else).
+fn is_http_url(url: &str) -> bool {
+    let b = url.as_bytes();
+    let rest = match b.get(..8) {
+        Some(p) if p.eq_ignore_ascii_case(b"https://") => b.get(8..),
+        _ => match b.get(..7) {
+            Some(p) if p.eq_ignore_ascii_case(b"http://") => b.get(7..),
+            _ => None,
+        },
+    };
+    rest.and_then(|r| r.first())
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'[')
 }
 
 /// The configuration area (see the module docs).
@@ -468,6 +492,42 @@ pub fn base64_decode<const N: usize>(text: &str, out: &mut Vec<u8, N>) -> Option
 mod tests {
     use super::*;
     use base64::Engine as _;
+
+    #[test]
+    fn the_momo_callback_url_reaches_the_payment_head_or_is_named() {
+        let mut s = Settings::development().unwrap();
+        assert_eq!(s.apis().unwrap().momo.unwrap().callback_url, None);
+        let set = |s: &mut Settings, url: &str| {
+            s.momo.as_mut().unwrap().callback_url = Some(String::try_from(url).unwrap());
+        };
+        for url in ["https://till.example/momo", "HTTP://10.0.0.7:8080/cb"] {
+            set(&mut s, url);
+            let apis = s.apis().unwrap();
+            assert_eq!(apis.momo.unwrap().callback_url.as_deref(), Some(url));
+        }
+        for url in [
+            "ftp://till.example/momo",
+            "till.example/momo",
+            "https://",
+            "http:///x",
+        ] {
+            set(&mut s, url);
+            assert_eq!(
+                s.apis().err(),
+                Some(ConfigError::Field("momo callback url")),
+                "{url}"
+            );
+        }
+        // Stored and read back like the rest of the settings.
+        set(&mut s, "https://till.example/momo");
+        let mut buf = [0u8; SETTINGS_JSON_CAP];
+        let n = till_core::json::encode(&s, &mut buf).unwrap();
+        let back: Settings = till_core::json::decode(&buf[..n]).unwrap();
+        assert_eq!(
+            back.momo.unwrap().callback_url.as_deref(),
+            Some("https://till.example/momo")
+        );
+    }
 
     #[test]
     fn development_settings_read_and_point_at_the_sandbox() {

@@ -35,6 +35,9 @@ const FIRMWARE_IP: &str = "192.168.69.2/24";
 const SANDBOX_NAME: &str = "sandbox.till";
 /// Set by the main test for the sandbox instance.
 const ROLE_DIR: &str = "TILL_TAP_SANDBOX_DIR";
+/// Where the terminal asks MoMo to call back: a listener beside the
+/// sandbox, in the namespace, which reports what arrives.
+const CALLBACK_LISTEN: &str = "192.168.69.100:8080";
 
 /// The network namespace; deleted (with everything in it) on drop.
 struct Namespace {
@@ -178,6 +181,23 @@ async fn sandbox_in_namespace() {
     })
     .await
     .expect("sandbox starts in the namespace");
+    // MoMo's callback (X-Callback-Url, from the board's settings): the
+    // request line of each one that arrives.
+    let callbacks = tokio::net::TcpListener::bind(CALLBACK_LISTEN)
+        .await
+        .expect("callback listener");
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut sock, _)) = callbacks.accept().await {
+            let mut head = vec![0u8; 4096];
+            let n = sock.read(&mut head).await.unwrap_or(0);
+            let text = String::from_utf8_lossy(&head[..n]);
+            println!("CALLBACK {}", text.lines().next().unwrap_or(""));
+            let _ = sock
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
     println!("SANDBOX READY {}", sandbox.base_url());
     // Serve until the main test closes our stdin.
     tokio::task::spawn_blocking(|| {
@@ -238,6 +258,10 @@ fn firmware_over_tap_sells_and_reverses() {
         .arg(dir.path().join("ca.pem"))
         .args(["--host", &format!("{SANDBOX_NAME}={SANDBOX_IP}")])
         .args(["--sntp", &format!("{SANDBOX_IP}:123")])
+        .args([
+            "--momo-callback",
+            &format!("http://{CALLBACK_LISTEN}/momo/callback"),
+        ])
         .arg("--provisioning-key-file")
         .arg(&key_file)
         .stdin(Stdio::piped())
@@ -254,6 +278,13 @@ fn firmware_over_tap_sells_and_reverses() {
     assert!(bill.contains("Customer    CHARGED"), "{bill}");
     let momo = console.run("momo 46733123999 25.00");
     assert!(momo.contains("Status      SUCCESSFUL"), "{momo}");
+    // The payment carried the configured X-Callback-Url: MoMo called it.
+    until(
+        &sandbox_out,
+        "CALLBACK PUT /momo/callback",
+        Duration::from_secs(30),
+    )
+    .expect("MoMo's callback to the configured X-Callback-Url");
     let airtime = console.run("airtime 27821234567 759 50.00");
     assert!(
         airtime.contains("NOT CHARGED") || airtime.contains("PENDING"),

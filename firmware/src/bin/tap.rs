@@ -6,10 +6,11 @@
 //! ```text
 //! till-tap --tap tap0 --ip 192.168.69.2/24 --state-dir DIR \
 //!          [--ca ca.pem] [--host sandbox.till=192.168.69.100] [--sntp 192.168.69.100:123]
-//!          [--provisioning-key-file key.hex]
+//!          [--provisioning-key-file key.hex] [--momo-callback URL]
 //! ```
 //!
-//! `--ca`, `--host`, `--sntp` and `--provisioning-key-file` (64 hex
+//! `--ca`, `--host`, `--sntp`, `--momo-callback` (MoMo's
+//! `X-Callback-Url`) and `--provisioning-key-file` (64 hex
 //! digits: the key console changes are tagged with) provision the configuration area (as a
 //! factory would) before the app starts; without them the app uses what
 //! the area holds, or the development settings. Needs a TAP device (root,
@@ -75,6 +76,7 @@ struct Args {
     ca: Option<PathBuf>,
     hosts: std::vec::Vec<(String, [u8; 4])>,
     sntp: Option<(String, u16)>,
+    momo_callback: Option<String>,
     provisioning_key: Option<ProvisioningKey>,
 }
 
@@ -87,6 +89,7 @@ fn parse_args() -> Result<Args, String> {
         ca: None,
         hosts: std::vec::Vec::new(),
         sntp: None,
+        momo_callback: None,
         provisioning_key: None,
     };
     let mut it = std::env::args().skip(1);
@@ -125,6 +128,7 @@ fn parse_args() -> Result<Args, String> {
                 };
                 args.sntp = Some((host, port));
             }
+            "--momo-callback" => args.momo_callback = Some(value()?),
             "--provisioning-key-file" => {
                 let path = PathBuf::from(value()?);
                 let text = std::fs::read_to_string(&path)
@@ -195,7 +199,7 @@ async fn provision(area: &mut ConfigArea<HostFlash>, args: &Args) -> Result<(), 
             .await
             .map_err(|e| format!("--ca: {e:?}"))?;
     }
-    if args.hosts.is_empty() && args.sntp.is_none() {
+    if args.hosts.is_empty() && args.sntp.is_none() && args.momo_callback.is_none() {
         return Ok(());
     }
     let mut settings = match area.settings().await.map_err(|e| format!("{e:?}"))? {
@@ -218,6 +222,20 @@ async fn provision(area: &mut ConfigArea<HostFlash>, args: &Args) -> Result<(), 
         settings.sntp_host = heapless::String::try_from(host.as_str())
             .map_err(|_| "--sntp: too long".to_string())?;
         settings.sntp_port = *port;
+    }
+    if let Some(url) = &args.momo_callback {
+        let momo = settings
+            .momo
+            .as_mut()
+            .ok_or("--momo-callback: MoMo is not configured")?;
+        momo.callback_url = Some(
+            heapless::String::try_from(url.as_str())
+                .map_err(|_| "--momo-callback: too long".to_string())?,
+        );
+        // Checked as the app will: a wrong URL is named here, not at boot.
+        settings
+            .apis()
+            .map_err(|e| format!("--momo-callback {url}: {e}"))?;
     }
     area.store_settings(&settings)
         .await
