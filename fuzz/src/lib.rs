@@ -11,7 +11,7 @@
 //!
 //! | target        | reads                                   | property beyond "no panic"                  |
 //! |---------------|-----------------------------------------|---------------------------------------------|
-//! | `json`        | every wire type of the three APIs       | —                                           |
+//! | `json`        | every wire type of the three APIs, `json::Flat` | `Flat`: whole lines, within `FLAT_CAP` |
 //! | `record`      | an outbox record                        | what decodes re-encodes to the same record  |
 //! | `cert`        | a leaf and a trust anchor (DER)         | —                                           |
 //! | `guard`       | TLS records, read in pieces             | the verdict does not depend on the pieces   |
@@ -106,6 +106,11 @@ pub fn json(bytes: &[u8]) {
     let _ = decode::<momo::error::ErrorBody>(bytes);
     let _ = decode::<momo::error::TokenError>(bytes);
     electrum_json(bytes);
+    // The console's reader of any answer: whole lines, within its cap.
+    if let Ok(flat) = decode::<till_core::json::Flat>(bytes) {
+        assert!(flat.text.len() <= till_core::json::FLAT_CAP);
+        assert!(flat.text.is_empty() || flat.text.ends_with('\n'));
+    }
 }
 
 fn electrum_json(bytes: &[u8]) {
