@@ -52,6 +52,17 @@ pub struct TerminalBuffers<'b> {
     pub record: &'b mut [u8],
 }
 
+impl TerminalBuffers<'_> {
+    /// The buffers for one drive.
+    fn reborrow(&mut self) -> Buffers<'_> {
+        Buffers {
+            body: &mut *self.body,
+            response: &mut *self.response,
+            record: &mut *self.record,
+        }
+    }
+}
+
 /// Connector, store, outbox, clock, RNG and buffers (see the module docs).
 pub struct Terminal<'b, T, S, C, R> {
     /// Opens HTTPS sessions.
@@ -187,11 +198,7 @@ where
     /// Drive `flow` until it is done; its outcome stays in it
     /// ([`Flow::outcome`]): see [`driver::drive`].
     pub async fn drive(&mut self, flow: &mut dyn Steps) -> Result<(), DriveError<S::Error>> {
-        let bufs = Buffers {
-            body: &mut *self.bufs.body,
-            response: &mut *self.bufs.response,
-            record: &mut *self.bufs.record,
-        };
+        let bufs = self.bufs.reborrow();
         driver::outlined(driver::drive(
             flow,
             &mut self.connect,
@@ -208,11 +215,7 @@ where
         &mut self,
         chain: &mut dyn driver::Chain,
     ) -> Result<(), DriveError<S::Error>> {
-        let bufs = Buffers {
-            body: &mut *self.bufs.body,
-            response: &mut *self.bufs.response,
-            record: &mut *self.bufs.record,
-        };
+        let bufs = self.bufs.reborrow();
         driver::outlined(driver::drive_chain(
             chain,
             &mut self.connect,
@@ -282,11 +285,7 @@ where
 
     /// Deliver every due record once.
     pub async fn flush(&mut self, apis: &mut Apis) -> Result<FlushReport, DriveError<S::Error>> {
-        let bufs = Buffers {
-            body: &mut *self.bufs.body,
-            response: &mut *self.bufs.response,
-            record: &mut *self.bufs.record,
-        };
+        let bufs = self.bufs.reborrow();
         let mut context = apis.context();
         driver::flush(
             &mut self.outbox,

@@ -704,7 +704,11 @@ where
                 )
                 .await
             }
-            Command::Help => out.line(format_args!("{}", console::HELP)),
+            Command::Help => {
+                out.line(format_args!("{}", console::HELP));
+                #[cfg(not(feature = "board"))]
+                out.line(format_args!("{}", console::QUERIES_HELP));
+            }
         }
     }
 

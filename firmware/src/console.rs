@@ -319,30 +319,23 @@ impl Command<'_> {
 const CONFIG_USAGE: &str = "config | config ca <base64 DER> <counter> <tag>";
 
 /// The help text.
-#[cfg(not(feature = "board"))]
 pub const HELP: &str = "commands:
   bill <biller> <customer> [reference] [amount]
   partner <biller> <customer> <reference> <amount>
   momo <msisdn> <amount>
   airtime <msisdn> <product> <amount> [no-trial]
   voucher <product> <amount>
+  status | outbox | outbox ack <key> | outbox ack-damage | flush
+  config | config ca <base64 DER> <counter> <tag> | help";
+
+/// The counter queries' help (not on the board: they do not fit its
+/// flash, see the README's firmware section).
+#[cfg(not(feature = "board"))]
+pub const QUERIES_HELP: &str = "counter queries:
   enquiry <biller> <customer> [reference] | catalogue [category]
   txn <id>|ref=<reference> | cancel <id>|ref=<reference> [reason]
   momo-status <reference> | lookup <msisdn> | products <channel>
-  sale-status <request id>
-  status | outbox | outbox ack <key> | outbox ack-damage | flush
-  config | config ca <base64 DER> <counter> <tag> | help";
-/// The help text (the board's: the counter queries do not fit its
-/// flash, see the crate docs).
-#[cfg(feature = "board")]
-pub const HELP: &str = "commands:
-  bill <biller> <customer> [reference] [amount]
-  partner <biller> <customer> <reference> <amount>
-  momo <msisdn> <amount>
-  airtime <msisdn> <product> <amount> [no-trial]
-  voucher <product> <amount>
-  status | outbox | outbox ack <key> | outbox ack-damage | flush
-  config | config ca <base64 DER> <counter> <tag> | help";
+  sale-status <request id>";
 
 /// Reads lines from the console. Cancel-safe: a `next` dropped while it
 /// waits for input keeps what it has read for the next call.
